@@ -1,0 +1,292 @@
+"""The command line: `remediate plan | show | demo | sandbox | schema`.
+
+The only module that imports typer. Errors map to exit codes in one place
+(``_errors``); heavy modules (boto3, moto, rich) are imported inside the
+commands so ``remediate --help`` stays fast.
+
+Exit codes: 0 success / no changes, 1 error, 2 changes present (with
+``--detailed-exitcode``), 3-5 reserved for apply (stale plan, rolled back,
+rollback incomplete). Usage errors exit 1, not click's usual 2, because 2
+means "changes present" to pipelines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import sys
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import click
+import typer
+
+from remediator.errors import EXIT_CHANGES, EXIT_ERROR, RemediatorError
+
+if TYPE_CHECKING:
+    from remediator.plandata import Plan
+    from remediator.policy import Policy
+
+# Exit 2 is "changes present"; a usage error must not look like that.
+click.exceptions.UsageError.exit_code = EXIT_ERROR
+
+app = typer.Typer(
+    name="remediate",
+    help="Find Lambda functions whose VPC networking breaks their outbound calls, and plan safe fixes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Format(str, Enum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """The one place where failures become a one-line message and an exit code."""
+    try:
+        yield
+    except RemediatorError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("Interrupted.", err=True)
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+        raise
+    except Exception as exc:
+        if os.environ.get("REMEDIATOR_DEBUG"):
+            raise
+        typer.echo(
+            f"Error: internal error ({type(exc).__name__}: {exc}). Re-run with REMEDIATOR_DEBUG=1 for the traceback and report it.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+RegionOpt = Annotated[
+    list[str] | None,
+    typer.Option("--region", "-r", help="Region to read (repeatable). Default: the profile's region."),
+]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile from ~/.aws/config.")]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", help="Send AWS calls to this URL (a sandbox). AWS_ENDPOINT_URL works too."),
+]
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option("--policy", help="Policy TOML file (the desired model). Default: built-in defaults."),
+]
+FunctionOpt = Annotated[
+    list[str] | None,
+    typer.Option("--function", "-f", help="Only these functions (name or glob, repeatable)."),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", help="Report format on stdout.")]
+LogOpt = Annotated[
+    str, typer.Option("--log-level", envvar="REMEDIATOR_LOG_LEVEL", help="debug, info, warning or error (stderr).")
+]
+
+
+def _setup_logging(level: str) -> None:
+    from remediator import log
+
+    if level not in log.LEVELS:
+        from remediator.errors import BadInput
+
+        raise BadInput(f"--log-level {level!r} is not one of {', '.join(log.LEVELS)}.")
+    log.configure(level)
+
+
+def _check_account(policy: Policy, account_id: str) -> None:
+    if policy.allowed_account_ids and account_id not in policy.allowed_account_ids:
+        from remediator.errors import BadInput
+
+        raise BadInput(
+            f"Account {account_id} is not in the policy's allowed_account_ids ({', '.join(policy.allowed_account_ids)}).",
+            hint="Use credentials for an allowed account, or add it to the policy.",
+        )
+
+
+def run_plan(
+    *,
+    regions: list[str],
+    profile: str | None,
+    endpoint_url: str | None,
+    policy: Policy,
+    functions: list[str],
+    progress: bool,
+) -> Plan:
+    """discover -> diagnose -> plan, shared by `plan` and `demo`."""
+    from remediator import discover, planner
+    from remediator.errors import BadInput
+
+    session = discover.make_session(profile)
+    if not regions:
+        if not session.region_name:
+            raise BadInput("No region given.", hint="Pass --region, or set AWS_REGION or a region in your profile.")
+        regions = [session.region_name]
+    status_cm: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    update = None
+    if progress and sys.stderr.isatty():
+        from rich.console import Console
+
+        status = Console(stderr=True).status("Discovering…")
+        status_cm = status
+
+        def update(message: str) -> None:
+            status.update(message)
+
+    with status_cm:
+        inventory = discover.discover(
+            session,
+            regions,
+            endpoint_url=endpoint_url,
+            function_patterns=functions,
+            need_tags=policy.uses_tags,
+            dns_for_all_vpcs=policy.may_create_endpoints,
+            progress=update,
+        )
+    _check_account(policy, inventory.account_id)
+    return planner.build_plan(inventory, policy, _now())
+
+
+def _emit(plan: Plan, fmt: Format, out: Path | None, default_dir: Path) -> Path:
+    from remediator import planfile, report
+
+    path = out if out is not None else default_dir / f"{plan.plan_id}.json"
+    planfile.write_plan(plan, path)
+    typer.echo(report.render(plan, fmt.value), nl=False)
+    if fmt is not Format.json:
+        typer.echo(f"\nPlan written to {path}. Review it, then: remediate show {path}", err=True)
+    return path
+
+
+@app.command()
+def plan(
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    policy: PolicyOpt = None,
+    function: FunctionOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Plan file to write. Default: plans/<plan-id>.json.")] = None,
+    format: FormatOpt = Format.text,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 2 when the plan has changes (0 none, 1 error).")
+    ] = False,
+    log_level: LogOpt = "warning",
+) -> None:
+    """Read the account, diagnose every function and write a plan. Changes nothing."""
+    with _errors():
+        _setup_logging(log_level)
+        from remediator.policy import load_policy
+
+        pol = load_policy(policy)
+        result = run_plan(
+            regions=region or [],
+            profile=profile,
+            endpoint_url=endpoint_url,
+            policy=pol,
+            functions=function or [],
+            progress=True,
+        )
+        _emit(result, format, out, Path("plans"))
+    if detailed_exitcode and result.changes:
+        raise typer.Exit(EXIT_CHANGES)
+
+
+@app.command()
+def show(
+    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `remediate plan`.")],
+    format: FormatOpt = Format.text,
+) -> None:
+    """Render a saved plan (checks its format version and digest)."""
+    with _errors():
+        from remediator import planfile, report
+
+        loaded = planfile.read_plan(plan_file)
+        typer.echo(report.render(loaded, format.value), nl=False)
+
+
+@app.command()
+def demo(
+    format: FormatOpt = Format.text,
+    policy: PolicyOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Plan file to write.")] = None,
+    log_level: LogOpt = "warning",
+) -> None:
+    """Build a sandbox account in memory (moto), then diagnose and plan it. No AWS account needed."""
+    with _errors():
+        _setup_logging(log_level)
+        from remediator import sandbox
+        from remediator.policy import load_policy
+
+        pol = load_policy(policy)
+        with sandbox.mock_world():
+            import boto3
+
+            sandbox.seed(boto3.Session(region_name=sandbox.REGION), sandbox.REGION)
+            result = run_plan(
+                regions=[sandbox.REGION],
+                profile=None,
+                endpoint_url=None,
+                policy=pol,
+                functions=[],
+                progress=True,
+            )
+        _emit(result, format, out, Path("plans"))
+
+
+@app.command(name="sandbox")
+def sandbox_cmd(
+    port: Annotated[int, typer.Option("--port", help="Port for the local moto server (0: any free port).")] = 5055,
+) -> None:
+    """Run the demo account on a local moto server until interrupted, for plan/apply against it."""
+    with _errors():
+        from remediator import sandbox
+
+        server, url = sandbox.run_server(port)
+        try:
+            import boto3
+
+            env = sandbox.sandbox_env(url)
+            session = boto3.Session(
+                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                region_name=sandbox.REGION,
+            )
+            sandbox.seed(session, sandbox.REGION, endpoint_url=url)
+            typer.echo(f"Sandbox running at {url}. In another shell:\n")
+            for key, value in sorted(env.items()):
+                typer.echo(f"export {key}={value}")
+            typer.echo("\nremediate plan\n\nPress Ctrl-C to stop.")
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    import time
+
+                    time.sleep(3600)
+        finally:
+            server.stop()
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the plan file format."""
+    with _errors():
+        from remediator import planfile
+
+        typer.echo(planfile.schema_text(), nl=False)
+
+
+def main() -> None:
+    app()

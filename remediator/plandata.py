@@ -1,0 +1,161 @@
+"""Findings, changes and the plan: the data diagnosis and planning produce.
+
+These models are the plan file's format (``format_version`` 1). The JSON
+contract that scripts depend on is documented in ``docs/plan-format.md`` and
+the JSON Schema generated from these models is committed as
+``docs/plan.schema.json`` (a test fails when they drift apart).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from remediator.models import Frozen
+
+FORMAT_VERSION = 1
+
+Egress = Literal["public", "nat", "nat-broken", "isolated", "other", "unknown"]
+Severity = Literal["critical", "high", "medium", "low", "info"]
+Risk = Literal["low", "medium", "high"]
+RISK_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
+FindingStatus = Literal["open", "planned", "blocked", "deferred", "info"]
+FunctionStatus = Literal["affected", "healthy", "exempt", "not-in-vpc", "egress-unknown"]
+
+
+class SubnetEgress(Frozen):
+    """How one subnet reaches the outside, with the evidence chain
+    subnet -> route table (explicit or main) -> route -> target -> state."""
+
+    subnet_id: str
+    vpc_id: str | None = None
+    availability_zone: str | None = None
+    route_table_id: str | None = None
+    association: Literal["explicit", "main", "none"] = "none"
+    route: str | None = None
+    target: str | None = None
+    target_state: str | None = None
+    egress: Egress
+    ipv6: str | None = None
+    detail: str
+
+
+class Finding(Frozen):
+    """One problem with one function (``qualifier`` ``$LATEST`` or an alias).
+
+    ``id`` is stable: the same problem in the same world always gets the same
+    id. ``status`` is ``open`` out of diagnosis; the planner sets it to
+    ``planned`` (with ``fixed_by``), ``blocked`` (with ``manual_step``),
+    ``deferred`` (over the change cap) or ``info`` (nothing to fix).
+    """
+
+    id: str
+    region: str
+    function: str
+    function_arn: str
+    qualifier: str = "$LATEST"
+    code: str
+    severity: Severity
+    title: str
+    detail: str
+    subnet_ids: tuple[str, ...] = ()
+    affected_share: float = 0.0
+    evidence: tuple[SubnetEgress, ...] = ()
+    notes: tuple[str, ...] = ()
+    status: FindingStatus = "open"
+    fixed_by: tuple[str, ...] = ()
+    manual_step: str | None = None
+
+
+class FunctionSummary(Frozen):
+    """Every function discovery saw, with its overall verdict, so a report
+    can list healthy, exempt and non-VPC functions as such."""
+
+    region: str
+    name: str
+    arn: str
+    status: FunctionStatus
+    vpc_id: str | None = None
+    subnets: tuple[SubnetEgress, ...] = ()
+    availability_zones: tuple[str, ...] = ()
+    finding_ids: tuple[str, ...] = ()
+    exempt_reason: str | None = None
+
+
+class BlastRadius(Frozen):
+    """What else a change touches besides its target."""
+
+    route_tables: tuple[str, ...] = ()
+    subnet_ids: tuple[str, ...] = ()
+    functions: tuple[str, ...] = ()
+    note: str = ""
+
+
+class Fingerprint(Frozen):
+    """The live state the executor must find before it changes the target:
+    Lambda's ``RevisionId`` where AWS gives one, and always a hash of the
+    target's relevant state (``state`` holds what was hashed)."""
+
+    revision_id: str | None = None
+    state_hash: str
+    state: dict[str, Any] = Field(default_factory=dict)
+
+
+class Change(Frozen):
+    """One change to one resource, as data. ``reason`` is for humans and is
+    never read by apply; ``before``/``after`` are what apply writes and what
+    rollback restores. ``depends_on`` lists change ids that must be applied
+    (and settled) first."""
+
+    id: str
+    kind: str
+    region: str
+    target: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any]
+    depends_on: tuple[str, ...] = ()
+    risk: Risk
+    reversible: bool = True
+    permissions: tuple[str, ...] = ()
+    reason: str
+    blast_radius: BlastRadius = Field(default_factory=BlastRadius)
+    fingerprint: Fingerprint
+    fixes: tuple[str, ...] = ()
+
+
+class PlanSummary(Frozen):
+    functions: int = 0
+    affected: int = 0
+    healthy: int = 0
+    exempt: int = 0
+    not_in_vpc: int = 0
+    findings: int = 0
+    blocked: int = 0
+    deferred: int = 0
+    changes: int = 0
+    changes_by_risk: dict[str, int] = Field(default_factory=dict)
+
+
+class Plan(Frozen):
+    """A plan: what is wrong, and the ordered changes that fix it.
+
+    ``digest`` is ``sha256:`` over the canonical JSON of every other field;
+    ``plan_id`` is derived from the content without the creation time, so
+    the same world and policy give the same id.
+    """
+
+    format_version: int = FORMAT_VERSION
+    plan_id: str
+    created_at: str
+    tool_version: str
+    account_id: str
+    partition: str = "aws"
+    regions: tuple[str, ...]
+    policy_digest: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    summary: PlanSummary
+    functions: tuple[FunctionSummary, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    changes: tuple[Change, ...] = ()
+    digest: str = ""

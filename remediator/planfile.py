@@ -1,0 +1,106 @@
+"""Reading and writing plan files.
+
+A plan file is the plan's canonical JSON (sorted keys, two-space indent,
+trailing newline). Writing is atomic (temporary file in the same folder,
+fsync, rename) and owner-only (0600), so a crash never leaves half a plan
+and other users of the machine cannot read account details. Reading refuses
+what is not a plan, a ``format_version`` this version does not know, and a
+digest that does not match the content (a hand-edited plan).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from remediator.errors import BadInput
+from remediator.plandata import FORMAT_VERSION, Plan
+from remediator.planner import plan_digest
+
+
+def dumps(plan: Plan) -> str:
+    return json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the whole
+    new one, never a part; the file is created with ``mode``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_plan(plan: Plan, path: Path) -> None:
+    atomic_write(path, dumps(plan))
+
+
+def parse_plan(text: str, source: str = "plan") -> Plan:
+    try:
+        data: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(
+            f"{source} is not a plan file: not JSON ({exc.msg} at line {exc.lineno}).",
+            hint="Pass a file written by `remediate plan --out`.",
+        ) from None
+    if not isinstance(data, dict) or "format_version" not in data or "changes" not in data:
+        raise BadInput(
+            f"{source} is not a plan file (no format_version/changes).",
+            hint="Pass a file written by `remediate plan --out`.",
+        )
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise BadInput(
+            f"{source} has format_version {version!r}; this remediator reads version {FORMAT_VERSION}.",
+            hint="Re-run `remediate plan` with this version, or use the version that wrote it.",
+        )
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise BadInput(
+            f"{source} is not a valid plan: {where}: {first['msg']}.",
+            hint="Re-run `remediate plan`; plan files must not be edited by hand.",
+        ) from None
+    if plan.digest != plan_digest(plan):
+        raise BadInput(
+            f"{source} does not match its digest: it was edited after `remediate plan` wrote it.",
+            hint="Re-run `remediate plan` and review the new plan; edited plans are never applied.",
+        )
+    return plan
+
+
+def read_plan(path: Path) -> Plan:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"Plan file {path} does not exist.", hint="Check the path, or run `remediate plan --out FILE`.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"Cannot read plan file {path}: {exc}.") from None
+    return parse_plan(text, str(path))
+
+
+def plan_schema() -> dict[str, Any]:
+    """The JSON Schema of the plan file, generated from the models."""
+    schema = Plan.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://remediator.dev/schemas/plan-v{FORMAT_VERSION}.json"
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(plan_schema(), indent=2, sort_keys=True) + "\n"

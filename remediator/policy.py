@@ -1,0 +1,182 @@
+"""The desired model: what a function's egress should look like, per function.
+
+A policy is a TOML file (``--policy``) or the built-in defaults. It holds
+``[defaults]`` and an ordered list of ``[[rules]]`` matched by function name
+glob and/or tags; every matching rule overrides the defaults in file order
+(the last match wins per key). Unknown keys and bad values are errors that
+name the key. See ``plans/policy.example.toml`` and docs/policy.md.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from remediator.errors import BadInput
+from remediator.models import Frozen, Function
+
+Strategy = Literal["keep-private-subnets", "add-nat-route", "lambda-endpoint"]
+DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
+    "keep-private-subnets",
+    "add-nat-route",
+    "lambda-endpoint",
+)
+EXEMPT_TAG = "remediator:exempt"
+
+
+class Settings(Frozen):
+    """The effective settings for one function (defaults + matching rules)."""
+
+    strategies: tuple[Strategy, ...] = DEFAULT_STRATEGIES
+    min_azs: int = Field(default=2, ge=1, le=16)
+    exempt: bool = False
+    exempt_reason: str = ""
+    allow_shared_route_table_changes: bool = False
+    allow_endpoint_creation: bool = False
+    move_aliases: bool = True
+
+    @model_validator(mode="after")
+    def _strategies_unique(self) -> Settings:
+        if len(set(self.strategies)) != len(self.strategies):
+            raise ValueError("strategies must not repeat a strategy")
+        return self
+
+
+class Rule(Frozen):
+    """Overrides for the functions it matches. A rule needs at least one
+    matcher; every given matcher must match (names: any glob; tags: all pairs,
+    values may be globs)."""
+
+    name: str = ""
+    match_names: tuple[str, ...] = ()
+    match_tags: dict[str, str] = Field(default_factory=dict)
+    strategies: tuple[Strategy, ...] | None = None
+    min_azs: int | None = Field(default=None, ge=1, le=16)
+    exempt: bool | None = None
+    exempt_reason: str | None = None
+    allow_shared_route_table_changes: bool | None = None
+    allow_endpoint_creation: bool | None = None
+    move_aliases: bool | None = None
+
+    @model_validator(mode="after")
+    def _has_matcher(self) -> Rule:
+        if not self.match_names and not self.match_tags:
+            raise ValueError("a rule needs match_names or match_tags")
+        return self
+
+    def matches(self, function: Function) -> bool:
+        if self.match_names and not any(
+            fnmatch.fnmatchcase(function.name, pattern) for pattern in self.match_names
+        ):
+            return False
+        return all(
+            key in function.tags and fnmatch.fnmatchcase(function.tags[key], value)
+            for key, value in self.match_tags.items()
+        )
+
+
+_OVERRIDABLE = tuple(Settings.model_fields)
+
+
+class Policy(Frozen):
+    """Defaults, rules, and plan-wide limits."""
+
+    defaults: Settings = Field(default_factory=Settings)
+    rules: tuple[Rule, ...] = ()
+    max_changes: int = Field(default=100, ge=1, le=10_000)
+    allowed_account_ids: tuple[str, ...] = ()
+
+    @property
+    def uses_tags(self) -> bool:
+        return any(rule.match_tags for rule in self.rules)
+
+    @property
+    def may_create_endpoints(self) -> bool:
+        candidates = [self.defaults.allow_endpoint_creation] + [
+            bool(rule.allow_endpoint_creation) for rule in self.rules
+        ]
+        return any(candidates)
+
+    def settings_for(self, function: Function) -> Settings:
+        overrides: dict[str, object] = {}
+        for rule in self.rules:
+            if rule.matches(function):
+                for key in _OVERRIDABLE:
+                    value = getattr(rule, key)
+                    if value is not None:
+                        overrides[key] = value
+                if rule.exempt and rule.exempt_reason is None:
+                    overrides["exempt_reason"] = (
+                        f"rule '{rule.name or ','.join(rule.match_names) or 'tags'}'"
+                    )
+        if not overrides:
+            return self.defaults
+        return self.defaults.model_copy(update=overrides)
+
+    def digest(self) -> str:
+        body = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+
+def default_policy() -> Policy:
+    """The built-in policy: default settings, and functions tagged
+    ``remediator:exempt=true`` are exempt (they need no egress)."""
+    return Policy(
+        rules=(
+            Rule(
+                name="exempt-tag",
+                match_tags={EXEMPT_TAG: "true"},
+                exempt=True,
+                exempt_reason=f"tagged {EXEMPT_TAG}=true",
+            ),
+        )
+    )
+
+
+def _describe_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    what = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    more = len(err.errors()) - 1
+    return f"{where}: {what}" + (
+        f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    )
+
+
+def parse_policy(text: str, source: str = "policy") -> Policy:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(
+            f"{source} is not valid TOML: {exc}.",
+            hint="Fix the syntax; see plans/policy.example.toml.",
+        ) from None
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise BadInput(
+            f"{source}: {_describe_error(exc)}.",
+            hint="See docs/policy.md for the keys and their values.",
+        ) from None
+
+
+def load_policy(path: Path | None) -> Policy:
+    """Read and validate a policy file; ``None`` gives the built-in defaults."""
+    if path is None:
+        return default_policy()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(
+            f"Policy file {path} does not exist.",
+            hint="Pass an existing file to --policy, or leave it out for the built-in defaults.",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"Cannot read policy file {path}: {exc}.") from None
+    return parse_policy(text, str(path))
