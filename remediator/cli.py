@@ -17,9 +17,9 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Iterator
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -42,7 +42,7 @@ app = typer.Typer(
 )
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     markdown = "markdown"
     json = "json"
@@ -77,16 +77,24 @@ def _now() -> str:
 
 RegionOpt = Annotated[
     list[str] | None,
-    typer.Option("--region", "-r", help="Region to read (repeatable). Default: the profile's region."),
+    typer.Option(
+        "--region", "-r", help="Region to read (repeatable). Default: the profile's region."
+    ),
 ]
-ProfileOpt = Annotated[str | None, typer.Option("--profile", help="AWS profile from ~/.aws/config.")]
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", help="AWS profile from ~/.aws/config.")
+]
 EndpointOpt = Annotated[
     str | None,
-    typer.Option("--endpoint-url", help="Send AWS calls to this URL (a sandbox). AWS_ENDPOINT_URL works too."),
+    typer.Option(
+        "--endpoint-url", help="Send AWS calls to this URL (a sandbox). AWS_ENDPOINT_URL works too."
+    ),
 ]
 PolicyOpt = Annotated[
     Path | None,
-    typer.Option("--policy", help="Policy TOML file (the desired model). Default: built-in defaults."),
+    typer.Option(
+        "--policy", help="Policy TOML file (the desired model). Default: built-in defaults."
+    ),
 ]
 FunctionOpt = Annotated[
     list[str] | None,
@@ -94,7 +102,10 @@ FunctionOpt = Annotated[
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Report format on stdout.")]
 LogOpt = Annotated[
-    str, typer.Option("--log-level", envvar="REMEDIATOR_LOG_LEVEL", help="debug, info, warning or error (stderr).")
+    str,
+    typer.Option(
+        "--log-level", envvar="REMEDIATOR_LOG_LEVEL", help="debug, info, warning or error (stderr)."
+    ),
 ]
 
 
@@ -134,7 +145,10 @@ def run_plan(
     session = discover.make_session(profile)
     if not regions:
         if not session.region_name:
-            raise BadInput("No region given.", hint="Pass --region, or set AWS_REGION or a region in your profile.")
+            raise BadInput(
+                "No region given.",
+                hint="Pass --region, or set AWS_REGION or a region in your profile.",
+            )
         regions = [session.region_name]
     status_cm: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     update = None
@@ -179,10 +193,16 @@ def plan(
     endpoint_url: EndpointOpt = None,
     policy: PolicyOpt = None,
     function: FunctionOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Plan file to write. Default: plans/<plan-id>.json.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Plan file to write. Default: plans/<plan-id>.json."),
+    ] = None,
     format: FormatOpt = Format.text,
     detailed_exitcode: Annotated[
-        bool, typer.Option("--detailed-exitcode", help="Exit 2 when the plan has changes (0 none, 1 error).")
+        bool,
+        typer.Option(
+            "--detailed-exitcode", help="Exit 2 when the plan has changes (0 none, 1 error)."
+        ),
     ] = False,
     log_level: LogOpt = "warning",
 ) -> None:
@@ -249,7 +269,9 @@ def demo(
 
 @app.command(name="sandbox")
 def sandbox_cmd(
-    port: Annotated[int, typer.Option("--port", help="Port for the local moto server (0: any free port).")] = 5055,
+    port: Annotated[
+        int, typer.Option("--port", help="Port for the local moto server (0: any free port).")
+    ] = 5055,
 ) -> None:
     """Run the demo account on a local moto server until interrupted, for plan/apply against it."""
     with _errors():
@@ -277,6 +299,239 @@ def sandbox_cmd(
                     time.sleep(3600)
         finally:
             server.stop()
+
+
+def _exec_aws(profile: str | None, endpoint_url: str | None, dry_run: bool) -> Any:
+    from remediator import discover, executor
+
+    session = discover.make_session(profile)
+
+    def factory(service: str, region: str) -> Any:
+        kwargs: dict[str, Any] = {"region_name": region, "config": executor.executor_config()}
+        if endpoint_url:
+            kwargs["endpoint_url"] = endpoint_url
+        return session.client(service, **kwargs)
+
+    return session, executor.Aws(factory, dry_run=dry_run)
+
+
+def _verifier(session: Any, endpoint_url: str | None, policy: Policy) -> Any:
+    """Re-discover the functions a run touched and re-diagnose them."""
+    from remediator import discover
+    from remediator.diagnose import diagnose
+
+    def verify(plan: Plan, applied: list[Any]) -> list[str]:
+        fixed = {fid for c in applied for fid in c.fixes}
+        names = sorted({f.function for f in plan.findings if f.id in fixed})
+        if not names:
+            return []
+        inventory = discover.discover(
+            session,
+            list(plan.regions),
+            endpoint_url=endpoint_url,
+            function_patterns=names,
+            need_tags=policy.uses_tags,
+            dns_for_all_vpcs=policy.may_create_endpoints,
+        )
+        now = diagnose(inventory, policy)
+        known = {f.id for f in plan.findings}
+        problems = [
+            f"{f.function}:{f.qualifier} {f.code} is still there"
+            for f in now.findings
+            if f.id in fixed
+        ]
+        problems += [
+            f"{f.function}:{f.qualifier} new finding {f.code}"
+            for f in now.findings
+            if f.id not in known and f.severity != "info"
+        ]
+        return problems
+
+    return verify
+
+
+def _confirm(auto_approve: bool) -> Any:
+    if auto_approve or not sys.stdin.isatty():
+        return None
+    return lambda question: typer.confirm(question, default=False)
+
+
+def _lock(
+    lock_table: str | None, session: Any, endpoint_url: str | None, plan: Plan, plan_file: Path
+) -> Any:
+    from remediator.lock import DynamoLock, FileLock
+
+    if lock_table:
+        kwargs: dict[str, Any] = {"region_name": plan.regions[0]}
+        if endpoint_url:
+            kwargs["endpoint_url"] = endpoint_url
+        return DynamoLock(session.client("dynamodb", **kwargs), lock_table)
+    return FileLock(plan_file.parent / ".locks")
+
+
+@app.command()
+def apply(
+    plan_file: Annotated[Path, typer.Argument(help="The reviewed plan file.")],
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Check everything against the live state; change nothing."),
+    ] = False,
+    auto_approve: Annotated[
+        bool,
+        typer.Option(
+            "--auto-approve", help="Do not ask; apply what --max-risk and --approval allow."
+        ),
+    ] = False,
+    max_risk: Annotated[
+        str,
+        typer.Option(
+            "--max-risk",
+            help="Without a person answering: apply changes up to this risk (low, medium, high).",
+        ),
+    ] = "low",
+    approval: Annotated[
+        Path | None, typer.Option("--approval", help="Approval file from `remediate approve`.")
+    ] = None,
+    journal: Annotated[
+        Path | None, typer.Option("--journal", help="Journal file. Default: beside the plan.")
+    ] = None,
+    no_rollback: Annotated[
+        bool, typer.Option("--no-rollback", help="On a failure, stop and keep what was done.")
+    ] = False,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", help="Continue the interrupted run recorded in this journal."),
+    ] = None,
+    confirm_each: Annotated[
+        bool, typer.Option("--confirm-each", help="Ask for each change.")
+    ] = False,
+    rollback_on_verify_failure: Annotated[
+        bool,
+        typer.Option("--rollback-on-verify-failure", help="Roll back when verification fails."),
+    ] = False,
+    lock_table: Annotated[
+        str | None,
+        typer.Option("--lock-table", help="DynamoDB table for a shared lock (key LockID)."),
+    ] = None,
+    policy: PolicyOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    log_level: LogOpt = "warning",
+) -> None:
+    """Apply a reviewed plan: stale check, approvals, journal, rollback, verification."""
+    with _errors():
+        _setup_logging(log_level)
+        from remediator import apply as applying
+        from remediator import planfile
+        from remediator.policy import load_policy
+
+        loaded = planfile.read_plan(plan_file)
+        pol = load_policy(policy)
+        _check_account(pol, loaded.account_id)
+        session, aws = _exec_aws(profile, endpoint_url, dry_run)
+        opts = applying.ApplyOptions(
+            dry_run=dry_run,
+            max_risk=max_risk,
+            approval=approval,
+            journal=journal,
+            rollback=not no_rollback,
+            resume=resume,
+            confirm=_confirm(auto_approve),
+            confirm_each=confirm_each,
+            lock=_lock(lock_table, session, endpoint_url, loaded, plan_file),
+            now=_now,
+            rollback_on_verify_failure=rollback_on_verify_failure,
+        )
+        outcome = applying.run_apply(
+            loaded, plan_file, aws, opts, _verifier(session, endpoint_url, pol)
+        )
+        typer.echo("\n".join(outcome.lines))
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+def approve(
+    plan_file: Annotated[Path, typer.Argument(help="The plan to approve.")],
+    by: Annotated[str, typer.Option("--by", help="Who approves.")],
+    note: Annotated[str, typer.Option("--note", help="Why, ticket number…")] = "",
+    max_risk: Annotated[
+        str, typer.Option("--max-risk", help="Highest risk this approval covers.")
+    ] = "high",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Approval file. Default: beside the plan.")
+    ] = None,
+) -> None:
+    """Approve a plan: writes an approval bound to the plan's digest."""
+    with _errors():
+        from remediator import approval as approving
+        from remediator import planfile
+        from remediator.errors import BadInput
+
+        if max_risk not in ("low", "medium", "high"):
+            raise BadInput(f"--max-risk {max_risk!r} is not low, medium or high.")
+        loaded = planfile.read_plan(plan_file)
+        path = out or plan_file.with_name(plan_file.name.removesuffix(".json") + ".approval.json")
+        approving.write_approval(loaded, path, by=by, at=_now(), note=note, max_risk=max_risk)
+        typer.echo(
+            f"Approved {loaded.plan_id} ({loaded.digest[:19]}…) by {by} up to risk {max_risk}: {path}"
+        )
+
+
+@app.command()
+def rollback(
+    journal_file: Annotated[Path, typer.Argument(help="Journal of the run to undo.")],
+    plan_file: Annotated[
+        Path | None,
+        typer.Option("--plan", help="The plan of that run. Default: beside the journal."),
+    ] = None,
+    auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask.")] = False,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    log_level: LogOpt = "warning",
+) -> None:
+    """Undo a finished or interrupted run from its journal, newest change first."""
+    with _errors():
+        _setup_logging(log_level)
+        from remediator import apply as applying
+        from remediator import planfile
+
+        path = plan_file or journal_file.with_name(
+            journal_file.name.removesuffix(".journal.jsonl") + ".json"
+        )
+        loaded = planfile.read_plan(path)
+        _, aws = _exec_aws(profile, endpoint_url, False)
+        outcome = applying.run_rollback(loaded, journal_file, aws, _confirm(auto_approve), _now)
+        typer.echo("\n".join(outcome.lines))
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+def unlock(
+    plan_file: Annotated[
+        Path, typer.Argument(help="A plan for the account and regions to unlock.")
+    ],
+    lock_table: Annotated[
+        str | None, typer.Option("--lock-table", help="DynamoDB lock table.")
+    ] = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Break a stale lock left by a dead apply."""
+    with _errors():
+        from remediator import planfile
+        from remediator.lock import lock_key
+
+        loaded = planfile.read_plan(plan_file)
+        session = None
+        if lock_table:
+            from remediator import discover
+
+            session = discover.make_session(profile)
+        lock = _lock(lock_table, session, endpoint_url, loaded, plan_file)
+        key = lock_key(loaded.account_id, loaded.regions)
+        typer.echo(f"Lock {key} broken." if lock.break_lock(key) else f"No lock held for {key}.")
 
 
 @app.command()

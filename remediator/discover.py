@@ -54,6 +54,7 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    InvalidRegionError,
     NoCredentialsError,
     ParamValidationError,
     ProfileNotFound,
@@ -160,6 +161,13 @@ def client_config() -> Config:
     )
 
 
+# The first handler of ``before-call`` that returns a response ends the event
+# (a botocore Stubber answers there, on ``before-call.*.*``). Handlers on a
+# deeper event name run first, so the counter registers on the same name as
+# the Stubber, in the "first" section, to see every call.
+_BEFORE_CALL_EVENT = "before-call.*.*"
+
+
 class CallCounter:
     """Counts AWS operations by ``service:Operation`` (e.g. ``ec2:DescribeSubnets``).
 
@@ -184,14 +192,14 @@ class CallCounter:
 
     def attach(self, client: Any) -> Any:
         """Count the calls made through ``client``; returns the client."""
-        # register_first: a botocore Stubber answers from its own before-call
-        # handler and stops the event there, so the counter must run before it.
-        client.meta.events.register_first("before-call", self._count, unique_id=self._unique_id)
+        client.meta.events.register_first(
+            _BEFORE_CALL_EVENT, self._count, unique_id=self._unique_id
+        )
         return client
 
     def attach_session(self, session: boto3.session.Session) -> None:
         """Count the calls of every client created from ``session`` from now on."""
-        session.events.register_first("before-call", self._count, unique_id=self._unique_id)
+        session.events.register_first(_BEFORE_CALL_EVENT, self._count, unique_id=self._unique_id)
 
     def _count(self, model: Any = None, **_: Any) -> None:
         if model is None:
@@ -263,7 +271,7 @@ def translate_error(
     if isinstance(exc, _UNREACHABLE):
         url = str(exc.kwargs.get("endpoint_url") or endpoint_url or "the AWS endpoint")
         return errors.AwsAccessError(
-            f"Cannot reach the AWS endpoint {url} (calling {action} in {region}).",
+            f"The AWS endpoint {url} cannot be reached (calling {action} in {region}).",
             hint="Check --endpoint-url / AWS_ENDPOINT_URL, the region name, "
             "and the network (proxy, VPN, firewall).",
         )
@@ -310,8 +318,19 @@ class _Aws:
                         endpoint_url=self._endpoint_url,
                         config=client_config(),
                     )
+                except InvalidRegionError as exc:
+                    raise errors.BadInput(
+                        f"'{region}' is not a valid AWS region name.",
+                        hint="Pass a region such as us-east-1 (see `aws ec2 describe-regions`).",
+                    ) from exc
                 except ProfileNotFound as exc:
                     raise _profile_not_found(exc, None) from exc
+                except BotoCoreError as exc:
+                    raise errors.AwsAccessError(
+                        f"Cannot create the AWS {service} client for {region}: "
+                        f"{_one_line(str(exc))}",
+                        hint="Check the AWS configuration (profile, region, endpoint URL).",
+                    ) from exc
             _install_fail_fast(client)
             self._clients[key] = self._counter.attach(client)
         return self._clients[key]

@@ -84,8 +84,11 @@ def closing_line(plan: Plan) -> str:
         f"Plan: {_plural(len(plan.changes), 'change')} ({risks}), "
         f"{_plural(blocked, 'finding')} blocked"
     )
+    open_ = sum(1 for f in plan.findings if f.status == "open")
     if deferred:
         line += f", {deferred} deferred"
+    if open_:
+        line += f", {open_} open"
     return line + "."
 
 
@@ -544,8 +547,10 @@ def mermaid_for_function(
         tn = g.node(key, label, shape="round", cls=tcls)
         dest = (e.route or "").split(" -> ")[0] or "default"
         g.edge(rt, tn, label=dest, broken=bad)
+    # Planned network changes hang off what they change; Lambda changes are
+    # in the changes table (they do not alter this picture of the network).
     for c in changes:
-        if c.kind == VPC_CONFIG_KIND:
+        if not c.kind.startswith("ec2."):
             continue
         anchor = g.ids.get(f"rtb:{c.target}") or g.ids.get(f"target:{c.target}") or fn
         pn = g.node(f"change:{c.id}", f"planned: {c.kind}\n{c.target}", cls="planned")

@@ -1,0 +1,1105 @@
+"""The executor: apply a reviewed plan, exactly, or put things back.
+
+For every change, in the plan's order: re-read the target and compare it
+with the plan's fingerprint (stale -> stop), write an ``intent`` line, make
+the call (Lambda's ``RevisionId`` rides along so a change between the check
+and the write still fails), wait for it to settle, re-read, write ``done``.
+On a failure the completed changes of the run are undone in reverse order.
+
+Dry-run goes through the same walk with ``mutating`` calls forbidden: the
+``_Aws.call`` guard raises before any non-read operation is sent, so a bug
+cannot turn a dry-run into a change (moto, unlike AWS, executes calls that
+carry ``DryRun=True``; remediator never relies on that flag).
+
+One handler per change kind (``HANDLERS``) knows how to read the target's
+state, check the change against the live world, apply it, wait for it and
+undo it. The clock, the sleep and the waiters are injectable for tests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from remediator import __version__, kinds
+from remediator.discover import _route_table, _rules, translate_error
+from remediator.errors import AwsAccessError, RemediatorError
+from remediator.journal import ChangeRecord, Journal
+from remediator.plandata import Change, Plan
+from remediator.planner import route_state, state_hash, vpc_config_state
+
+log = structlog.get_logger(__name__)
+
+READ_PREFIXES = ("Describe", "Get", "List")
+RETRYABLE = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ResourceConflictException",
+        "ServiceUnavailable",
+        "ServiceException",
+        "InternalError",
+        "InternalFailure",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "EC2ThrottledException",
+        "IncorrectState",
+    }
+)
+DEAD_ENDPOINT = ("deleted", "deleting", "failed", "rejected")
+
+
+class ChangeFailed(RemediatorError):
+    """One change could not be applied (the run then rolls back)."""
+
+
+class StaleTarget(RemediatorError):
+    """The target no longer has the state the plan was made against."""
+
+
+@dataclass
+class RateLimiter:
+    """A token bucket: at most ``rate`` calls per second (Lambda's control
+    plane allows about 15)."""
+
+    rate: float
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    _next: float = 0.0
+
+    def acquire(self) -> None:
+        now = self.clock()
+        if self._next > now:
+            self.sleep(self._next - now)
+            now = self._next
+        self._next = max(now, self._next) + 1.0 / self.rate
+
+
+@dataclass
+class Settings:
+    """Executor knobs; tests shrink the timeouts and inject the clock."""
+
+    max_attempts: int = 10
+    base_delay: float = 0.5
+    max_delay: float = 20.0
+    lambda_rate: float = 15.0
+    settle_timeout: float = 900.0
+    poll_interval: float = 5.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+def executor_config() -> Config:
+    # One attempt per botocore call: the executor's own loop retries, with a
+    # cap and backoff it controls (botocore's 3 attempts are not enough for
+    # Lambda's control plane) and a sleep tests can inject.
+    return Config(
+        retries={"mode": "standard", "max_attempts": 1},
+        connect_timeout=10,
+        read_timeout=60,
+        user_agent_extra=f"remediator/{__version__}",
+    )
+
+
+@dataclass
+class Aws:
+    """Clients for the run, with retries, rate limiting and the dry-run guard."""
+
+    client_factory: Callable[[str, str], Any]
+    settings: Settings = field(default_factory=Settings)
+    dry_run: bool = False
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _limiter: RateLimiter | None = None
+    calls: list[str] = field(default_factory=list)
+    retries: int = 0
+
+    def client(self, service: str, region: str) -> Any:
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = self.client_factory(service, region)
+        return self._clients[key]
+
+    def call(self, service: str, region: str, operation: str, **params: Any) -> dict[str, Any]:
+        """Call ``operation`` (snake_case name) with retries on what AWS asks to retry."""
+        api = "".join(part.capitalize() for part in operation.split("_"))
+        if self.dry_run and not api.startswith(READ_PREFIXES):
+            raise AssertionError(f"dry-run must not call {service}:{api}")
+        client = self.client(service, region)
+        s = self.settings
+        if service == "lambda" and self._limiter is None:
+            self._limiter = RateLimiter(s.lambda_rate, s.clock, s.sleep)
+        delay = s.base_delay
+        for attempt in range(1, s.max_attempts + 1):
+            if service == "lambda" and self._limiter is not None:
+                self._limiter.acquire()
+            self.calls.append(f"{service}:{api}")
+            try:
+                return dict(getattr(client, operation)(**params))
+            except ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code", ""))
+                status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+                if (code in RETRYABLE or status >= 500) and attempt < s.max_attempts:
+                    self.retries += 1
+                    retry_after = (
+                        exc.response.get("ResponseMetadata", {})
+                        .get("HTTPHeaders", {})
+                        .get("retry-after")
+                    )
+                    wait = (
+                        float(retry_after) if retry_after and str(retry_after).isdigit() else delay
+                    )
+                    log.info(
+                        "call_retried",
+                        operation=f"{service}:{api}",
+                        code=code,
+                        attempt=attempt,
+                        wait=wait,
+                    )
+                    s.sleep(min(wait, s.max_delay))
+                    delay = min(delay * 2, s.max_delay)
+                    continue
+                raise
+            except BotoCoreError:
+                if attempt < s.max_attempts:
+                    self.retries += 1
+                    s.sleep(min(delay, s.max_delay))
+                    delay = min(delay * 2, s.max_delay)
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+
+def _error_text(exc: BaseException, service: str, operation: str, region: str) -> str:
+    translated = (
+        translate_error(exc, service=service, operation=operation, region=region, endpoint_url=None)
+        if isinstance(exc, Exception)
+        else None
+    )
+    return str(translated or exc)
+
+
+def _function_name(target: str) -> str:
+    return target
+
+
+def _alias_parts(target: str) -> tuple[str, str]:
+    function_arn, _, alias = target.rpartition(":")
+    return function_arn, alias
+
+
+def _target_param(target: str) -> dict[str, str]:
+    for prefix, key in (
+        ("igw-", "GatewayId"),
+        ("vgw-", "GatewayId"),
+        ("nat-", "NatGatewayId"),
+        ("tgw-", "TransitGatewayId"),
+        ("pcx-", "VpcPeeringConnectionId"),
+        ("eni-", "NetworkInterfaceId"),
+        ("i-", "InstanceId"),
+        ("eigw-", "EgressOnlyInternetGatewayId"),
+        ("lgw-", "LocalGatewayId"),
+    ):
+        if target.startswith(prefix):
+            return {key: target}
+    return {"GatewayId": target}
+
+
+@dataclass
+class Live:
+    """A target's live state as the planner's fingerprint would see it."""
+
+    state: dict[str, Any]
+    revision_id: str | None = None
+
+    @property
+    def hash(self) -> str:
+        return state_hash(self.state)
+
+
+class Handler:
+    """How to read, check, apply, settle and undo one kind of change."""
+
+    kind: str = ""
+
+    def read(self, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:
+        raise NotImplementedError
+
+    def check(
+        self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
+    ) -> list[str]:
+        """Problems that would make the change fail, found with reads only."""
+        return []
+
+    def describe(self, change: Change) -> str:
+        return change.reason
+
+    def apply(
+        self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def settle(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
+        return None
+
+    def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def read_after(
+        self, aws: Aws, change: Change, result: dict[str, Any], results: dict[str, dict[str, Any]]
+    ) -> Live:
+        """The state this change leaves (rollback compares against it)."""
+        return self.read(aws, change, {**results, change.id: result})
+
+
+def _poll(
+    aws: Aws,
+    what: str,
+    probe: Callable[[], str | None],
+    ready: Iterable[str],
+    failed: Iterable[str] = (),
+) -> None:
+    """Poll ``probe`` until it returns a ``ready`` state (None = gone)."""
+    s = aws.settings
+    deadline = s.clock() + s.settle_timeout
+    ready_set, failed_set = set(ready), set(failed)
+    while True:
+        state = probe()
+        if state in ready_set:
+            return
+        if state in failed_set:
+            raise ChangeFailed(f"{what} is {state}.")
+        if s.clock() >= deadline:
+            raise ChangeFailed(
+                f"{what} did not settle within {s.settle_timeout:.0f} s (last state {state})."
+            )
+        s.sleep(s.poll_interval)
+
+
+class UpdateVpcConfig(Handler):
+    kind = kinds.UPDATE_VPC_CONFIG
+
+    def read(self, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:
+        cfg = aws.call(
+            "lambda", change.region, "get_function_configuration", FunctionName=change.target
+        )
+        vpc = cfg.get("VpcConfig") or {}
+        return Live(
+            vpc_config_state(vpc.get("SubnetIds", []), vpc.get("SecurityGroupIds", [])),
+            cfg.get("RevisionId"),
+        )
+
+    def check(
+        self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
+    ) -> list[str]:
+        subnets = list(change.after["SubnetIds"])
+        groups = list(change.after["SecurityGroupIds"])
+        problems = []
+        if not subnets:
+            problems.append("the new VpcConfig has no subnet")
+        if len(subnets) > 16:
+            problems.append(f"{len(subnets)} subnets (Lambda allows 16)")
+        if len(groups) > 5:
+            problems.append(f"{len(groups)} security groups (Lambda allows 5)")
+        found = aws.call(
+            "ec2",
+            change.region,
+            "describe_subnets",
+            Filters=[{"Name": "subnet-id", "Values": subnets}],
+        ).get("Subnets", [])
+        by_id = {s["SubnetId"]: s for s in found}
+        missing = sorted(set(subnets) - set(by_id))
+        if missing:
+            problems.append(f"subnets not found: {', '.join(missing)}")
+        vpcs = {s["VpcId"] for s in found}
+        current = list(change.before["SubnetIds"]) if change.before else []
+        if current:
+            old = aws.call(
+                "ec2",
+                change.region,
+                "describe_subnets",
+                Filters=[{"Name": "subnet-id", "Values": current}],
+            ).get("Subnets", [])
+            old_vpcs = {s["VpcId"] for s in old}
+            if old_vpcs and vpcs and old_vpcs != vpcs:
+                problems.append(
+                    f"new subnets are in {', '.join(sorted(vpcs))}, the function is in {', '.join(sorted(old_vpcs))}"
+                )
+        if len(vpcs) > 1:
+            problems.append(f"subnets span several VPCs: {', '.join(sorted(vpcs))}")
+        for sid in sorted(set(subnets) - set(current)):
+            if sid in by_id and int(by_id[sid].get("AvailableIpAddressCount", 0)) < 1:
+                problems.append(f"{sid} has no free IP address")
+        return problems
+
+    def apply(
+        self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "FunctionName": change.target,
+            "VpcConfig": {
+                "SubnetIds": list(change.after["SubnetIds"]),
+                "SecurityGroupIds": list(change.after["SecurityGroupIds"]),
+            },
+        }
+        if live.revision_id:
+            params["RevisionId"] = live.revision_id
+        out = aws.call("lambda", change.region, "update_function_configuration", **params)
+        return {"RevisionId": out.get("RevisionId")}
+
+    def settle(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
+        def probe() -> str | None:
+            cfg = aws.call(
+                "lambda", change.region, "get_function_configuration", FunctionName=change.target
+            )
+            status = cfg.get("LastUpdateStatus") or "Successful"
+            if status == "Failed":
+                return f"Failed ({cfg.get('LastUpdateStatusReasonCode', '')}: {cfg.get('LastUpdateStatusReason', '')})"
+            return str(status)
+
+        state = probe()
+        if state.startswith("Failed"):
+            raise ChangeFailed(f"{change.target} update failed: {state}.")
+        if state != "Successful":
+            _poll(aws, f"update of {change.target}", probe, ready=["Successful"], failed=[])
+
+    def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
+        assert change.before is not None
+        aws.call(
+            "lambda",
+            change.region,
+            "update_function_configuration",
+            FunctionName=change.target,
+            VpcConfig={
+                "SubnetIds": list(change.before["SubnetIds"]),
+                "SecurityGroupIds": list(change.before["SecurityGroupIds"]),
+            },
+        )
+        self.settle(aws, change, result)
+
+
+class PutNatRoute(Handler):
+    kind = kinds.PUT_NAT_ROUTE
+
+    def read(self, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:
+        out = aws.call("ec2", change.region, "describe_route_tables", RouteTableIds=[change.target])
+        tables = out.get("RouteTables", [])
+        if not tables:
+            return Live({"RouteTableId": change.target, "Missing": True})
+        return Live(route_state(_route_table(tables[0])))
+
+    def check(
+        self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
+    ) -> list[str]:
+        nat_id = change.after["NatGatewayId"]
+        nats = aws.call("ec2", change.region, "describe_nat_gateways", NatGatewayIds=[nat_id]).get(
+            "NatGateways", []
+        )
+        if not nats:
+            return [f"{nat_id} not found"]
+        if nats[0].get("State") != "available":
+            return [f"{nat_id} is {nats[0].get('State')}, not available"]
+        return []
+
+    def apply(
+        self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        op = "create_route" if change.before is None else "replace_route"
+        aws.call(
+            "ec2",
+            change.region,
+            op,
+            RouteTableId=change.target,
+            DestinationCidrBlock="0.0.0.0/0",
+            NatGatewayId=change.after["NatGatewayId"],
+        )
+        return {"Operation": op}
+
+    def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
+        if change.before is None:
+            aws.call(
+                "ec2",
+                change.region,
+                "delete_route",
+                RouteTableId=change.target,
+                DestinationCidrBlock="0.0.0.0/0",
+            )
+            return
+        aws.call(
+            "ec2",
+            change.region,
+            "replace_route",
+            RouteTableId=change.target,
+            DestinationCidrBlock="0.0.0.0/0",
+            **_target_param(change.before["Target"]),
+        )
+
+
+class EnableVpcDns(Handler):
+    kind = kinds.ENABLE_VPC_DNS
+
+    def read(self, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:
+        sup = aws.call(
+            "ec2",
+            change.region,
+            "describe_vpc_attribute",
+            VpcId=change.target,
+            Attribute="enableDnsSupport",
+        )
+        host = aws.call(
+            "ec2",
+            change.region,
+            "describe_vpc_attribute",
+            VpcId=change.target,
+            Attribute="enableDnsHostnames",
+        )
+        return Live(
+            {
+                "EnableDnsSupport": bool(sup.get("EnableDnsSupport", {}).get("Value")),
+                "EnableDnsHostnames": bool(host.get("EnableDnsHostnames", {}).get("Value")),
+            }
+        )
+
+    def _set(self, aws: Aws, change: Change, values: dict[str, Any]) -> None:
+        # hostnames need support: turn support on first, and off last
+        order = (
+            ["EnableDnsSupport", "EnableDnsHostnames"]
+            if values["EnableDnsSupport"]
+            else ["EnableDnsHostnames", "EnableDnsSupport"]
+        )
+        for key in order:
+            aws.call(
+                "ec2",
+                change.region,
+                "modify_vpc_attribute",
+                VpcId=change.target,
+                **{key: {"Value": bool(values[key])}},
+            )
+
+    def apply(
+        self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        self._set(aws, change, change.after)
+        return {}
+
+    def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
+        assert change.before is not None
+        self._set(aws, change, change.before)
+
+
+def _ingress(groups: Iterable[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 443,
+            "ToPort": 443,
+            "UserIdGroupPairs": [{"GroupId": g} for g in sorted(groups)],
+        }
+    ]
+
+
+def _tags(change: Change, plan_id: str) -> list[dict[str, str]]:
+    return [
+        {"Key": "remediator:change-id", "Value": change.id},
+        {"Key": "remediator:plan-id", "Value": plan_id},
+    ]
+
+
+class CreateEndpointSecurityGroup(Handler):
+    kind = kinds.CREATE_ENDPOINT_SG
+    plan_id = ""
+
+    def read(self, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:
+        out = aws.call(
+            "ec2",
+            change.region,
+            "describe_security_groups",
+            Filters=[
+                {"Name": "vpc-id", "Values": [change.target]},
+                {"Name": "group-name", "Values": [change.after["GroupName"]]},
+            ],
+        )
+        return Live(
+            {
+                "VpcId": change.target,
+                "GroupName": change.after["GroupName"],
+                "Exists": bool(out.get("SecurityGroups")),
+            }
+        )
+
+    def apply(
+        self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        out = aws.call(
+            "ec2",
+            change.region,
+            "create_security_group",
+            GroupName=change.after["GroupName"],
+            Description=change.after["Description"],
+            VpcId=change.target,
+            TagSpecifications=[
+                {"ResourceType": "security-group", "Tags": _tags(change, self.plan_id)}
+            ],
+        )
+        group_id = out["GroupId"]
+        aws.call(
+            "ec2",
+            change.region,
+            "authorize_security_group_ingress",
+            GroupId=group_id,
+            IpPermissions=_ingress(change.after["IngressTcp443FromGroups"]),
+        )
+        return {"GroupId": group_id}
+
+    def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
+        group_id = result.get("GroupId") or self._find(aws, change)
+        if group_id:
+            aws.call("ec2", change.region, "delete_security_group", GroupId=group_id)
+
+    def _find(self, aws: Aws, change: Change) -> str | None:
+        out = aws.call(
+            "ec2",
+            change.region,
+            "describe_security_groups",
+            Filters=[
+                {"Name": "vpc-id", "Values": [change.target]},
+                {"Name": "group-name", "Values": [change.after["GroupName"]]},
+            ],
+        )
+        groups = out.get("SecurityGroups", [])
+        return str(groups[0]["GroupId"]) if groups else None
+
+
+class AuthorizeEndpointIngress(Handler):
+    kind = kinds.AUTHORIZE_ENDPOINT_INGRESS
+
+    def read(self, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:
+        out = aws.call("ec2", change.region, "describe_security_groups", GroupIds=[change.target])
+        groups = out.get("SecurityGroups", [])
+        rules = (
+            [r.model_dump(mode="json") for r in _rules(groups[0].get("IpPermissions", []))]
+            if groups
+            else []
+        )
+        return Live({"GroupId": change.target, "Ingress": rules})
+
+    def apply(
+        self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        aws.call(
+            "ec2",
+            change.region,
+            "authorize_security_group_ingress",
+            GroupId=change.target,
+            IpPermissions=_ingress(change.after["SourceSecurityGroupIds"]),
+        )
+        return {}
+
+    def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
+        aws.call(
+            "ec2",
+            change.region,
+            "revoke_security_group_ingress",
+            GroupId=change.target,
+            IpPermissions=_ingress(change.after["SourceSecurityGroupIds"]),
+        )
+
+
+class CreateLambdaEndpoint(Handler):
+    kind = kinds.CREATE_LAMBDA_ENDPOINT
+    plan_id = ""
+
+    def _lambda_endpoints(self, aws: Aws, change: Change) -> list[dict[str, Any]]:
+        out = aws.call(
+            "ec2",
+            change.region,
+            "describe_vpc_endpoints",
+            Filters=[
+                {"Name": "vpc-id", "Values": [change.target]},
+                {"Name": "service-name", "Values": [change.after["ServiceName"]]},
+            ],
+        )
+        return [
+            e
+            for e in out.get("VpcEndpoints", [])
+            if str(e.get("State", "")).lower() not in DEAD_ENDPOINT
+        ]
+
+    def read(self, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:
+        ids = sorted(e["VpcEndpointId"] for e in self._lambda_endpoints(aws, change))
+        return Live({"VpcId": change.target, "LambdaEndpoints": ids})
+
+    def check(
+        self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
+    ) -> list[str]:
+        problems = []
+        existing = self._lambda_endpoints(aws, change)
+        if any(e.get("PrivateDnsEnabled") for e in existing):
+            problems.append(
+                "a Lambda endpoint with private DNS already exists in the VPC (conflicting DNS domain)"
+            )
+        subnets = list(change.after["SubnetIds"])
+        found = aws.call(
+            "ec2",
+            change.region,
+            "describe_subnets",
+            Filters=[{"Name": "subnet-id", "Values": subnets}],
+        ).get("Subnets", [])
+        missing = sorted(set(subnets) - {s["SubnetId"] for s in found})
+        if missing:
+            problems.append(f"subnets not found: {', '.join(missing)}")
+        azs = [s["AvailabilityZone"] for s in found]
+        if len(azs) != len(set(azs)):
+            problems.append("more than one subnet per AZ")
+        return problems
+
+    def apply(
+        self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        sg_from = change.after.get("SecurityGroupFromChange")
+        group_id = results.get(sg_from, {}).get("GroupId") if sg_from else None
+        if sg_from and not group_id:
+            raise ChangeFailed(f"the security group of change {sg_from} is not known")
+        out = aws.call(
+            "ec2",
+            change.region,
+            "create_vpc_endpoint",
+            VpcEndpointType="Interface",
+            VpcId=change.target,
+            ServiceName=change.after["ServiceName"],
+            SubnetIds=list(change.after["SubnetIds"]),
+            SecurityGroupIds=[group_id] if group_id else [],
+            PrivateDnsEnabled=bool(change.after.get("PrivateDnsEnabled", True)),
+            ClientToken=f"{self.plan_id}-{change.id}"[:64],
+            TagSpecifications=[
+                {"ResourceType": "vpc-endpoint", "Tags": _tags(change, self.plan_id)}
+            ],
+        )
+        return {"VpcEndpointId": out["VpcEndpoint"]["VpcEndpointId"]}
+
+    def _state(self, aws: Aws, change: Change, endpoint_id: str) -> str | None:
+        out = aws.call(
+            "ec2",
+            change.region,
+            "describe_vpc_endpoints",
+            Filters=[{"Name": "vpc-endpoint-id", "Values": [endpoint_id]}],
+        )
+        eps = out.get("VpcEndpoints", [])
+        return str(eps[0].get("State", "")).lower() if eps else None
+
+    def settle(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
+        eid = result["VpcEndpointId"]
+        _poll(
+            aws,
+            f"endpoint {eid}",
+            lambda: self._state(aws, change, eid),
+            ready=["available"],
+            failed=["failed", "rejected", None],
+        )  # type: ignore[list-item]
+
+    def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
+        eid = result.get("VpcEndpointId")
+        if not eid:
+            tagged = [
+                e
+                for e in self._lambda_endpoints(aws, change)
+                if {"Key": "remediator:change-id", "Value": change.id} in e.get("Tags", [])
+            ]
+            eid = tagged[0]["VpcEndpointId"] if tagged else None
+        if not eid:
+            return
+        aws.call("ec2", change.region, "delete_vpc_endpoints", VpcEndpointIds=[eid])
+        _poll(
+            aws,
+            f"deletion of {eid}",
+            lambda: self._state(aws, change, eid),
+            ready=[None, "deleted"],
+            failed=["failed"],
+        )  # type: ignore[list-item]
+
+
+class EnableEndpointPrivateDns(Handler):
+    kind = kinds.ENABLE_ENDPOINT_PRIVATE_DNS
+
+    def read(self, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:
+        out = aws.call(
+            "ec2", change.region, "describe_vpc_endpoints", VpcEndpointIds=[change.target]
+        )
+        eps = out.get("VpcEndpoints", [])
+        return Live(
+            {
+                "VpcEndpointId": change.target,
+                "PrivateDnsEnabled": bool(eps[0].get("PrivateDnsEnabled")) if eps else None,
+            }
+        )
+
+    def apply(
+        self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        aws.call(
+            "ec2",
+            change.region,
+            "modify_vpc_endpoint",
+            VpcEndpointId=change.target,
+            PrivateDnsEnabled=True,
+        )
+        return {}
+
+    def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
+        aws.call(
+            "ec2",
+            change.region,
+            "modify_vpc_endpoint",
+            VpcEndpointId=change.target,
+            PrivateDnsEnabled=False,
+        )
+
+
+class MoveAlias(Handler):
+    kind = kinds.MOVE_ALIAS
+
+    def read(self, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:
+        function_arn, alias = _alias_parts(change.target)
+        out = aws.call("lambda", change.region, "get_alias", FunctionName=function_arn, Name=alias)
+        return Live(
+            {"AliasArn": change.target, "FunctionVersion": out.get("FunctionVersion")},
+            out.get("RevisionId"),
+        )
+
+    def check(
+        self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
+    ) -> list[str]:
+        function_arn, _ = _alias_parts(change.target)
+        cfg = aws.call(
+            "lambda", change.region, "get_function_configuration", FunctionName=function_arn
+        )
+        if cfg.get("CodeSha256") != change.after["CodeSha256"]:
+            return ["$LATEST code changed since the plan: publishing would ship other code"]
+        return []
+
+    def apply(
+        self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        function_arn, alias = _alias_parts(change.target)
+        published = aws.call(
+            "lambda",
+            change.region,
+            "publish_version",
+            FunctionName=function_arn,
+            CodeSha256=change.after["CodeSha256"],
+            Description=f"remediator {change.id}",
+        )
+        params: dict[str, Any] = {
+            "FunctionName": function_arn,
+            "Name": alias,
+            "FunctionVersion": published["Version"],
+        }
+        if live.revision_id:
+            params["RevisionId"] = live.revision_id
+        aws.call("lambda", change.region, "update_alias", **params)
+        return {"Version": published["Version"]}
+
+    def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
+        assert change.before is not None
+        function_arn, alias = _alias_parts(change.target)
+        aws.call(
+            "lambda",
+            change.region,
+            "update_alias",
+            FunctionName=function_arn,
+            Name=alias,
+            FunctionVersion=change.before["FunctionVersion"],
+        )
+
+
+HANDLERS: dict[str, Handler] = {
+    h.kind: h
+    for h in (
+        UpdateVpcConfig(),
+        PutNatRoute(),
+        EnableVpcDns(),
+        CreateEndpointSecurityGroup(),
+        AuthorizeEndpointIngress(),
+        CreateLambdaEndpoint(),
+        EnableEndpointPrivateDns(),
+        MoveAlias(),
+    )
+}
+
+
+def handler(kind: str) -> Handler:
+    return HANDLERS[kind]
+
+
+@dataclass
+class StepReport:
+    change_id: str
+    kind: str
+    target: str
+    outcome: (
+        str  # ok|would-apply|stale|invalid|failed|skipped|undone|undo-failed|undo-skipped|already
+    )
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class RunResult:
+    outcome: (
+        str  # applied|dry-run|stale|invalid|rolled-back|rollback-incomplete|failed-kept|nothing
+    )
+    steps: list[StepReport] = field(default_factory=list)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    left: list[str] = field(default_factory=list)
+
+
+def _is_stale(change: Change, live: Live) -> str | None:
+    if live.hash != change.fingerprint.state_hash:
+        return f"{change.target} changed since the plan (now {live.state}, planned against {change.fingerprint.state})"
+    if (
+        change.fingerprint.revision_id
+        and live.revision_id
+        and change.fingerprint.revision_id != live.revision_id
+    ):
+        return f"{change.target} has RevisionId {live.revision_id}, the plan saw {change.fingerprint.revision_id}"
+    return None
+
+
+def check_plan(aws: Aws, plan: Plan, changes: list[Change]) -> list[StepReport]:
+    """Read every target and validate every change; reads only."""
+    reports = []
+    results: dict[str, dict[str, Any]] = {}
+    for change in changes:
+        h = handler(change.kind)
+        live = h.read(aws, change, results)
+        stale = _is_stale(change, live)
+        if stale:
+            reports.append(StepReport(change.id, change.kind, change.target, "stale", stale))
+            continue
+        problems = h.check(aws, change, live, results)
+        if problems:
+            reports.append(
+                StepReport(change.id, change.kind, change.target, "invalid", "; ".join(problems))
+            )
+        else:
+            reports.append(
+                StepReport(change.id, change.kind, change.target, "would-apply", change.reason)
+            )
+    return reports
+
+
+def apply_changes(
+    aws: Aws,
+    plan: Plan,
+    changes: list[Change],
+    journal: Journal,
+    *,
+    rollback_on_failure: bool = True,
+    done: dict[str, dict[str, Any]] | None = None,
+) -> RunResult:
+    """Apply ``changes`` in order, journaling each step; roll back on failure."""
+    for h in HANDLERS.values():
+        if hasattr(h, "plan_id"):
+            h.plan_id = plan.plan_id  # type: ignore[attr-defined]
+    result = RunResult("applied", results=dict(done or {}))
+    completed: list[Change] = []
+    failure: str | None = None
+    stale = False
+    for change in changes:
+        if change.id in result.results:
+            result.steps.append(
+                StepReport(
+                    change.id, change.kind, change.target, "already", "applied by an earlier run"
+                )
+            )
+            continue
+        h = handler(change.kind)
+        started = aws.settings.clock()
+        try:
+            live = h.read(aws, change, result.results)
+            why = _is_stale(change, live)
+            if why:
+                stale = True
+                journal.write(
+                    "skipped",
+                    change_id=change.id,
+                    kind=change.kind,
+                    target=change.target,
+                    region=change.region,
+                    error=why,
+                )
+                result.steps.append(StepReport(change.id, change.kind, change.target, "stale", why))
+                failure = why
+                break
+            journal.write(
+                "intent",
+                change_id=change.id,
+                kind=change.kind,
+                target=change.target,
+                region=change.region,
+                state_before=live.state,
+            )
+            out = h.apply(aws, change, live, result.results)
+            h.settle(aws, change, out)
+            after = h.read_after(aws, change, out, result.results)
+            journal.write(
+                "done",
+                change_id=change.id,
+                kind=change.kind,
+                target=change.target,
+                region=change.region,
+                result=out,
+                state_after=after.state,
+            )
+            result.results[change.id] = out
+            completed.append(change)
+            seconds = aws.settings.clock() - started
+            log.info(
+                "change_applied",
+                change_id=change.id,
+                kind=change.kind,
+                target=change.target,
+                outcome="ok",
+                seconds=round(seconds, 3),
+            )
+            result.steps.append(
+                StepReport(change.id, change.kind, change.target, "ok", change.reason, seconds)
+            )
+        except (ClientError, BotoCoreError, RemediatorError) as exc:
+            text = (
+                _error_text(
+                    exc,
+                    change.kind.split(".")[0] if change.kind.startswith("lambda") else "ec2",
+                    change.kind,
+                    change.region,
+                )
+                if not isinstance(exc, RemediatorError)
+                else str(exc)
+            )
+            journal.write(
+                "failed",
+                change_id=change.id,
+                kind=change.kind,
+                target=change.target,
+                region=change.region,
+                error=text,
+            )
+            log.warning(
+                "change_failed",
+                change_id=change.id,
+                kind=change.kind,
+                target=change.target,
+                outcome="failed",
+                error=text,
+            )
+            result.steps.append(
+                StepReport(
+                    change.id,
+                    change.kind,
+                    change.target,
+                    "failed",
+                    text,
+                    aws.settings.clock() - started,
+                )
+            )
+            failure = text
+            break
+    if failure is None:
+        return result
+    if not rollback_on_failure:
+        result.outcome = "stale" if stale else "failed-kept"
+        result.left = [c.id for c in completed]
+        return result
+    undo = undo_changes(aws, [(c, result.results[c.id]) for c in reversed(completed)], journal)
+    result.steps.extend(undo.steps)
+    result.left = undo.left
+    if stale and not undo.left:
+        result.outcome = "stale"
+    else:
+        result.outcome = "rolled-back" if not undo.left else "rollback-incomplete"
+    return result
+
+
+def undo_changes(
+    aws: Aws,
+    items: list[tuple[Change, dict[str, Any]]],
+    journal: Journal,
+    expected_after: dict[str, dict[str, Any]] | None = None,
+) -> RunResult:
+    """Undo changes (already in reverse order). With ``expected_after`` (from a
+    journal), a target whose state moved since the run is left alone."""
+    result = RunResult("rolled-back")
+    results: dict[str, dict[str, Any]] = {c.id: r for c, r in items}
+    for change, out in items:
+        h = handler(change.kind)
+        try:
+            if expected_after is not None and change.id in expected_after:
+                live = h.read_after(aws, change, out, results)
+                if state_hash(live.state) != state_hash(expected_after[change.id]):
+                    why = f"{change.target} changed since the run (now {live.state}); not overwriting it"
+                    journal.write(
+                        "undo-skipped",
+                        change_id=change.id,
+                        kind=change.kind,
+                        target=change.target,
+                        region=change.region,
+                        error=why,
+                    )
+                    result.steps.append(
+                        StepReport(change.id, change.kind, change.target, "undo-skipped", why)
+                    )
+                    result.left.append(change.id)
+                    continue
+            journal.write(
+                "undo-intent",
+                change_id=change.id,
+                kind=change.kind,
+                target=change.target,
+                region=change.region,
+            )
+            h.undo(aws, change, out)
+            journal.write(
+                "undone",
+                change_id=change.id,
+                kind=change.kind,
+                target=change.target,
+                region=change.region,
+            )
+            log.info("change_undone", change_id=change.id, kind=change.kind, target=change.target)
+            result.steps.append(
+                StepReport(
+                    change.id, change.kind, change.target, "undone", f"restored {change.before}"
+                )
+            )
+        except (ClientError, BotoCoreError, RemediatorError) as exc:
+            text = str(exc)
+            journal.write(
+                "undo-failed",
+                change_id=change.id,
+                kind=change.kind,
+                target=change.target,
+                region=change.region,
+                error=text,
+            )
+            result.steps.append(
+                StepReport(change.id, change.kind, change.target, "undo-failed", text)
+            )
+            result.left.append(change.id)
+    if result.left:
+        result.outcome = "rollback-incomplete"
+    return result
+
+
+def pending_from_journal(records: dict[str, ChangeRecord]) -> dict[str, dict[str, Any]]:
+    return {cid: rec.result for cid, rec in records.items() if rec.state == "done"}
+
+
+def wrap_aws_error(exc: Exception) -> RemediatorError:
+    return AwsAccessError(str(exc))

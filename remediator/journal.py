@@ -1,0 +1,150 @@
+"""The journal: an append-only JSON-lines record of an apply run.
+
+Every line is written, flushed and fsynced before the step it describes
+goes on, so a killed process leaves a true record: an ``intent`` line
+without its ``done``/``failed`` line means "this change may or may not have
+happened", and rollback/resume re-read the live state to find out.
+
+Events: ``run`` (header: plan id, digest, account, regions), ``intent``,
+``done``, ``failed``, ``skipped``, ``undo-intent``, ``undone``,
+``undo-failed``, ``undo-skipped``, ``verified``, ``finished``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from remediator.errors import BadInput
+
+
+class Journal:
+    """Appends events to a journal file (created 0600)."""
+
+    def __init__(self, path: Path, clock: Any = None) -> None:
+        self.path = path
+        self._clock = clock
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
+
+    def write(self, event: str, **fields: Any) -> dict[str, Any]:
+        entry = {"event": event, **fields}
+        if self._clock is not None:
+            entry["at"] = self._clock()
+        self._file.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        return entry
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+@dataclass
+class ChangeRecord:
+    """What the journal says about one change."""
+
+    change_id: str
+    kind: str = ""
+    target: str = ""
+    region: str = ""
+    state: str = "pending"  # pending|intent|done|failed|skipped|undone|undo-failed|undo-skipped
+    state_before: dict[str, Any] | None = None
+    state_after: dict[str, Any] | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class JournalView:
+    header: dict[str, Any]
+    records: dict[str, ChangeRecord]
+    order: list[str]
+    finished: dict[str, Any] | None
+    truncated: bool = False
+
+    def applied(self) -> list[ChangeRecord]:
+        """Changes that took effect (or may have: an intent without outcome), in apply order."""
+        return [
+            self.records[c]
+            for c in self.order
+            if self.records[c].state in ("done", "intent", "undo-failed")
+        ]
+
+
+def read_journal(path: Path) -> JournalView:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise BadInput(
+            f"Journal {path} does not exist.",
+            hint="Pass the journal an apply run wrote (default: beside the plan).",
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"Cannot read journal {path}: {exc}.") from None
+    header: dict[str, Any] | None = None
+    records: dict[str, ChangeRecord] = {}
+    order: list[str] = []
+    finished: dict[str, Any] | None = None
+    truncated = False
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):  # a kill mid-write leaves at most the last line torn
+                truncated = True
+                continue
+            raise BadInput(
+                f"Journal {path} line {number} is not JSON.",
+                hint="Journals are written by remediate apply; do not edit them.",
+            ) from None
+        if not isinstance(entry, dict) or "event" not in entry:
+            raise BadInput(f"Journal {path} line {number} is not a journal entry.")
+        event = entry["event"]
+        if event == "run":
+            header = header or entry
+            continue
+        if event == "finished":
+            finished = entry
+            continue
+        cid = entry.get("change_id")
+        if not isinstance(cid, str):
+            continue
+        rec = records.get(cid)
+        if rec is None:
+            rec = records[cid] = ChangeRecord(cid)
+            order.append(cid)
+        rec.kind = entry.get("kind", rec.kind)
+        rec.target = entry.get("target", rec.target)
+        rec.region = entry.get("region", rec.region)
+        if event == "intent":
+            rec.state = "intent"
+            rec.state_before = entry.get("state_before")
+        elif event == "done":
+            rec.state = "done"
+            rec.state_after = entry.get("state_after")
+            rec.result = entry.get("result") or {}
+        elif event in ("failed", "skipped", "undone", "undo-failed", "undo-skipped"):
+            if event == "undo-skipped" and rec.state == "done":
+                rec.error = entry.get("error")
+                continue  # still applied: someone changed the target since
+            rec.state = event
+            rec.error = entry.get("error")
+    if header is None:
+        raise BadInput(
+            f"{path} is not a remediator journal (no run header).",
+            hint="Pass the journal an apply run wrote.",
+        )
+    return JournalView(header, records, order, finished, truncated)

@@ -1,0 +1,524 @@
+"""Discovery against moto: a small account with the shapes the diagnosis cares about.
+
+The world (us-east-1):
+
+* VPC A: two public subnets (route table -> IGW), a NAT gateway in public-a,
+  two private subnets (route table -> NAT), an isolated subnet on the main
+  route table (implicit association), a Lambda interface endpoint with its
+  own security group.
+* VPC B: one subnet on the main route table, whose main table sends
+  0.0.0.0/0 to VPC B's internet gateway (a main table unlike VPC A's).
+* Functions: ``plain`` (no VPC), ``mixed`` (public-a + private-b),
+  ``public`` (public-a + public-b), ``isolated`` (VPC A isolated subnet),
+  ``vpcb`` (VPC B), ``versioned`` (published versions 1 and 2 and an alias
+  ``live`` on 1 with a canary on 2).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from remediator import discover as discovery
+from remediator import errors
+from remediator.models import Function, Inventory, RegionInventory
+
+REGION = "us-east-1"
+LAMBDA_SERVICE = f"com.amazonaws.{REGION}.lambda"
+
+
+@pytest.fixture(scope="module")
+def mocked() -> Iterator[boto3.session.Session]:
+    """One moto account for the module (discovery only reads) and one session,
+    so the service models are loaded once."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", REGION)
+        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+            env.delenv(name, raising=False)
+        with mock_aws():
+            yield discovery.make_session()
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    return buffer.getvalue()
+
+
+@dataclass
+class World:
+    vpc_a: str
+    vpc_b: str
+    public_a: str
+    public_b: str
+    private_a: str
+    private_b: str
+    isolated: str
+    subnet_b: str
+    igw_a: str
+    igw_b: str
+    nat: str
+    nat_ip: str
+    public_rt: str
+    private_rt: str
+    main_rt_a: str
+    main_rt_b: str
+    fn_sg: str
+    endpoint_sg: str
+    endpoint: str
+    role_arn: str
+    session: boto3.session.Session
+
+
+def _build_network(ec2: Any, region: str = REGION) -> dict[str, str]:
+    ids: dict[str, str] = {}
+    vpc_a = ec2.create_vpc(CidrBlock="10.10.0.0/16")["Vpc"]["VpcId"]
+    vpc_b = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    ids |= {"vpc_a": vpc_a, "vpc_b": vpc_b}
+
+    def subnet(vpc: str, cidr: str, az: str) -> str:
+        return str(
+            ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"]
+        )
+
+    az_a, az_b = f"{region}a", f"{region}b"
+    ids["public_a"] = subnet(vpc_a, "10.10.0.0/24", az_a)
+    ids["public_b"] = subnet(vpc_a, "10.10.1.0/24", az_b)
+    ids["private_a"] = subnet(vpc_a, "10.10.10.0/24", az_a)
+    ids["private_b"] = subnet(vpc_a, "10.10.11.0/24", az_b)
+    ids["isolated"] = subnet(vpc_a, "10.10.20.0/24", az_a)
+    ids["subnet_b"] = subnet(vpc_b, "10.20.0.0/24", az_a)
+
+    for key, vpc in (("igw_a", vpc_a), ("igw_b", vpc_b)):
+        igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+        ids[key] = igw
+
+    public_rt = ec2.create_route_table(VpcId=vpc_a)["RouteTable"]["RouteTableId"]
+    ec2.create_route(
+        RouteTableId=public_rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=ids["igw_a"]
+    )
+    for key in ("public_a", "public_b"):
+        ec2.associate_route_table(RouteTableId=public_rt, SubnetId=ids[key])
+
+    allocation = ec2.allocate_address(Domain="vpc")
+    nat = ec2.create_nat_gateway(SubnetId=ids["public_a"], AllocationId=allocation["AllocationId"])
+    ids["nat"] = nat["NatGateway"]["NatGatewayId"]
+    ids["nat_ip"] = allocation["PublicIp"]
+
+    private_rt = ec2.create_route_table(VpcId=vpc_a)["RouteTable"]["RouteTableId"]
+    ec2.create_route(
+        RouteTableId=private_rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=ids["nat"]
+    )
+    for key in ("private_a", "private_b"):
+        ec2.associate_route_table(RouteTableId=private_rt, SubnetId=ids[key])
+    ids |= {"public_rt": public_rt, "private_rt": private_rt}
+
+    for key, vpc in (("main_rt_a", vpc_a), ("main_rt_b", vpc_b)):
+        tables = ec2.describe_route_tables(
+            Filters=[
+                {"Name": "vpc-id", "Values": [vpc]},
+                {"Name": "association.main", "Values": ["true"]},
+            ]
+        )["RouteTables"]
+        ids[key] = tables[0]["RouteTableId"]
+    ec2.create_route(
+        RouteTableId=ids["main_rt_b"], DestinationCidrBlock="0.0.0.0/0", GatewayId=ids["igw_b"]
+    )
+
+    fn_sg = ec2.create_security_group(GroupName="fn", Description="fn", VpcId=vpc_a)["GroupId"]
+    endpoint_sg = ec2.create_security_group(
+        GroupName="lambda-endpoint", Description="endpoint", VpcId=vpc_a
+    )["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=endpoint_sg,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "UserIdGroupPairs": [{"GroupId": fn_sg}],
+                "IpRanges": [{"CidrIp": "10.10.0.0/16"}],
+            }
+        ],
+    )
+    endpoint = ec2.create_vpc_endpoint(
+        VpcEndpointType="Interface",
+        VpcId=vpc_a,
+        ServiceName=f"com.amazonaws.{region}.lambda",
+        SubnetIds=[ids["private_a"], ids["private_b"]],
+        SecurityGroupIds=[endpoint_sg],
+        PrivateDnsEnabled=True,
+    )["VpcEndpoint"]["VpcEndpointId"]
+    # A gateway endpoint for another service: discovery must leave it out.
+    ec2.create_vpc_endpoint(
+        VpcEndpointType="Gateway",
+        VpcId=vpc_a,
+        ServiceName=f"com.amazonaws.{region}.s3",
+        RouteTableIds=[private_rt],
+    )
+    ids |= {"fn_sg": fn_sg, "endpoint_sg": endpoint_sg, "endpoint": endpoint}
+    return ids
+
+
+def _role(iam: Any, name: str = "lambda-role") -> str:
+    return str(
+        iam.create_role(
+            RoleName=name,
+            AssumeRolePolicyDocument='{"Version": "2012-10-17", "Statement": []}',
+        )["Role"]["Arn"]
+    )
+
+
+def _create_function(
+    lam: Any, name: str, role: str, subnets: list[str] | None, sgs: list[str]
+) -> None:
+    params: dict[str, Any] = {
+        "FunctionName": name,
+        "Runtime": "python3.12",
+        "Role": role,
+        "Handler": "handler.handler",
+        "Code": {"ZipFile": _zip()},
+    }
+    if subnets is not None:
+        params["VpcConfig"] = {"SubnetIds": subnets, "SecurityGroupIds": sgs}
+    lam.create_function(**params)
+
+
+def _clients(session: boto3.session.Session, region: str) -> tuple[Any, Any, Any]:
+    return (
+        session.client("ec2", region_name=region),
+        session.client("lambda", region_name=region),
+        session.client("iam", region_name=region),
+    )
+
+
+@pytest.fixture(scope="module")
+def world(mocked: boto3.session.Session) -> World:
+    ec2, lam, iam = _clients(mocked, REGION)
+    ids = _build_network(ec2)
+    role = _role(iam)
+    sg = [ids["fn_sg"]]
+    _create_function(lam, "plain", role, None, [])
+    _create_function(lam, "mixed", role, [ids["public_a"], ids["private_b"]], sg)
+    _create_function(lam, "public", role, [ids["public_a"], ids["public_b"]], sg)
+    _create_function(lam, "isolated", role, [ids["isolated"]], sg)
+    _create_function(lam, "vpcb", role, [ids["subnet_b"]], [])
+    _create_function(lam, "versioned", role, [ids["public_a"]], sg)
+    lam.publish_version(FunctionName="versioned")
+    lam.update_function_configuration(
+        FunctionName="versioned",
+        VpcConfig={"SubnetIds": [ids["private_a"], ids["private_b"]], "SecurityGroupIds": sg},
+    )
+    lam.publish_version(FunctionName="versioned")
+    lam.create_alias(
+        FunctionName="versioned",
+        Name="live",
+        FunctionVersion="1",
+        RoutingConfig={"AdditionalVersionWeights": {"2": 0.1}},
+    )
+    lam.tag_resource(
+        Resource=lam.get_function(FunctionName="mixed")["Configuration"]["FunctionArn"],
+        Tags={"team": "payments"},
+    )
+    return World(**ids, role_arn=role, session=mocked)
+
+
+def _run(session: boto3.session.Session, region: str = REGION, **kwargs: Any) -> Inventory:
+    return discovery.discover(session, [region], **kwargs)
+
+
+def _region(inventory: Inventory, region: str = REGION) -> RegionInventory:
+    assert [r.region for r in inventory.regions] == [region]
+    return inventory.regions[0]
+
+
+def _function(region: RegionInventory, name: str) -> Function:
+    return next(f for f in region.functions if f.name == name)
+
+
+def test_functions_and_their_vpcs(world: World) -> None:
+    inventory = _run(world.session)
+    region = _region(inventory)
+
+    assert inventory.account_id == "123456789012"
+    assert inventory.partition == "aws"
+    assert [f.name for f in region.functions] == [
+        "isolated",
+        "mixed",
+        "plain",
+        "public",
+        "versioned",
+        "vpcb",
+    ]
+    plain = _function(region, "plain")
+    assert plain.vpc_config is None and plain.vpc_id is None
+    assert plain.arn.endswith(":function:plain")
+
+    mixed = _function(region, "mixed")
+    assert mixed.vpc_config is not None
+    assert mixed.vpc_config.subnet_ids == tuple(sorted([world.public_a, world.private_b]))
+    assert mixed.vpc_config.security_group_ids == (world.fn_sg,)
+    # Derived from the subnets: moto's Lambda answers VpcId "vpc-123abc".
+    assert mixed.vpc_id == world.vpc_a
+    assert _function(region, "vpcb").vpc_id == world.vpc_b
+    assert mixed.code_sha256
+    assert mixed.tags == {}  # not asked for
+    assert region.missing_subnet_ids == ()
+
+
+def test_versions_and_aliases_only_for_functions_with_a_vpc_version(world: World) -> None:
+    region = _region(_run(world.session))
+
+    versioned = _function(region, "versioned")
+    assert versioned.details_loaded
+    assert [v.version for v in versioned.versions] == ["1", "2"]
+    v1, v2 = versioned.versions
+    assert v1.vpc_config is not None and v1.vpc_config.subnet_ids == (world.public_a,)
+    assert v2.vpc_config is not None
+    assert v2.vpc_config.subnet_ids == tuple(sorted([world.private_a, world.private_b]))
+    assert versioned.vpc_config == v2.vpc_config
+    assert [(a.name, a.function_version, a.additional_versions) for a in versioned.aliases] == [
+        ("live", "1", ("2",))
+    ]
+    for name in ("plain", "mixed", "public", "isolated", "vpcb"):
+        fn = _function(region, name)
+        assert (fn.details_loaded, fn.versions, fn.aliases) == (False, (), ())
+
+
+def test_subnets_cover_every_subnet_of_the_vpcs_in_use(world: World) -> None:
+    region = _region(_run(world.session))
+
+    assert [v.vpc_id for v in region.vpcs] == sorted([world.vpc_a, world.vpc_b])
+    by_id = {s.subnet_id: s for s in region.subnets}
+    expected = {
+        world.public_a,
+        world.public_b,
+        world.private_a,
+        world.private_b,
+        world.isolated,
+        world.subnet_b,
+    }
+    assert set(by_id) == expected
+    assert [s.subnet_id for s in region.subnets] == sorted(expected)
+    assert by_id[world.private_b].vpc_id == world.vpc_a
+    assert by_id[world.private_b].availability_zone == "us-east-1b"
+    assert by_id[world.private_b].cidr_block == "10.10.11.0/24"
+    assert by_id[world.private_b].available_ip_address_count > 0
+    # The default VPC is not in use and stays out.
+    assert all(not v.is_default for v in region.vpcs)
+
+
+def test_route_tables_main_flag_and_explicit_associations(world: World) -> None:
+    region = _region(_run(world.session))
+    tables = {t.route_table_id: t for t in region.route_tables}
+
+    assert set(tables) == {world.public_rt, world.private_rt, world.main_rt_a, world.main_rt_b}
+    assert [t.route_table_id for t in region.route_tables] == sorted(tables)
+
+    public = tables[world.public_rt]
+    assert not public.main
+    assert public.subnet_ids == tuple(sorted([world.public_a, world.public_b]))
+    default = next(r for r in public.routes if r.destination == "0.0.0.0/0")
+    assert (default.target, default.state) == (world.igw_a, "active")
+    assert any(r.target == "local" for r in public.routes)
+
+    private = tables[world.private_rt]
+    assert private.subnet_ids == tuple(sorted([world.private_a, world.private_b]))
+    assert [r.target for r in private.routes if r.destination == "0.0.0.0/0"] == [world.nat]
+
+    main_a = tables[world.main_rt_a]
+    assert main_a.main and main_a.vpc_id == world.vpc_a
+    assert main_a.subnet_ids == ()  # the isolated subnet is associated implicitly
+    assert [r.destination for r in main_a.routes] == ["10.10.0.0/16"]
+
+    main_b = tables[world.main_rt_b]
+    assert main_b.main and main_b.vpc_id == world.vpc_b
+    assert [(r.destination, r.target) for r in main_b.routes if r.destination == "0.0.0.0/0"] == [
+        ("0.0.0.0/0", world.igw_b)
+    ]
+
+
+def test_gateways_endpoint_and_security_groups(world: World) -> None:
+    region = _region(_run(world.session))
+
+    assert [
+        (g.internet_gateway_id, g.attached_vpc_ids) for g in region.internet_gateways
+    ] == sorted([(world.igw_a, (world.vpc_a,)), (world.igw_b, (world.vpc_b,))])
+
+    [nat] = region.nat_gateways
+    assert nat.nat_gateway_id == world.nat
+    assert (nat.vpc_id, nat.subnet_id) == (world.vpc_a, world.public_a)
+    assert nat.state == "available"
+    assert nat.connectivity_type == "public"
+    assert nat.public_ips == (world.nat_ip,)
+
+    [endpoint] = region.vpc_endpoints  # the S3 gateway endpoint is left out
+    assert endpoint.vpc_endpoint_id == world.endpoint
+    assert endpoint.vpc_id == world.vpc_a
+    assert endpoint.service_name == LAMBDA_SERVICE
+    assert endpoint.endpoint_type == "Interface"
+    assert endpoint.state == endpoint.state.lower()
+    assert endpoint.private_dns_enabled
+    assert endpoint.subnet_ids == tuple(sorted([world.private_a, world.private_b]))
+    assert endpoint.security_group_ids == (world.endpoint_sg,)
+
+    groups = {g.group_id: g for g in region.security_groups}
+    assert set(groups) == {world.fn_sg, world.endpoint_sg}
+    endpoint_sg = groups[world.endpoint_sg]
+    assert endpoint_sg.vpc_id == world.vpc_a
+    assert endpoint_sg.group_name == "lambda-endpoint"
+    [rule] = endpoint_sg.ingress
+    assert (rule.protocol, rule.from_port, rule.to_port) == ("tcp", 443, 443)
+    assert rule.cidrs == ("10.10.0.0/16",)
+    assert rule.group_ids == (world.fn_sg,)
+    # A new group allows all egress.
+    assert [(r.protocol, r.cidrs) for r in groups[world.fn_sg].egress] == [("-1", ("0.0.0.0/0",))]
+
+
+def test_dns_attributes_read_for_the_endpoint_vpc_only(world: World) -> None:
+    inventory = _run(world.session)
+    vpcs = {v.vpc_id: v for v in _region(inventory).vpcs}
+
+    assert vpcs[world.vpc_a].enable_dns_support is True
+    assert vpcs[world.vpc_a].enable_dns_hostnames is False
+    assert (vpcs[world.vpc_b].enable_dns_support, vpcs[world.vpc_b].enable_dns_hostnames) == (
+        None,
+        None,
+    )
+    assert inventory.api_calls["ec2:DescribeVpcAttribute"] == 2
+
+    everywhere = _run(world.session, dns_for_all_vpcs=True)
+    vpcs = {v.vpc_id: v for v in _region(everywhere).vpcs}
+    assert vpcs[world.vpc_b].enable_dns_support is True
+    assert everywhere.api_calls["ec2:DescribeVpcAttribute"] == 4
+
+
+def test_api_calls_are_counted(world: World) -> None:
+    inventory = _run(world.session)
+
+    assert inventory.api_calls == {
+        "ec2:DescribeInternetGateways": 1,
+        "ec2:DescribeNatGateways": 1,
+        "ec2:DescribeRouteTables": 1,
+        "ec2:DescribeSecurityGroups": 1,
+        "ec2:DescribeSubnets": 2,
+        "ec2:DescribeVpcAttribute": 2,
+        "ec2:DescribeVpcEndpoints": 1,
+        "ec2:DescribeVpcs": 1,
+        "lambda:ListAliases": 1,
+        "lambda:ListFunctions": 1,
+        "sts:GetCallerIdentity": 1,
+    }
+    assert list(inventory.api_calls) == sorted(inventory.api_calls)
+
+
+def test_tags_read_only_when_asked_and_only_for_vpc_functions(world: World) -> None:
+    inventory = _run(world.session, need_tags=True)
+    region = _region(inventory)
+
+    assert _function(region, "mixed").tags == {"team": "payments"}
+    assert _function(region, "plain").tags == {}
+    vpc_functions = [f for f in region.functions if f.vpc_config is not None]
+    assert inventory.api_calls["lambda:ListTags"] == len(vpc_functions) == 5
+
+
+def test_function_patterns_narrow_the_inventory(world: World) -> None:
+    inventory = _run(world.session, function_patterns=["mix*", "plain"])
+    region = _region(inventory)
+
+    assert [f.name for f in region.functions] == ["mixed", "plain"]
+    # Only VPC A is in use now, and no function has a VPC version.
+    assert [v.vpc_id for v in region.vpcs] == [world.vpc_a]
+    assert "lambda:ListAliases" not in inventory.api_calls
+
+
+def test_patterns_with_only_non_vpc_functions_make_no_ec2_calls(world: World) -> None:
+    inventory = _run(world.session, function_patterns=["plain"])
+
+    assert [f.name for f in _region(inventory).functions] == ["plain"]
+    assert _region(inventory).vpcs == ()
+    assert not [op for op in inventory.api_calls if op.startswith("ec2:")]
+
+
+def test_unknown_function_name_is_bad_input(world: World) -> None:
+    with pytest.raises(errors.BadInput) as caught:
+        _run(world.session, function_patterns=["mixed", "nosuchfn"])
+
+    assert str(caught.value) == (
+        "function 'nosuchfn' not found in us-east-1; check the name or region"
+    )
+
+
+def test_missing_subnet_is_reported(world: World) -> None:
+    lam = world.session.client("lambda", region_name=REGION)
+    ghost = "subnet-0000000000000dead"
+    _create_function(lam, "ghost", world.role_arn, [ghost, world.private_a], [world.fn_sg])
+    try:
+        region = _region(_run(world.session, function_patterns=["ghost"]))
+    finally:
+        lam.delete_function(FunctionName="ghost")  # the world is shared by the module
+
+    assert region.missing_subnet_ids == (ghost,)
+    assert _function(region, "ghost").vpc_id == world.vpc_a
+
+
+def test_progress_is_reported(world: World) -> None:
+    messages: list[str] = []
+    _run(world.session, progress=messages.append)
+
+    assert "listing functions in us-east-1" in messages
+    assert any("network" in m and REGION in m for m in messages)
+
+
+def test_inventory_is_deterministic(world: World) -> None:
+    assert _run(world.session).model_dump_json() == _run(world.session).model_dump_json()
+
+
+def _seed(session: boto3.session.Session, region: str, count: int) -> dict[str, int]:
+    """``count`` VPC functions spread over the same two VPCs, alone in ``region``."""
+    ec2, lam, iam = _clients(session, region)
+    ids = _build_network(ec2, region)
+    role = _role(iam, f"role-{region}")
+    layouts = [
+        [ids["public_a"], ids["private_b"]],
+        [ids["private_a"], ids["private_b"]],
+        [ids["public_a"], ids["public_b"]],
+        [ids["isolated"]],
+        [ids["subnet_b"]],
+    ]
+    for i in range(count):
+        layout = layouts[i % len(layouts)]
+        sgs = [ids["fn_sg"]] if layout[0] != ids["subnet_b"] else []
+        _create_function(lam, f"fn-{i:03d}", role, layout, sgs)
+    inventory = _run(session, region)
+    assert len(_region(inventory, region).functions) == count
+    assert len(_region(inventory, region).vpcs) == 2
+    return inventory.api_calls
+
+
+def test_ec2_call_count_does_not_grow_with_functions(mocked: boto3.session.Session) -> None:
+    # Two fresh regions of the module's moto account: 5 functions vs 40.
+    few = _seed(mocked, "us-west-2", 5)
+    many = _seed(mocked, "eu-west-1", 40)
+
+    ec2_few = {op: n for op, n in few.items() if op.startswith("ec2:")}
+    ec2_many = {op: n for op, n in many.items() if op.startswith("ec2:")}
+    assert ec2_few == ec2_many
+    assert ec2_few["ec2:DescribeSubnets"] == 2  # used subnets, then all subnets of their VPCs
+    # Only Lambda's list pages may grow (moto answers in one page), and no
+    # per-function call appears.
+    assert {op: n for op, n in many.items() if not op.startswith("ec2:")} == {
+        "lambda:ListFunctions": 1,
+        "sts:GetCallerIdentity": 1,
+    }

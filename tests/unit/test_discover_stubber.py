@@ -1,0 +1,604 @@
+"""Discovery against botocore Stubbers: pagination, filter batching, error
+translation and unknown enum values, without moto."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import structlog.testing
+from botocore.stub import Stubber
+
+from remediator import discover as discovery
+from remediator import errors
+from remediator.models import Inventory
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+VPC = "vpc-0aaa"
+SG = "sg-0fn"
+
+
+class Stubs:
+    """Stubbed clients per (service, region), handed to discover() as client_factory."""
+
+    def __init__(self) -> None:
+        self.session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._stubbers: dict[tuple[str, str], Stubber] = {}
+
+    def __call__(self, service: str, region: str) -> Any:
+        return self._clients[(service, region)]
+
+    def stub(self, service: str, region: str = REGION) -> Stubber:
+        key = (service, region)
+        if key not in self._stubbers:
+            client = self.session.client(service, region_name=region)  # type: ignore[call-overload]
+            stubber = Stubber(client)
+            stubber.activate()
+            self._clients[key] = client
+            self._stubbers[key] = stubber
+        return self._stubbers[key]
+
+    def assert_no_pending_responses(self) -> None:
+        for stubber in self._stubbers.values():
+            stubber.assert_no_pending_responses()
+
+
+@pytest.fixture
+def stubs() -> Iterator[Stubs]:
+    yield Stubs()
+
+
+def _identity(stubs: Stubs, arn: str = f"arn:aws:iam::{ACCOUNT}:user/tester") -> None:
+    stubs.stub("sts").add_response(
+        "get_caller_identity", {"Account": ACCOUNT, "Arn": arn, "UserId": "AIDTEST"}, {}
+    )
+
+
+def _fn(
+    name: str,
+    subnets: Sequence[str] = (),
+    sgs: Sequence[str] = (),
+    *,
+    version: str = "$LATEST",
+    **extra: Any,
+) -> dict[str, Any]:
+    arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}:{version}"
+    entry: dict[str, Any] = {
+        "FunctionName": name,
+        "FunctionArn": arn,
+        "Version": version,
+        "CodeSha256": f"sha-{name}-{version}",
+        "RevisionId": f"rev-{name}-{version}",
+        **extra,
+    }
+    if subnets:
+        entry["VpcConfig"] = {
+            "SubnetIds": list(subnets),
+            "SecurityGroupIds": list(sgs),
+            "VpcId": "vpc-123abc",
+        }
+    return entry
+
+
+def _list_functions(stubs: Stubs, *pages: list[dict[str, Any]]) -> None:
+    lam = stubs.stub("lambda")
+    for index, page in enumerate(pages):
+        params: dict[str, Any] = {"FunctionVersion": "ALL"}
+        if index:
+            params["Marker"] = f"marker-{index}"
+        response: dict[str, Any] = {"Functions": page}
+        if index < len(pages) - 1:
+            response["NextMarker"] = f"marker-{index + 1}"
+        lam.add_response("list_functions", response, params)
+
+
+def _subnet(subnet_id: str, vpc: str = VPC, az: str = "us-east-1a") -> dict[str, Any]:
+    return {
+        "SubnetId": subnet_id,
+        "VpcId": vpc,
+        "AvailabilityZone": az,
+        "CidrBlock": "10.0.0.0/24",
+        "AvailableIpAddressCount": 250,
+        "MapPublicIpOnLaunch": False,
+    }
+
+
+def _filters(name: str, values: Sequence[str], param: str = "Filters") -> dict[str, Any]:
+    return {param: [{"Name": name, "Values": sorted(values)}]}
+
+
+def _network(
+    stubs: Stubs,
+    *,
+    used_subnets: Sequence[str],
+    route_table_pages: Sequence[list[dict[str, Any]]] = ([],),
+    nat_gateways: Sequence[dict[str, Any]] = (),
+    endpoints: Sequence[dict[str, Any]] = (),
+    group_ids: Sequence[str] = (SG,),
+    stop_after: str | None = None,
+) -> None:
+    """Queue the EC2 answers of one region with one VPC, in discovery's call order.
+
+    ``stop_after`` ends the queue after that operation (for error tests that
+    make the next call fail).
+    """
+    ec2 = stubs.stub("ec2")
+    subnets = [_subnet(s) for s in used_subnets]
+    ec2.add_response("describe_subnets", {"Subnets": subnets}, _filters("subnet-id", used_subnets))
+    ec2.add_response("describe_subnets", {"Subnets": subnets}, _filters("vpc-id", [VPC]))
+    ec2.add_response(
+        "describe_vpcs",
+        {"Vpcs": [{"VpcId": VPC, "CidrBlock": "10.0.0.0/16", "IsDefault": False}]},
+        _filters("vpc-id", [VPC]),
+    )
+    if stop_after == "describe_vpcs":
+        return
+    for index, tables in enumerate(route_table_pages):
+        params = _filters("vpc-id", [VPC])
+        if index:
+            params["NextToken"] = f"token-{index}"
+        response: dict[str, Any] = {"RouteTables": tables}
+        if index < len(route_table_pages) - 1:
+            response["NextToken"] = f"token-{index + 1}"
+        ec2.add_response("describe_route_tables", response, params)
+    ec2.add_response(
+        "describe_internet_gateways",
+        {"InternetGateways": []},
+        _filters("attachment.vpc-id", [VPC]),
+    )
+    ec2.add_response(
+        "describe_nat_gateways",
+        {"NatGateways": list(nat_gateways)},
+        _filters("vpc-id", [VPC], param="Filter"),
+    )
+    ec2.add_response(
+        "describe_vpc_endpoints", {"VpcEndpoints": list(endpoints)}, _filters("vpc-id", [VPC])
+    )
+    ec2.add_response(
+        "describe_security_groups",
+        {"SecurityGroups": [{"GroupId": g, "VpcId": VPC, "GroupName": g} for g in group_ids]},
+        _filters("group-id", group_ids),
+    )
+
+
+def _discover(stubs: Stubs, **kwargs: Any) -> Inventory:
+    inventory = discovery.discover(None, [REGION], client_factory=stubs, **kwargs)
+    stubs.assert_no_pending_responses()
+    return inventory
+
+
+def test_list_functions_follows_next_marker(stubs: Stubs) -> None:
+    _identity(stubs, arn=f"arn:aws-cn:iam::{ACCOUNT}:user/tester")
+    _list_functions(
+        stubs,
+        [_fn("alpha"), _fn("beta")],
+        [_fn("gamma"), _fn("alpha", version="1")],
+        [_fn("delta")],
+    )
+
+    inventory = _discover(stubs)
+
+    [region] = inventory.regions
+    assert [f.name for f in region.functions] == ["alpha", "beta", "delta", "gamma"]
+    alpha = region.functions[0]
+    assert alpha.arn == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:alpha"
+    assert alpha.code_sha256 == "sha-alpha-$LATEST"
+    assert alpha.revision_id == "rev-alpha-$LATEST"
+    # A version without a VPC config: no alias lookup, no details.
+    assert (alpha.details_loaded, alpha.versions) == (False, ())
+    assert inventory.partition == "aws-cn"
+    assert inventory.account_id == ACCOUNT
+    # No VPC function: not a single EC2 call.
+    assert inventory.api_calls == {"lambda:ListFunctions": 3, "sts:GetCallerIdentity": 1}
+
+
+def test_route_tables_from_every_page_arrive(stubs: Stubs) -> None:
+    _identity(stubs)
+    _list_functions(stubs, [_fn("fn", ["subnet-a"], [SG])])
+    page_one = [
+        {
+            "RouteTableId": "rtb-main",
+            "VpcId": VPC,
+            "Associations": [{"Main": True, "RouteTableId": "rtb-main"}],
+            "Routes": [
+                {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "State": "active"}
+            ],
+        }
+    ]
+    page_two = [
+        {
+            "RouteTableId": "rtb-private",
+            "VpcId": VPC,
+            "Associations": [
+                {"Main": False, "SubnetId": "subnet-a", "RouteTableId": "rtb-private"},
+                {
+                    "Main": False,
+                    "SubnetId": "subnet-gone",
+                    "AssociationState": {"State": "disassociated"},
+                },
+            ],
+            "Routes": [
+                {
+                    "DestinationCidrBlock": "0.0.0.0/0",
+                    "NatGatewayId": "nat-1",
+                    "State": "active",
+                    "Origin": "CreateRoute",
+                },
+                {
+                    "DestinationIpv6CidrBlock": "::/0",
+                    "EgressOnlyInternetGatewayId": "eigw-1",
+                    "State": "active",
+                },
+                {"DestinationPrefixListId": "pl-s3", "GatewayId": "vpce-s3", "State": "active"},
+                {"DestinationCidrBlock": "172.16.0.0/12", "CoreNetworkArn": "arn:core"},
+                {"DestinationCidrBlock": "192.168.0.0/16", "State": "blackhole"},
+            ],
+        }
+    ]
+    _network(stubs, used_subnets=["subnet-a"], route_table_pages=[page_one, page_two])
+
+    inventory = _discover(stubs)
+
+    [region] = inventory.regions
+    assert [t.route_table_id for t in region.route_tables] == ["rtb-main", "rtb-private"]
+    main, private = region.route_tables
+    assert (main.main, main.subnet_ids) == (True, ())
+    assert (private.main, private.subnet_ids) == (False, ("subnet-a",))
+    assert [(r.destination, r.target, r.state, r.origin) for r in private.routes] == [
+        ("0.0.0.0/0", "nat-1", "active", "CreateRoute"),
+        ("172.16.0.0/12", "arn:core", "active", ""),
+        ("192.168.0.0/16", "unknown", "blackhole", ""),
+        ("::/0", "eigw-1", "active", ""),
+        ("pl-s3", "vpce-s3", "active", ""),
+    ]
+    assert inventory.api_calls["ec2:DescribeRouteTables"] == 2
+    fn = region.functions[0]
+    assert fn.vpc_id == VPC  # from DescribeSubnets, not Lambda's "vpc-123abc"
+
+
+def test_subnet_filters_are_sent_in_chunks_of_200(stubs: Stubs) -> None:
+    _identity(stubs)
+    subnets = [f"subnet-{i:04d}" for i in range(255)]
+    functions = [_fn(f"fn-{i:02d}", subnets[i * 15 : (i + 1) * 15], [SG]) for i in range(17)]
+    _list_functions(stubs, functions)
+    ec2 = stubs.stub("ec2")
+    for chunk in (subnets[:200], subnets[200:]):
+        ec2.add_response(
+            "describe_subnets",
+            {"Subnets": [_subnet(s) for s in chunk]},
+            _filters("subnet-id", chunk),
+        )
+    ec2.add_response(
+        "describe_subnets",
+        {"Subnets": [_subnet(s) for s in subnets]},
+        _filters("vpc-id", [VPC]),
+    )
+    ec2.add_response("describe_vpcs", {"Vpcs": [{"VpcId": VPC}]}, _filters("vpc-id", [VPC]))
+    for operation, key, filter_name, param in (
+        ("describe_route_tables", "RouteTables", "vpc-id", "Filters"),
+        ("describe_internet_gateways", "InternetGateways", "attachment.vpc-id", "Filters"),
+        ("describe_nat_gateways", "NatGateways", "vpc-id", "Filter"),
+        ("describe_vpc_endpoints", "VpcEndpoints", "vpc-id", "Filters"),
+    ):
+        ec2.add_response(operation, {key: []}, _filters(filter_name, [VPC], param))
+    ec2.add_response("describe_security_groups", {"SecurityGroups": []}, _filters("group-id", [SG]))
+
+    inventory = _discover(stubs)
+
+    assert inventory.api_calls["ec2:DescribeSubnets"] == 3
+    assert len(inventory.regions[0].subnets) == 255
+    assert inventory.regions[0].missing_subnet_ids == ()
+
+
+def test_unknown_enum_values_are_carried_through(stubs: Stubs) -> None:
+    _identity(stubs)
+    _list_functions(stubs, [_fn("fn", ["subnet-a"], [SG], State="Hibernating")])
+    tables = [
+        {
+            "RouteTableId": "rtb-1",
+            "VpcId": VPC,
+            "Associations": [{"Main": True}],
+            "Routes": [
+                {"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1", "State": "weird"}
+            ],
+        }
+    ]
+    nat = {
+        "NatGatewayId": "nat-1",
+        "VpcId": VPC,
+        "SubnetId": "subnet-pub",
+        "State": "newstate",
+        "ConnectivityType": "something-new",
+        "NatGatewayAddresses": [{"PublicIp": "203.0.113.9"}, {"PrivateIp": "10.0.0.9"}],
+    }
+    endpoint = {
+        "VpcEndpointId": "vpce-1",
+        "VpcId": VPC,
+        "ServiceName": f"com.amazonaws.{REGION}.lambda",
+        "VpcEndpointType": "Interface",
+        "State": "SomethingNew",
+        "PrivateDnsEnabled": True,
+        "SubnetIds": ["subnet-b", "subnet-a"],
+        "Groups": [{"GroupId": "sg-0ep", "GroupName": "ep"}],
+    }
+    _network(
+        stubs,
+        used_subnets=["subnet-a"],
+        route_table_pages=[tables],
+        nat_gateways=[nat],
+        endpoints=[endpoint],
+        group_ids=[SG, "sg-0ep"],
+    )
+    ec2 = stubs.stub("ec2")
+    for attribute, key in (
+        ("enableDnsSupport", "EnableDnsSupport"),
+        ("enableDnsHostnames", "EnableDnsHostnames"),
+    ):
+        ec2.add_response(
+            "describe_vpc_attribute",
+            {"VpcId": VPC, key: {"Value": True}},
+            {"VpcId": VPC, "Attribute": attribute},
+        )
+
+    inventory = _discover(stubs)
+
+    [region] = inventory.regions
+    assert region.functions[0].state == "Hibernating"
+    assert region.route_tables[0].routes[0].state == "weird"
+    [found_nat] = region.nat_gateways
+    assert (found_nat.state, found_nat.connectivity_type) == ("newstate", "something-new")
+    assert found_nat.public_ips == ("203.0.113.9",)
+    [found_endpoint] = region.vpc_endpoints
+    assert found_endpoint.state == "somethingnew"
+    assert found_endpoint.subnet_ids == ("subnet-a", "subnet-b")
+    assert [g.group_id for g in region.security_groups] == ["sg-0ep", SG]  # sorted
+    [vpc] = region.vpcs
+    assert (vpc.enable_dns_support, vpc.enable_dns_hostnames) == (True, True)
+
+
+def test_aliases_are_paginated_and_read_only_for_vpc_versions(stubs: Stubs) -> None:
+    _identity(stubs)
+    _list_functions(
+        stubs,
+        [
+            _fn("app", ["subnet-a"], [SG]),
+            _fn("app", ["subnet-a"], [SG], version="10"),
+            _fn("app", version="9"),
+            _fn("other"),
+            _fn("other", version="1"),
+        ],
+    )
+    lam = stubs.stub("lambda")
+    lam.add_response(
+        "list_aliases",
+        {
+            "Aliases": [{"Name": "prod", "FunctionVersion": "9", "RevisionId": "r1"}],
+            "NextMarker": "m",
+        },
+        {"FunctionName": "app"},
+    )
+    lam.add_response(
+        "list_aliases",
+        {
+            "Aliases": [
+                {
+                    "Name": "canary",
+                    "FunctionVersion": "9",
+                    "RoutingConfig": {"AdditionalVersionWeights": {"10": 0.05}},
+                }
+            ]
+        },
+        {"FunctionName": "app", "Marker": "m"},
+    )
+    _network(stubs, used_subnets=["subnet-a"])
+
+    region = _discover(stubs).regions[0]
+
+    app, other = region.functions
+    assert app.details_loaded
+    assert [v.version for v in app.versions] == ["9", "10"]  # numeric order
+    assert app.versions[0].vpc_config is None
+    assert [(a.name, a.function_version, a.additional_versions) for a in app.aliases] == [
+        ("canary", "9", ("10",)),
+        ("prod", "9", ()),
+    ]
+    assert (other.details_loaded, other.versions, other.aliases) == (False, (), ())
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "code", "expected"),
+    [
+        (
+            "ec2",
+            "describe_route_tables",
+            "UnauthorizedOperation",
+            "missing IAM permission ec2:DescribeRouteTables in us-east-1",
+        ),
+        (
+            "lambda",
+            "list_functions",
+            "AccessDeniedException",
+            "missing IAM permission lambda:ListFunctions in us-east-1",
+        ),
+        (
+            "sts",
+            "get_caller_identity",
+            "ExpiredToken",
+            "AWS rejected the credentials (ExpiredToken) calling sts:GetCallerIdentity in us-east-1",
+        ),
+        (
+            "lambda",
+            "list_functions",
+            "InvalidParameterValueException",
+            "AWS error InvalidParameterValueException calling lambda:ListFunctions "
+            "in us-east-1: bad value here",
+        ),
+    ],
+)
+def test_aws_errors_become_one_line_access_errors(
+    stubs: Stubs, service: str, operation: str, code: str, expected: str
+) -> None:
+    if service == "sts":
+        stubs.stub("sts").add_client_error(operation, code, "The token\nhas expired", 403)
+    else:
+        _identity(stubs)
+    if service == "lambda":
+        stubs.stub("lambda").add_client_error(operation, code, "bad value\n here", 400)
+    if service == "ec2":
+        _list_functions(stubs, [_fn("fn", ["subnet-a"], [SG])])
+        _network(stubs, used_subnets=["subnet-a"], stop_after="describe_vpcs")
+        stubs.stub("ec2").add_client_error(operation, code, "You are not authorized.", 403)
+
+    with pytest.raises(errors.AwsAccessError) as caught:
+        discovery.discover(None, [REGION], client_factory=stubs)
+
+    message = str(caught.value)
+    assert expected in message
+    assert "\n" not in message
+    assert caught.value.hint
+
+
+def _empty_aws_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "config"
+    credentials = tmp_path / "credentials"
+    config.write_text("")
+    credentials.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+
+
+def test_no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _empty_aws_config(monkeypatch, tmp_path)
+
+    with pytest.raises(errors.AwsAccessError) as caught:
+        # The endpoint keeps the test off the network should signing ever succeed.
+        discovery.discover(discovery.make_session(), [REGION], endpoint_url="http://127.0.0.1:9")
+
+    assert caught.value.message == "No AWS credentials found."
+    assert caught.value.hint is not None and "remediate demo" in caught.value.hint
+
+
+def test_unknown_profile_is_bad_input(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _empty_aws_config(monkeypatch, tmp_path)
+
+    with pytest.raises(errors.BadInput) as caught:
+        discovery.make_session("nosuchprofile")
+
+    assert "'nosuchprofile'" in str(caught.value)
+    assert "aws configure list-profiles" in str(caught.value)
+
+
+def test_unreachable_endpoint_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    session = discovery.make_session()
+    sends: list[str] = []
+    session.events.register("before-send", lambda **_: sends.append("send"))
+
+    started = time.monotonic()
+    with pytest.raises(errors.AwsAccessError) as caught:
+        discovery.discover(session, [REGION], endpoint_url="http://127.0.0.1:9")
+    elapsed = time.monotonic() - started
+
+    message = str(caught.value)
+    assert "http://127.0.0.1:9" in message
+    assert "cannot be reached" in message
+    assert "sts:GetCallerIdentity" in message
+    assert "--endpoint-url" in message
+    assert len(sends) == discovery.CONNECT_ATTEMPTS  # not the full retry budget
+    assert elapsed < 10
+
+
+def test_call_counter_counts_each_call_once_even_when_attached_twice(stubs: Stubs) -> None:
+    counter = discovery.CallCounter()
+    stubber = stubs.stub("sts")
+    client = stubs("sts", REGION)
+    counter.attach(client)
+    counter.attach(client)
+    for _ in range(2):
+        stubber.add_response("get_caller_identity", {"Account": ACCOUNT}, {})
+        client.get_caller_identity()
+
+    assert counter.counts == {"sts:GetCallerIdentity": 2}
+
+
+def test_no_regions_is_bad_input(stubs: Stubs) -> None:
+    with pytest.raises(errors.BadInput):
+        discovery.discover(None, [], client_factory=stubs)
+
+
+def test_patterns_span_regions_and_unmatched_ones_name_every_region(stubs: Stubs) -> None:
+    _identity(stubs)
+    for region, names in ((REGION, ["api", "worker"]), ("eu-west-1", ["api-eu"])):
+        stubs.stub("lambda", region).add_response(
+            "list_functions", {"Functions": [_fn(n) for n in names]}, {"FunctionVersion": "ALL"}
+        )
+
+    inventory = discovery.discover(
+        None, [REGION, "eu-west-1"], function_patterns=["api*"], client_factory=stubs
+    )
+    assert [(r.region, [f.name for f in r.functions]) for r in inventory.regions] == [
+        ("eu-west-1", ["api-eu"]),
+        (REGION, ["api"]),
+    ]
+
+    _identity(stubs)
+    for region, names in ((REGION, ["api"]), ("eu-west-1", [])):
+        stubs.stub("lambda", region).add_response(
+            "list_functions", {"Functions": [_fn(n) for n in names]}, {"FunctionVersion": "ALL"}
+        )
+    with pytest.raises(errors.BadInput) as caught:
+        discovery.discover(
+            None, [REGION, "eu-west-1"], function_patterns=["nope"], client_factory=stubs
+        )
+    assert str(caught.value) == (
+        "function 'nope' not found in us-east-1, eu-west-1; check the name or region"
+    )
+
+
+def test_invalid_region_is_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+    with pytest.raises(errors.BadInput, match="'us east 1' is not a valid AWS region"):
+        discovery.discover(discovery.make_session(), ["us east 1"])
+
+
+def test_progress_and_log_events(stubs: Stubs) -> None:
+    _identity(stubs)
+    _list_functions(stubs, [_fn("fn", ["subnet-a"], [SG])])
+    _network(stubs, used_subnets=["subnet-a"])
+    messages: list[str] = []
+
+    with structlog.testing.capture_logs() as logs:
+        inventory = _discover(stubs, progress=messages.append)
+
+    assert messages[:2] == ["reading the caller identity", "listing functions in us-east-1"]
+    events = {entry["event"]: entry for entry in logs}
+    assert events["functions_listed"]["functions"] == 1
+    assert events["network_read"]["vpcs"] == 1
+    assert events["inventory_discovered"]["api_calls"] == sum(inventory.api_calls.values())
