@@ -565,12 +565,13 @@ def _select(
 
 def _vpc_config(entry: Mapping[str, Any]) -> VpcConfig | None:
     raw = entry.get("VpcConfig") or {}
-    subnets = tuple(sorted(raw.get("SubnetIds") or ()))
+    # AWS's order is kept: rollback restores exactly what was there.
+    subnets = tuple(raw.get("SubnetIds") or ())
     if not subnets:
         return None
     return VpcConfig(
         subnet_ids=subnets,
-        security_group_ids=tuple(sorted(raw.get("SecurityGroupIds") or ())),
+        security_group_ids=tuple(raw.get("SecurityGroupIds") or ()),
         ipv6_allowed_for_dual_stack=bool(raw.get("Ipv6AllowedForDualStack", False)),
     )
 

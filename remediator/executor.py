@@ -817,6 +817,17 @@ class MoveAlias(Handler):
             Name=alias,
             FunctionVersion=change.before["FunctionVersion"],
         )
+        version = result.get("Version")
+        if version:
+            # Published by this change, and nothing points at it any more:
+            # delete it so the function is exactly as it was.
+            aws.call(
+                "lambda",
+                change.region,
+                "delete_function",
+                FunctionName=function_arn,
+                Qualifier=str(version),
+            )
 
 
 HANDLERS: dict[str, Handler] = {

@@ -123,6 +123,8 @@ KINDS: dict[str, KindSpec] = {
                 "lambda:UpdateAlias",
                 "lambda:GetAlias",
                 "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:DeleteFunction",
             ),
         ),
     )

@@ -24,7 +24,10 @@ from remediator.planner import plan_digest
 
 
 def dumps(plan: Plan) -> str:
-    return json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return (
+        json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False)
+        + "\n"
+    )
 
 
 def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
@@ -88,7 +91,10 @@ def read_plan(path: Path) -> Plan:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise BadInput(f"Plan file {path} does not exist.", hint="Check the path, or run `remediate plan --out FILE`.") from None
+        raise BadInput(
+            f"Plan file {path} does not exist.",
+            hint="Check the path, or run `remediate plan --out FILE`.",
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"Cannot read plan file {path}: {exc}.") from None
     return parse_plan(text, str(path))

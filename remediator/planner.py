@@ -215,7 +215,9 @@ def _keep_private(
         return _Outcome(blocked="no subnet change would improve the function")
     removed = sorted(set(current) - set(new))
     groups = sorted(fn.vpc_config.security_group_ids)
-    before = vpc_config_state(current, groups)
+    # ``before`` keeps AWS's order so rollback restores the list exactly;
+    # the fingerprint hashes the sorted form.
+    before = {"SubnetIds": current, "SecurityGroupIds": list(fn.vpc_config.security_group_ids)}
     after = vpc_config_state(new, groups)
     parts = []
     if removed:
@@ -229,7 +231,7 @@ def _keep_private(
         after=after,
         risk="medium" if added else "low",
         reason=f"{fn.name}: " + "; ".join(parts) + ".",
-        fp=fingerprint(before, fn.revision_id),
+        fp=fingerprint(vpc_config_state(current, groups), fn.revision_id),
         blast=BlastRadius(
             functions=(fn.name,),
             subnet_ids=tuple(sorted(set(removed) | set(added))),
