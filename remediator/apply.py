@@ -120,6 +120,7 @@ def run_apply(
         )
     journal_path = opts.resume or opts.journal or default_journal(plan_path)
     done: dict[str, dict[str, Any]] = {}
+    uncertain: set[str] = set()
     if opts.resume is not None:
         view = read_journal(opts.resume)
         if view.header.get("plan_digest") != plan.digest:
@@ -131,12 +132,7 @@ def run_apply(
                 f"The run in {opts.resume} finished ({view.finished.get('outcome')}); nothing to resume."
             )
         done = {cid: rec.result for cid, rec in view.records.items() if rec.state == "done"}
-        uncertain = [cid for cid, rec in view.records.items() if rec.state == "intent"]
-        if uncertain:
-            # The process died between intent and outcome: the change may have
-            # happened. The fingerprint check below decides: unchanged target
-            # -> apply it; changed -> stale, a person looks.
-            pass
+        uncertain = {cid for cid, rec in view.records.items() if rec.state == "intent"}
     elif not opts.dry_run and journal_path.exists():
         view = read_journal(journal_path)
         if view.finished is not None and view.finished.get("outcome") == "applied":
@@ -214,13 +210,30 @@ def run_apply(
             regions=list(plan.regions),
             resume=bool(opts.resume),
         )
-        todo = [c for c in chosen if c.id not in done]
         # Terraform-like: a stale target refuses the whole plan before any change.
-        preflight = [
-            executor.StepReport(c.id, c.kind, c.target, "stale", why)
-            for c in todo
-            if (why := executor._is_stale(c, executor.handler(c.kind).read(aws, c, done)))
-        ]
+        # A change an interrupted run may have made (intent without outcome)
+        # counts as done when its target already has the planned after-state;
+        # otherwise an unchanged target is applied, a changed one is stale.
+        preflight = []
+        for c in [c for c in chosen if c.id not in done]:
+            h = executor.handler(c.kind)
+            live = h.read(aws, c, done)
+            why = executor.is_stale(c, live)
+            if why and c.id in uncertain and h.expected_after(c) == live.state:
+                done[c.id] = {}
+                journal.write(
+                    "done",
+                    change_id=c.id,
+                    kind=c.kind,
+                    target=c.target,
+                    region=c.region,
+                    result={},
+                    state_after=live.state,
+                    recovered=True,
+                )
+                continue
+            if why:
+                preflight.append(executor.StepReport(c.id, c.kind, c.target, "stale", why))
         if preflight:
             for r in preflight:
                 journal.write(

@@ -252,6 +252,11 @@ class Handler:
     def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def expected_after(self, change: Change) -> dict[str, Any] | None:
+        """The state the change leaves, when it can be known without its result
+        (used to recognise a change an interrupted run already made)."""
+        return None
+
     def read_after(
         self, aws: Aws, change: Change, result: dict[str, Any], results: dict[str, dict[str, Any]]
     ) -> Live:
@@ -285,6 +290,9 @@ def _poll(
 
 class UpdateVpcConfig(Handler):
     kind = kinds.UPDATE_VPC_CONFIG
+
+    def expected_after(self, change: Change) -> dict[str, Any] | None:
+        return vpc_config_state(change.after["SubnetIds"], change.after["SecurityGroupIds"])
 
     def read(self, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:
         cfg = aws.call(
@@ -388,6 +396,14 @@ class UpdateVpcConfig(Handler):
 class PutNatRoute(Handler):
     kind = kinds.PUT_NAT_ROUTE
 
+    def expected_after(self, change: Change) -> dict[str, Any] | None:
+        route = {
+            "DestinationCidrBlock": "0.0.0.0/0",
+            "Target": change.after["NatGatewayId"],
+            "State": "active",
+        }
+        return {"RouteTableId": change.target, "DefaultRoute": route}
+
     def read(self, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:
         out = aws.call("ec2", change.region, "describe_route_tables", RouteTableIds=[change.target])
         tables = out.get("RouteTables", [])
@@ -444,6 +460,9 @@ class PutNatRoute(Handler):
 
 class EnableVpcDns(Handler):
     kind = kinds.ENABLE_VPC_DNS
+
+    def expected_after(self, change: Change) -> dict[str, Any] | None:
+        return dict(change.after)
 
     def read(self, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:
         sup = aws.call(
@@ -728,6 +747,9 @@ class CreateLambdaEndpoint(Handler):
 class EnableEndpointPrivateDns(Handler):
     kind = kinds.ENABLE_ENDPOINT_PRIVATE_DNS
 
+    def expected_after(self, change: Change) -> dict[str, Any] | None:
+        return {"VpcEndpointId": change.target, "PrivateDnsEnabled": True}
+
     def read(self, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:
         out = aws.call(
             "ec2", change.region, "describe_vpc_endpoints", VpcEndpointIds=[change.target]
@@ -871,7 +893,7 @@ class RunResult:
     left: list[str] = field(default_factory=list)
 
 
-def _is_stale(change: Change, live: Live) -> str | None:
+def is_stale(change: Change, live: Live) -> str | None:
     if live.hash != change.fingerprint.state_hash:
         return f"{change.target} changed since the plan (now {live.state}, planned against {change.fingerprint.state})"
     if (
@@ -890,7 +912,7 @@ def check_plan(aws: Aws, plan: Plan, changes: list[Change]) -> list[StepReport]:
     for change in changes:
         h = handler(change.kind)
         live = h.read(aws, change, results)
-        stale = _is_stale(change, live)
+        stale = is_stale(change, live)
         if stale:
             reports.append(StepReport(change.id, change.kind, change.target, "stale", stale))
             continue
@@ -935,7 +957,7 @@ def apply_changes(
         started = aws.settings.clock()
         try:
             live = h.read(aws, change, result.results)
-            why = _is_stale(change, live)
+            why = is_stale(change, live)
             if why:
                 stale = True
                 journal.write(
