@@ -21,7 +21,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 
 from remediator.errors import EXIT_CHANGES, EXIT_ERROR, RemediatorError
@@ -30,8 +29,13 @@ if TYPE_CHECKING:
     from remediator.plandata import Plan
     from remediator.policy import Policy
 
+try:  # typer >= 0.26 carries its own copy of click
+    from typer._click import exceptions as _click_exceptions
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as _click_exceptions  # type: ignore[no-redef]
+
 # Exit 2 is "changes present"; a usage error must not look like that.
-click.exceptions.UsageError.exit_code = EXIT_ERROR
+_click_exceptions.UsageError.exit_code = EXIT_ERROR
 
 app = typer.Typer(
     name="remediate",
@@ -59,7 +63,7 @@ def _errors() -> Iterator[None]:
     except KeyboardInterrupt:
         typer.echo("Interrupted.", err=True)
         raise typer.Exit(130) from None
-    except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+    except (typer.Exit, typer.Abort, _click_exceptions.ClickException):
         raise
     except Exception as exc:
         if os.environ.get("REMEDIATOR_DEBUG"):

@@ -318,7 +318,11 @@ def _cidr_covers(cidr: str, inner: str) -> bool:
 def endpoint_allows(index: RegionIndex, endpoint: VpcEndpoint, config: VpcConfig) -> bool:
     """True when some endpoint group allows TCP 443 from the function (by one
     of its groups, or by a CIDR covering all of its subnets)."""
-    cidrs = [index.subnets[s].cidr_block for s in config.subnet_ids if s in index.subnets]
+    cidrs = [
+        index.subnets[s].cidr_block
+        for s in config.subnet_ids
+        if s in index.subnets and index.subnets[s].cidr_block
+    ]
     for gid in endpoint.security_group_ids:
         group = index.security_groups.get(gid)
         if group is None:
@@ -328,7 +332,11 @@ def endpoint_allows(index: RegionIndex, endpoint: VpcEndpoint, config: VpcConfig
                 continue
             if set(rule.group_ids) & set(config.security_group_ids):
                 return True
-            if cidrs and all(any(_cidr_covers(c, sc) for c in rule.cidrs) for sc in cidrs if sc):
+            if (
+                cidrs
+                and len(cidrs) == len(config.subnet_ids)
+                and all(any(_cidr_covers(c, sc) for c in rule.cidrs) for sc in cidrs)
+            ):
                 return True
     return False
 
@@ -420,11 +428,15 @@ def _finding(
     total: int,
     qualifier: str = "$LATEST",
     notes: tuple[str, ...] = (),
+    key: str = "",
 ) -> Finding:
+    """``key`` tells apart findings of one code on one qualifier (an alias
+    name, a weighted version); ids stay stable for a given world."""
     evidence = tuple(sorted(subnets, key=lambda s: s.subnet_id))
     severity, title = CODES[code]
+    parts = (region, fn.arn, qualifier, code) + ((key,) if key else ())
     return Finding(
-        id=stable_id("f-", region, fn.arn, qualifier, code),
+        id=stable_id("f-", *parts),
         region=region,
         function=fn.name,
         function_arn=fn.arn,
@@ -596,6 +608,7 @@ def _alias_findings(
                     bad,
                     len(verdict.subnets),
                     alias.name,
+                    key=version if len(broken_versions) > 1 else "",
                 )
             )
         if latest.broken and not broken_versions and alias.function_version != "$LATEST":
@@ -608,6 +621,7 @@ def _alias_findings(
                     (),
                     len(latest.subnets),
                     "$LATEST",
+                    key=alias.name,
                 )
             )
     return out

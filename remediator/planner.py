@@ -162,6 +162,7 @@ class _Builder:
 class _Outcome:
     change_ids: tuple[str, ...] = ()
     blocked: str | None = None
+    azs_after: int = 0
 
 
 def _nat_subnets(index: RegionIndex, vpc_id: str) -> list[Subnet]:
@@ -177,7 +178,9 @@ def _keep_private(
 ) -> _Outcome:
     assert fn.vpc_config is not None and verdict.vpc_id is not None
     current = list(fn.vpc_config.subnet_ids)
-    kept = [s.subnet_id for s in verdict.subnets if s.egress == "nat"]
+    # keep what works and what remediator does not judge (transit gateway,
+    # peering…): only subnets known to have no egress are dropped
+    kept = [s.subnet_id for s in verdict.subnets if s.egress in ("nat", "other")]
     before_azs = set(verdict.azs)
     az_of = {s.subnet_id: s.availability_zone for s in verdict.subnets}
     kept_azs = {az_of[s] for s in kept}
@@ -239,7 +242,7 @@ def _keep_private(
         ),
         fixes=fix_ids,
     )
-    return _Outcome(change_ids=(cid,))
+    return _Outcome(change_ids=(cid,), azs_after=len(kept_azs))
 
 
 def _pick_nat(index: RegionIndex, vpc_id: str, azs: set[str]) -> NatGateway | None:
@@ -597,6 +600,16 @@ def _plan_function(
             if strategy == "keep-private-subnets":
                 outcome = _keep_private(b, fn, verdict, settings, ids)
                 codes = {f.code for f in subnet_fix}
+                if outcome.blocked is None and outcome.azs_after < settings.min_azs:
+                    codes.discard(AZ_BELOW_MIN)
+                    if not codes:
+                        # the change would fix nothing: the VPC lacks NAT-routed
+                        # subnets in enough AZs (the change is this function's own)
+                        for cid in outcome.change_ids:
+                            b.changes.pop(cid, None)
+                        outcome = _Outcome(
+                            blocked=f"the VPC has NAT-routed subnets in only {outcome.azs_after} AZ(s); the policy asks for {settings.min_azs}"
+                        )
             elif strategy == "add-nat-route":
                 ids = [f.id for f in subnet_fix if f.code != AZ_BELOW_MIN]
                 outcome = (
@@ -610,7 +623,14 @@ def _plan_function(
                     f.id for f in endpoint_fix
                 ]
                 only_api = [f for f in subnet_fix if f.code in (ISOLATED_NO_ENDPOINT,)]
-                if not only_api:
+                other = [
+                    f for f in subnet_fix if f.code not in (ISOLATED_NO_ENDPOINT, AZ_BELOW_MIN)
+                ]
+                if verdict.of("nat") and only_api:
+                    outcome = _Outcome(
+                        blocked="the function also has NAT-routed subnets: with an endpoint, internet calls would still hang from the isolated ones"
+                    )
+                elif not only_api or other:
                     outcome = _Outcome(
                         blocked="an endpoint fixes Lambda API calls only, not the other egress these subnets lack"
                     )
@@ -637,7 +657,11 @@ def _plan_function(
                         "status": "blocked",
                         "manual_step": "; ".join(reasons)
                         + ". By hand: "
-                        + MANUAL[settings.strategies[0]]
+                        + MANUAL[
+                            settings.strategies[0]
+                            if settings.strategies
+                            else "keep-private-subnets"
+                        ]
                         + ".",
                     }
                 )
@@ -657,6 +681,19 @@ def _plan_function(
                             + ".",
                         }
                     )
+    if latest_change is not None and not verdict.endpoint.dns_active:
+        # The endpoint mattered only to the isolated subnets; once the function
+        # leaves them it does not depend on the endpoint any more.
+        new_subnets = set(b.changes[latest_change].after["SubnetIds"])
+        if not any(s.subnet_id in new_subnets for s in verdict.of("isolated")):
+            moot = [f for f in endpoint_fix if out[f.id].status == "open"]
+            for f in moot:
+                out[f.id] = f.model_copy(update={"status": "planned", "fixed_by": (latest_change,)})
+            if moot:
+                change = b.changes[latest_change]
+                b.changes[latest_change] = change.model_copy(
+                    update={"fixes": tuple(sorted(set(change.fixes) | {f.id for f in moot}))}
+                )
     pending_endpoint = [f for f in endpoint_fix if out[f.id].status == "open"]
     if pending_endpoint and verdict.vpc_id is not None:
         if "lambda-endpoint" in settings.strategies:

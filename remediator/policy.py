@@ -68,6 +68,8 @@ class Rule(Frozen):
     def _has_matcher(self) -> Rule:
         if not self.match_names and not self.match_tags:
             raise ValueError("a rule needs match_names or match_tags")
+        if self.strategies is not None and len(set(self.strategies)) != len(self.strategies):
+            raise ValueError("strategies must not repeat a strategy")
         return self
 
     def matches(self, function: Function) -> bool:
@@ -117,7 +119,8 @@ class Policy(Frozen):
                     )
         if not overrides:
             return self.defaults
-        return self.defaults.model_copy(update=overrides)
+        # validate, not model_copy: the merged settings must obey the same rules
+        return Settings.model_validate({**self.defaults.model_dump(), **overrides})
 
     def digest(self) -> str:
         body = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))

@@ -45,7 +45,7 @@ from remediator.models import (
     VpcConfig,
     VpcEndpoint,
 )
-from remediator.policy import Policy, Rule, Settings
+from remediator.policy import Policy, Rule, Settings, default_policy
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -439,5 +439,11 @@ def inventory(*regions: RegionInventory, account: str = ACCOUNT) -> Inventory:
 
 
 def policy(rules: Iterable[Rule] = (), max_changes: int = 100, **defaults: Any) -> Policy:
-    """A policy whose defaults are ``Settings(**defaults)``."""
-    return Policy(defaults=Settings(**defaults), rules=tuple(rules), max_changes=max_changes)
+    """A policy whose defaults are ``Settings(**defaults)``; like the built-in
+    policy, functions tagged ``remediator:exempt=true`` are exempt (the
+    given ``rules`` come after that rule)."""
+    return Policy(
+        defaults=Settings(**defaults),
+        rules=(*default_policy().rules, *rules),
+        max_changes=max_changes,
+    )

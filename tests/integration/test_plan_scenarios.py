@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +87,9 @@ class Aws:
         """An explicit route table for ``subnets``, with ``0.0.0.0/0 -> target`` if given."""
         rt = str(self.ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"])
         if default_route:
-            self.ec2.create_route(RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", **default_route)
+            self.ec2.create_route(
+                RouteTableId=rt, DestinationCidrBlock="0.0.0.0/0", **default_route
+            )
         for s in subnets:
             self.ec2.associate_route_table(RouteTableId=rt, SubnetId=s)
         return rt
@@ -120,7 +122,7 @@ class Aws:
             )
         return self._role
 
-    def function(self, name: str, subnets: list[str] | None = None, sgs: list[str] = ()) -> str:  # type: ignore[assignment]
+    def function(self, name: str, subnets: list[str] | None = None, sgs: Sequence[str] = ()) -> str:
         params: dict[str, Any] = {
             "FunctionName": name,
             "Runtime": "python3.12",
@@ -241,7 +243,13 @@ def _change(plan: Plan, fixed_by: tuple[str, ...]) -> list[Change]:
 
 
 def _vpc_config(subnets: list[str], sgs: list[str]) -> dict[str, list[str]]:
+    """A planned ``after``: sorted lists."""
     return {"SubnetIds": sorted(subnets), "SecurityGroupIds": sorted(sgs)}
+
+
+def _as_created(subnets: list[str], sgs: list[str]) -> dict[str, list[str]]:
+    """A ``before``: AWS's order, kept so that rollback restores the list exactly."""
+    return {"SubnetIds": list(subnets), "SecurityGroupIds": list(sgs)}
 
 
 # --------------------------------------------------------------------------
@@ -271,7 +279,7 @@ def test_mixed_public_private_drops_only_the_public_subnet(aws: Aws) -> None:
     (change,) = _changes(plan, arn)
     assert change.kind == "lambda.update-vpc-config"
     assert finding.fixed_by == (change.id,)
-    assert change.before == _vpc_config(subnets, [shop.sg])
+    assert change.before == _as_created(subnets, [shop.sg])
     assert change.after == _vpc_config([shop.private_a, shop.private_b], [shop.sg])
     assert set(change.before["SubnetIds"]) - set(change.after["SubnetIds"]) == {shop.public_a}
     assert change.after["SecurityGroupIds"] == change.before["SecurityGroupIds"]
@@ -292,7 +300,7 @@ def test_all_public_moves_to_nat_routed_subnets_of_the_vpc(aws: Aws) -> None:
     (change,) = _changes(plan, arn)
     assert change.kind == "lambda.update-vpc-config"
     assert finding.fixed_by == (change.id,)
-    assert change.before == _vpc_config([shop.public_a, shop.public_b], [shop.sg])
+    assert change.before == _as_created([shop.public_a, shop.public_b], [shop.sg])
     # Replaced: one NAT-routed subnet per AZ it had, security groups kept.
     assert change.after == _vpc_config([shop.private_a, shop.private_b], [shop.sg])
 
@@ -345,7 +353,7 @@ def test_implicit_main_table_association_to_an_igw_is_public(aws: Aws) -> None:
     # Dropping the public subnet would lose AZ a: the spare NAT subnet there is added.
     (change,) = _changes(plan, arn)
     assert change.kind == "lambda.update-vpc-config"
-    assert change.before == _vpc_config([implicit, private], [sg])
+    assert change.before == _as_created([implicit, private], [sg])
     assert change.after == _vpc_config([private, spare], [sg])
     assert change.risk == "medium"
 
@@ -436,7 +444,7 @@ def test_isolated_subnet_is_isolated_no_endpoint(aws: Aws) -> None:
     shop = _shop(aws)
     isolated = aws.subnet(shop.vpc, AZ_C)
     aws.table(shop.vpc, [isolated])
-    aws.function("lonely", [isolated], [shop.sg])
+    arn = aws.function("lonely", [isolated], [shop.sg])
 
     plan = aws.plan()
 
@@ -444,6 +452,14 @@ def test_isolated_subnet_is_isolated_no_endpoint(aws: Aws) -> None:
     assert finding.subnet_ids == (isolated,)
     assert finding.severity == "high"
     assert finding.evidence[0].egress == "isolated"
+    # Default strategies: keep-private-subnets moves it to NAT-routed subnets,
+    # one per AZ up to the policy's two.
+    assert finding.status == "planned"
+    (change,) = plan.changes
+    assert (change.kind, change.target) == ("lambda.update-vpc-config", arn)
+    assert finding.fixed_by == (change.id,)
+    assert change.before == _as_created([isolated], [shop.sg])
+    assert change.after == _vpc_config([shop.private_a, shop.private_b], [shop.sg])
 
 
 def test_isolated_subnet_with_add_nat_route_gets_a_route_in_its_own_table(aws: Aws) -> None:
@@ -579,7 +595,10 @@ def test_unusable_lambda_endpoint_for_an_isolated_function(
     if code == "lambda-endpoint-private-dns-off":
         (fix,) = [c for c in changes if c.kind == "ec2.enable-endpoint-private-dns"]
         assert fix.target == endpoint
-        assert (fix.before, fix.after) == ({"PrivateDnsEnabled": False}, {"PrivateDnsEnabled": True})
+        assert (fix.before, fix.after) == (
+            {"PrivateDnsEnabled": False},
+            {"PrivateDnsEnabled": True},
+        )
     else:
         assert kinds == {"ec2.authorize-endpoint-ingress"}
         (fix,) = changes
@@ -638,11 +657,14 @@ def test_sandbox_seed_plan(aws: Aws, seeded: sandbox.SeedInfo) -> None:
 
     arn = orders_api["FunctionArn"]
     (change,) = [c for c in _changes(plan, arn) if c.kind == "lambda.update-vpc-config"]
-    before = sorted(seeded.subnets[k] for k in ("public-a", "private-a", "private-b"))
-    assert change.before == {"SubnetIds": before, "SecurityGroupIds": [seeded.security_groups["fn-sg"]]}
+    before = [seeded.subnets[k] for k in ("public-a", "private-a", "private-b")]
+    assert change.before == {
+        "SubnetIds": before,
+        "SecurityGroupIds": [seeded.security_groups["fn-sg"]],
+    }
     assert change.after is not None
     assert set(change.before["SubnetIds"]) - set(change.after["SubnetIds"]) == {public_a}
-    assert set(change.after["SubnetIds"]) == set(before) - {public_a}
+    assert change.after["SubnetIds"] == sorted(set(before) - {public_a})
     assert change.after["SecurityGroupIds"] == change.before["SecurityGroupIds"]
     assert change.id in finding.fixed_by
     # The alias on the version published with the public subnet moves after the fix.

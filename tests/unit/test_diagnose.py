@@ -294,11 +294,6 @@ def test_endpoint_of_another_service_is_ignored() -> None:
     assert codes(run(world), "fn") == {d.ISOLATED_NO_ENDPOINT}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: endpoint_allows treats subnets without a CIDR as covered by any 443 rule "
-    "(all() over an empty generator)",
-)
 def test_endpoint_rule_for_other_group_does_not_allow_subnets_of_unknown_cidr() -> None:
     world = endpoint_world([I(A, "a"), I(A, "b")], ingress=(fx.allow_443_from_groups("sg-else"),))
     blank = [s.model_copy(update={"cidr_block": ""}) for s in world.subnets]
@@ -370,11 +365,6 @@ def test_alias_on_version_without_vpc_is_not_judged() -> None:
     assert codes(run(world_with(fn)), "fn") == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: latest-broken-alias-ok findings of two aliases share one id: "
-    "stable_id(region, arn, '$LATEST', code) ignores the alias name",
-)
 def test_finding_ids_unique_with_two_aliases_on_fine_versions() -> None:
     fn = fx.function(
         "two-ok",
@@ -386,11 +376,6 @@ def test_finding_ids_unique_with_two_aliases_on_fine_versions() -> None:
     assert len(ids) == len(set(ids)), ids
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: alias-config-broken findings for two broken versions of one weighted alias "
-    "share one id: stable_id(region, arn, alias, code) ignores the version",
-)
 def test_finding_ids_unique_with_weighted_alias_on_two_broken_versions() -> None:
     canary = fx.function(
         "canary",
