@@ -655,7 +655,9 @@ def _plan_function(
                 out[f.id] = f.model_copy(
                     update={
                         "status": "blocked",
-                        "manual_step": "; ".join(reasons)
+                        "manual_step": (
+                            "; ".join(reasons) or "the policy lists no strategy for this function"
+                        )
                         + ". By hand: "
                         + MANUAL[
                             settings.strategies[0]
