@@ -158,7 +158,7 @@ def run_apply(
         )
     if opts.confirm is not None and not opts.dry_run:
         if opts.confirm_each:
-            kept = []
+            kept: list[Change] = []
             for change in chosen:
                 if any(
                     d not in {k.id for k in kept} and d in {c.id for c in chosen}
@@ -218,8 +218,8 @@ def run_apply(
         for c in [c for c in chosen if c.id not in done]:
             h = executor.handler(c.kind)
             live = h.read(aws, c, done)
-            why = executor.is_stale(c, live)
-            if why and c.id in uncertain and h.expected_after(c) == live.state:
+            stale_why = executor.is_stale(c, live)
+            if stale_why and c.id in uncertain and h.expected_after(c) == live.state:
                 done[c.id] = {}
                 journal.write(
                     "done",
@@ -232,8 +232,8 @@ def run_apply(
                     recovered=True,
                 )
                 continue
-            if why:
-                preflight.append(executor.StepReport(c.id, c.kind, c.target, "stale", why))
+            if stale_why:
+                preflight.append(executor.StepReport(c.id, c.kind, c.target, "stale", stale_why))
         if preflight:
             for r in preflight:
                 journal.write(

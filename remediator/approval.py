@@ -42,7 +42,7 @@ def write_approval(
         approved_at=at,
         note=note,
         max_risk=max_risk,
-    )  # type: ignore[arg-type]
+    )
     atomic_write(
         path, json.dumps(approval.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
     )

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -259,7 +259,7 @@ def demo(
         with sandbox.mock_world():
             import boto3
 
-            sandbox.seed(boto3.Session(region_name=sandbox.REGION), sandbox.REGION)
+            sandbox.seed(cast(Any, boto3.Session(region_name=sandbox.REGION)), sandbox.REGION)
             result = run_plan(
                 regions=[sandbox.REGION],
                 profile=None,
@@ -291,7 +291,7 @@ def sandbox_cmd(
                 aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
                 region_name=sandbox.REGION,
             )
-            sandbox.seed(session, sandbox.REGION, endpoint_url=url)
+            sandbox.seed(cast(Any, session), sandbox.REGION, endpoint_url=url)
             typer.echo(f"Sandbox running at {url}. In another shell:\n")
             for key, value in sorted(env.items()):
                 typer.echo(f"export {key}={value}")
@@ -308,7 +308,7 @@ def sandbox_cmd(
 def _exec_aws(profile: str | None, endpoint_url: str | None, dry_run: bool) -> Any:
     from remediator import discover, executor
 
-    session = discover.make_session(profile)
+    session: Any = discover.make_session(profile)
 
     def factory(service: str, region: str) -> Any:
         kwargs: dict[str, Any] = {"region_name": region, "config": executor.executor_config()}

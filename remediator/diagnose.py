@@ -28,6 +28,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from remediator.models import (
     Function,
@@ -181,7 +182,7 @@ class RegionIndex:
                 subnet_id=subnet_id, egress="unknown", detail="subnet not found in the account"
             )
         rt, association = self.route_table_of(subnet_id)
-        base = {
+        base: dict[str, Any] = {
             "subnet_id": subnet_id,
             "vpc_id": subnet.vpc_id,
             "availability_zone": subnet.availability_zone,

@@ -120,6 +120,7 @@ class Aws:
     _limiter: RateLimiter | None = None
     calls: list[str] = field(default_factory=list)
     retries: int = 0
+    plan_id: str = ""
 
     def client(self, service: str, region: str) -> Any:
         key = (service, region)
@@ -268,8 +269,8 @@ def _poll(
     aws: Aws,
     what: str,
     probe: Callable[[], str | None],
-    ready: Iterable[str],
-    failed: Iterable[str] = (),
+    ready: Iterable[str | None],
+    failed: Iterable[str | None] = (),
 ) -> None:
     """Poll ``probe`` until it returns a ``ready`` state (None = gone)."""
     s = aws.settings
@@ -372,7 +373,7 @@ class UpdateVpcConfig(Handler):
                 return f"Failed ({cfg.get('LastUpdateStatusReasonCode', '')}: {cfg.get('LastUpdateStatusReason', '')})"
             return str(status)
 
-        state = probe()
+        state = probe() or ""
         if state.startswith("Failed"):
             raise ChangeFailed(f"{change.target} update failed: {state}.")
         if state != "Successful":
@@ -533,7 +534,6 @@ def _tags(change: Change, plan_id: str) -> list[dict[str, str]]:
 
 class CreateEndpointSecurityGroup(Handler):
     kind = kinds.CREATE_ENDPOINT_SG
-    plan_id = ""
 
     def read(self, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:
         out = aws.call(
@@ -564,7 +564,7 @@ class CreateEndpointSecurityGroup(Handler):
             Description=change.after["Description"],
             VpcId=change.target,
             TagSpecifications=[
-                {"ResourceType": "security-group", "Tags": _tags(change, self.plan_id)}
+                {"ResourceType": "security-group", "Tags": _tags(change, aws.plan_id)}
             ],
         )
         group_id = out["GroupId"]
@@ -633,7 +633,6 @@ class AuthorizeEndpointIngress(Handler):
 
 class CreateLambdaEndpoint(Handler):
     kind = kinds.CREATE_LAMBDA_ENDPOINT
-    plan_id = ""
 
     def _lambda_endpoints(self, aws: Aws, change: Change) -> list[dict[str, Any]]:
         out = aws.call(
@@ -696,9 +695,9 @@ class CreateLambdaEndpoint(Handler):
             SubnetIds=list(change.after["SubnetIds"]),
             SecurityGroupIds=[group_id] if group_id else [],
             PrivateDnsEnabled=bool(change.after.get("PrivateDnsEnabled", True)),
-            ClientToken=f"{self.plan_id}-{change.id}"[:64],
+            ClientToken=f"{aws.plan_id}-{change.id}"[:64],
             TagSpecifications=[
-                {"ResourceType": "vpc-endpoint", "Tags": _tags(change, self.plan_id)}
+                {"ResourceType": "vpc-endpoint", "Tags": _tags(change, aws.plan_id)}
             ],
         )
         return {"VpcEndpointId": out["VpcEndpoint"]["VpcEndpointId"]}
@@ -721,7 +720,7 @@ class CreateLambdaEndpoint(Handler):
             lambda: self._state(aws, change, eid),
             ready=["available"],
             failed=["failed", "rejected", None],
-        )  # type: ignore[list-item]
+        )
 
     def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
         eid = result.get("VpcEndpointId")
@@ -741,7 +740,7 @@ class CreateLambdaEndpoint(Handler):
             lambda: self._state(aws, change, eid),
             ready=[None, "deleted"],
             failed=["failed"],
-        )  # type: ignore[list-item]
+        )
 
 
 class EnableEndpointPrivateDns(Handler):
@@ -938,9 +937,7 @@ def apply_changes(
     done: dict[str, dict[str, Any]] | None = None,
 ) -> RunResult:
     """Apply ``changes`` in order, journaling each step; roll back on failure."""
-    for h in HANDLERS.values():
-        if hasattr(h, "plan_id"):
-            h.plan_id = plan.plan_id  # type: ignore[attr-defined]
+    aws.plan_id = plan.plan_id
     result = RunResult("applied", results=dict(done or {}))
     completed: list[Change] = []
     failure: str | None = None
