@@ -174,6 +174,7 @@ def run_plan(
             need_tags=policy.uses_tags,
             dns_for_all_vpcs=policy.may_create_endpoints,
             progress=update,
+            allowed_account_ids=policy.allowed_account_ids,
         )
     _check_account(policy, inventory.account_id)
     return planner.build_plan(inventory, policy, _now())

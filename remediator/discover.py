@@ -413,8 +413,13 @@ def discover(
     dns_for_all_vpcs: bool = False,
     progress: Progress | None = None,
     client_factory: ClientFactory | None = None,
+    allowed_account_ids: Sequence[str] = (),
 ) -> Inventory:
     """Read the functions of ``regions`` and the network they use.
+
+    ``allowed_account_ids`` (the policy's guard) is checked right after
+    ``GetCallerIdentity``: any other account is refused before anything else
+    is read from it.
 
     ``function_patterns`` narrows the functions to those whose name matches
     one of the fnmatch globs (or exact names, or unqualified ARNs); a pattern
@@ -439,6 +444,11 @@ def discover(
     arn = str(identity.get("Arn", ""))
     partition = arn.split(":")[1] if arn.count(":") >= 2 and arn.split(":")[1] else "aws"
     log.info("caller_identified", account_id=account_id, partition=partition)
+    if allowed_account_ids and account_id not in allowed_account_ids:
+        raise errors.BadInput(
+            f"Account {account_id} is not in the policy's allowed_account_ids ({', '.join(allowed_account_ids)}).",
+            hint="Use credentials for an allowed account, or add it to the policy.",
+        )
 
     listed: dict[str, dict[str, _Listed]] = {}
     for region in wanted_regions:

@@ -234,12 +234,6 @@ def test_plan_refuses_an_account_the_policy_does_not_allow(
     assert not out.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: allowed_account_ids is checked in cli.run_plan only after discover() has "
-    "listed every function and described the network of the refused account; the check "
-    "belongs right after sts:GetCallerIdentity",
-)
 def test_plan_reads_nothing_from_an_account_the_policy_does_not_allow(
     seeded_server: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
