@@ -548,5 +548,10 @@ def schema() -> None:
         typer.echo(planfile.schema_text(), nl=False)
 
 
+from remediator import cli_auto  # noqa: E402  (commands for unattended runs)
+
+cli_auto.register(app)
+
+
 def main() -> None:
     app()
