@@ -50,6 +50,18 @@ class Format(StrEnum):
     text = "text"
     markdown = "markdown"
     json = "json"
+    asff = "asff"
+
+
+def _render(plan: Plan, fmt: Format) -> str:
+    """The report for ``fmt``: ASFF findings come from ``asff``, the rest from ``report``."""
+    if fmt is Format.asff:
+        from remediator import asff
+
+        return asff.render(plan)
+    from remediator import report
+
+    return report.render(plan, fmt.value)
 
 
 @contextlib.contextmanager
@@ -181,11 +193,11 @@ def run_plan(
 
 
 def _emit(plan: Plan, fmt: Format, out: Path | None, default_dir: Path) -> Path:
-    from remediator import planfile, report
+    from remediator import planfile
 
     path = out if out is not None else default_dir / f"{plan.plan_id}.json"
     planfile.write_plan(plan, path)
-    typer.echo(report.render(plan, fmt.value), nl=False)
+    typer.echo(_render(plan, fmt), nl=False)
     if fmt is not Format.json:
         typer.echo(f"\nPlan written to {path}. Review it, then: remediate show {path}", err=True)
     return path
@@ -237,10 +249,10 @@ def show(
 ) -> None:
     """Render a saved plan (checks its format version and digest)."""
     with _errors():
-        from remediator import planfile, report
+        from remediator import planfile
 
         loaded = planfile.read_plan(plan_file)
-        typer.echo(report.render(loaded, format.value), nl=False)
+        typer.echo(_render(loaded, format), nl=False)
 
 
 @app.command()

@@ -1,13 +1,332 @@
 """Commands for unattended runs (`remediate auto`, `remediate iam-policy`).
 
 Registered on the main Typer app by ``remediator.cli``; heavy modules are
-imported inside the commands.
+imported inside the commands. This module never imports ``remediator.cli``
+at import time (``cli`` imports this module while it is being built).
+
+`remediate auto` exit codes (docs/auto.md): 0 nothing to do, 6 fixed
+everything, 2 changes left for review, 3 stale, 4 a change failed and was
+rolled back, 5 rollback incomplete, 1 error. With several account-regions
+the worst wins (5, 4, 1, 3, 2, 6, 0). The last line of stdout is always the
+run summary as one line of JSON.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from contextlib import AbstractContextManager, nullcontext
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+if TYPE_CHECKING:
+    from remediator.auto import RunSummary
+
+
+class PolicyMode(StrEnum):
+    plan = "plan"
+    apply = "apply"
+    auto = "auto"
+
+
+def default_lock_dir() -> Path:
+    """``$XDG_STATE_HOME/remediator/locks`` (``~/.local/state/...``): shared by
+    every run on the machine, whatever its --out-dir."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path("~/.local/state").expanduser())
+    return Path(base) / "remediator" / "locks"
+
+
+def _progress() -> tuple[AbstractContextManager[Any], Any]:
+    """A progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        return nullcontext(), None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(f"{phase} account-regions", total=total)
+        bar.update(tasks[phase], completed=done)
+
+    return bar, update
+
+
+def _print_summary(summary: RunSummary) -> None:
+    from remediator.auto import OUTCOME_TEXT
+
+    for t in summary.targets:
+        line = (
+            f"{t.account_id}  {t.region:<15} {t.outcome:<20} "
+            f"applied {len(t.applied)}, left {t.left}, blocked {t.blocked}"
+        )
+        if t.review:
+            line += f"  review: {summary.out_dir / t.review}"
+        if t.error:
+            line += f"  error: {t.error}"
+        elif t.note:
+            line += f"  ({t.note})"
+        typer.echo(line)
+    data = summary.to_json()
+    counts = ", ".join(f"{n} {o}" for o, n in data["counts"].items() if n)
+    typer.echo(
+        f"Run {summary.run_id}: {len(summary.targets)} account-region(s)"
+        + (f" ({counts})" if counts else "")
+        + f". Exit {summary.exit_code}: {OUTCOME_TEXT[summary.outcome]}."
+    )
+    if summary.notification and summary.notification.get("error"):
+        typer.echo(f"Error: summary not published: {summary.notification['error']}", err=True)
+    typer.echo(json.dumps(data, sort_keys=True, separators=(",", ":")))
+
+
+def auto(
+    region: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--region",
+            "-r",
+            help="Region (repeatable), or 'all' for every region enabled in the runner's account. Default: the profile's region.",
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out-dir",
+            help="Folder for this run's artifacts: <account>/<region>/plan.json, plan.md, plan.asff.json, plan.journal.jsonl, review.json; summary.json. One folder per run.",
+        ),
+    ] = Path("remediator-run"),
+    max_risk: Annotated[
+        str,
+        typer.Option(
+            "--max-risk", help="Apply changes up to this risk unattended (low, medium, high)."
+        ),
+    ] = "low",
+    max_changes: Annotated[
+        int,
+        typer.Option(
+            "--max-changes",
+            min=0,
+            help="Never apply more changes than this in one run (all account-regions together); a plan that does not fit is left for review.",
+        ),
+    ] = 25,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency", min=1, max=64, help="Account-regions worked on at the same time."
+        ),
+    ] = 4,
+    role_arn: Annotated[
+        str | None,
+        typer.Option(
+            "--role-arn",
+            help="Role to assume in each account, e.g. 'arn:aws:iam::{account_id}:role/remediator'.",
+        ),
+    ] = None,
+    external_id: Annotated[
+        str | None, typer.Option("--external-id", help="ExternalId for sts:AssumeRole.")
+    ] = None,
+    accounts_file: Annotated[
+        Path | None,
+        typer.Option("--accounts-file", help="Account ids, one per line (# comments)."),
+    ] = None,
+    organization: Annotated[
+        bool,
+        typer.Option("--organization", help="Every ACTIVE account of the AWS Organization."),
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard", help="I/N: take only shard I of N of the account-region pairs (CI matrix)."
+        ),
+    ] = None,
+    policy: Annotated[
+        Path | None, typer.Option("--policy", help="Policy TOML file. Default: built-in.")
+    ] = None,
+    function: Annotated[
+        list[str] | None,
+        typer.Option("--function", "-f", help="Only these functions (name or glob, repeatable)."),
+    ] = None,
+    notify_sns: Annotated[
+        str | None,
+        typer.Option("--notify-sns", help="Publish the run summary (JSON) to this SNS topic ARN."),
+    ] = None,
+    lock_table: Annotated[
+        str | None,
+        typer.Option(
+            "--lock-table", help="DynamoDB table (key LockID) for a lock shared by every runner."
+        ),
+    ] = None,
+    lock_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--lock-dir",
+            help="Folder for local locks. Default: $XDG_STATE_HOME/remediator/locks.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Plan and check what would be applied against the live state."
+        ),
+    ] = False,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="AWS profile of the runner.")
+    ] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option("--endpoint-url", help="Send AWS calls to this URL (a sandbox)."),
+    ] = None,
+    log_level: Annotated[
+        str,
+        typer.Option(
+            "--log-level", envvar="REMEDIATOR_LOG_LEVEL", help="debug, info, warning or error."
+        ),
+    ] = "info",
+) -> None:
+    """Discover, plan, apply what --max-risk allows unattended, verify; leave the rest for review.
+
+    Exit: 0 nothing to do, 6 fixed everything, 2 changes left for review,
+    3 stale, 4 rolled back, 5 rollback incomplete, 1 error (worst target wins).
+    The last line of stdout is the run summary as JSON.
+    """
+    from remediator import cli
+
+    with cli._errors():
+        cli._setup_logging(log_level)
+        from remediator import auto as running
+        from remediator.errors import BadInput, RemediatorError
+        from remediator.plandata import RISK_ORDER
+        from remediator.policy import load_policy
+
+        run_id = running.new_run_id()
+        try:
+            if max_risk not in RISK_ORDER:
+                raise BadInput(f"--max-risk {max_risk!r} is not low, medium or high.")
+            accounts: tuple[str, ...] = ()
+            if accounts_file is not None:
+                try:
+                    text = accounts_file.read_text(encoding="utf-8")
+                except OSError as exc:
+                    raise BadInput(
+                        f"Cannot read --accounts-file {accounts_file}: {exc.strerror}."
+                    ) from None
+                accounts = tuple(running.parse_accounts(text, str(accounts_file)))
+                if not accounts:
+                    raise BadInput(f"--accounts-file {accounts_file} lists no account.")
+            if notify_sns:
+                from remediator.notify import topic_region
+
+                topic_region(notify_sns)
+            opts = running.AutoOptions(
+                out_dir=out_dir,
+                policy=load_policy(policy),
+                regions=tuple(region or ()),
+                max_risk=max_risk,
+                max_changes=max_changes,
+                concurrency=concurrency,
+                role_arn=role_arn,
+                external_id=external_id,
+                accounts=accounts,
+                organization=organization,
+                shard=running.parse_shard(shard) if shard else None,
+                functions=tuple(function or ()),
+                notify_sns=notify_sns,
+                lock_table=lock_table,
+                lock_dir=lock_dir or default_lock_dir(),
+                dry_run=dry_run,
+                profile=profile,
+                endpoint_url=endpoint_url,
+                run_id=run_id,
+            )
+        except RemediatorError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            failed = running.RunSummary(
+                run_id=run_id,
+                started_at=cli._now(),
+                out_dir=out_dir,
+                max_risk=max_risk,
+                max_changes=max_changes,
+                dry_run=dry_run,
+                finished_at=cli._now(),
+                error=" ".join(str(exc).split()),
+            )
+            typer.echo(json.dumps(failed.to_json(), sort_keys=True, separators=(",", ":")))
+            raise typer.Exit(failed.exit_code) from None
+        bar, update = _progress()
+        with bar:
+            summary = running.run(
+                opts,
+                running.Deps(verifier=cli._verifier, now=cli._now, progress=update),
+            )
+        if summary.error:
+            typer.echo(f"Error: {summary.error}", err=True)
+        _print_summary(summary)
+    raise typer.Exit(summary.exit_code)
+
+
+def iam_policy(
+    mode: Annotated[
+        PolicyMode,
+        typer.Option(
+            "--mode",
+            help="plan: read-only; apply: plan + every change kind; auto: the runner of `remediate auto`.",
+        ),
+    ] = PolicyMode.plan,
+    role_arn: Annotated[
+        str | None,
+        typer.Option(
+            "--role-arn",
+            help="auto: the member role template the runner assumes ({account_id} allowed).",
+        ),
+    ] = None,
+    organization: Annotated[
+        bool, typer.Option("--organization", help="auto: accounts come from AWS Organizations.")
+    ] = False,
+    notify_sns: Annotated[
+        str | None, typer.Option("--notify-sns", help="auto: the SNS topic the summary goes to.")
+    ] = None,
+    lock_table: Annotated[
+        str | None, typer.Option("--lock-table", help="The DynamoDB lock table, if used.")
+    ] = None,
+) -> None:
+    """Print the least-privilege IAM policy (JSON) for a mode, derived from the code.
+
+    Pass the same --role-arn, --organization, --notify-sns and --lock-table
+    as the run it is for. With --role-arn, `--mode auto` is the runner's
+    policy; each member role needs `--mode apply`.
+    """
+    from remediator import cli
+
+    with cli._errors():
+        from remediator import iam
+
+        typer.echo(
+            iam.render(
+                iam.PolicyOptions(
+                    mode=mode.value,
+                    role_arn=role_arn,
+                    organization=organization,
+                    notify_sns=notify_sns,
+                    lock_table=lock_table,
+                )
+            ),
+            nl=False,
+        )
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command(name="auto")(auto)
+    app.command(name="iam-policy")(iam_policy)

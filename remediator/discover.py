@@ -96,6 +96,24 @@ FILTER_CHUNK = 200
 
 LATEST = "$LATEST"
 
+READ_PERMISSIONS: tuple[str, ...] = (
+    "sts:GetCallerIdentity",
+    "lambda:ListFunctions",
+    "lambda:ListAliases",
+    "lambda:ListTags",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeInternetGateways",
+    "ec2:DescribeNatGateways",
+    "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeVpcAttribute",
+)
+"""The IAM actions discovery needs: ``remediate iam-policy`` builds the plan
+policy from them, and tests/unit/test_iam.py fails when discovery sends an
+operation that is not listed here."""
+
 _ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 _CREDENTIAL_CODES = frozenset(
     {
