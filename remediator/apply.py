@@ -60,6 +60,12 @@ class Outcome:
     applied: list[str] = field(default_factory=list)
 
 
+# Earlier runs whose outcome leaves nothing of theirs in effect: the plan may
+# be applied again (freshness is checked anew). A rollback by
+# `remediate rollback` also finishes "rolled-back".
+RETRYABLE_OUTCOMES = frozenset({"stale", "rolled-back"})
+
+
 def default_journal(plan_path: Path) -> Path:
     return plan_path.with_name(plan_path.name.removesuffix(".json") + ".journal.jsonl")
 
@@ -133,17 +139,21 @@ def run_apply(
             )
         done = {cid: rec.result for cid, rec in view.records.items() if rec.state == "done"}
         uncertain = {cid for cid, rec in view.records.items() if rec.state == "intent"}
-    elif not opts.dry_run and journal_path.exists():
+    elif journal_path.exists():
         view = read_journal(journal_path)
-        if view.finished is not None and view.finished.get("outcome") == "applied":
+        outcome = (view.finished or {}).get("outcome")
+        if outcome in RETRYABLE_OUTCOMES:
+            pass  # nothing of the run is in effect: this run checks freshness anew
+        elif view.finished is not None and outcome == "applied":
             raise BadInput(
                 f"Plan {plan.plan_id} was already applied (journal {journal_path}).",
                 hint="Run `remediate plan` again for what is left to do.",
             )
-        raise BadInput(
-            f"Journal {journal_path} records an earlier run of this plan that did not finish applying ({(view.finished or {}).get('outcome', 'interrupted')}).",
-            hint=f"Continue it with `remediate apply PLAN --resume {journal_path}`, undo it with `remediate rollback {journal_path}`, or plan again.",
-        )
+        else:
+            raise BadInput(
+                f"Journal {journal_path} records an earlier run of this plan that did not finish applying ({(view.finished or {}).get('outcome', 'interrupted')}).",
+                hint=f"Continue it with `remediate apply PLAN --resume {journal_path}`, undo it with `remediate rollback {journal_path}`, or plan again.",
+            )
 
     chosen, refused = select_changes(plan, opts)
     lines = [f"Plan {plan.plan_id}: {len(plan.changes)} change(s), {len(chosen)} selected."]
@@ -201,101 +211,113 @@ def run_apply(
         held(lock, key, owner_info(run_id, opts.now())),
         Journal(journal_path, clock=opts.now) as journal,
     ):
-        journal.write(
-            "run",
-            run_id=run_id,
-            plan_id=plan.plan_id,
-            plan_digest=plan.digest,
-            account_id=plan.account_id,
-            regions=list(plan.regions),
-            resume=bool(opts.resume),
-        )
-        # Terraform-like: a stale target refuses the whole plan before any change.
-        # A change an interrupted run may have made (intent without outcome)
-        # counts as done when its target already has the planned after-state;
-        # otherwise an unchanged target is applied, a changed one is stale.
-        preflight = []
-        for c in [c for c in chosen if c.id not in done]:
-            h = executor.handler(c.kind)
-            live = h.read(aws, c, done)
-            stale_why = executor.is_stale(c, live)
-            if stale_why and c.id in uncertain and h.expected_after(c) == live.state:
-                done[c.id] = {}
-                journal.write(
-                    "done",
-                    change_id=c.id,
-                    kind=c.kind,
-                    target=c.target,
-                    region=c.region,
-                    result={},
-                    state_after=live.state,
-                    recovered=True,
-                )
-                continue
-            if stale_why:
-                preflight.append(executor.StepReport(c.id, c.kind, c.target, "stale", stale_why))
-        if preflight:
-            for r in preflight:
-                journal.write(
-                    "skipped", change_id=r.change_id, kind=r.kind, target=r.target, error=r.detail
-                )
-            journal.write("finished", outcome="stale")
-            lines.append("The plan is stale; nothing was changed:")
-            lines += [_step_line(r) for r in preflight]
-            lines.append("Run `remediate plan` again and review the new plan.")
-            return Outcome(EXIT_STALE, lines, journal_path)
-        result = executor.apply_changes(
-            aws, plan, chosen, journal, rollback_on_failure=opts.rollback, done=done
-        )
-        lines += [_step_line(s) for s in result.steps]
-        applied = [c for c in chosen if c.id in result.results]
-        if result.outcome == "applied":
-            problems = verify(plan, applied) if verify is not None else []
-            journal.write("verified", ok=not problems, problems=problems)
-            if problems:
-                lines.append("Verification failed:")
-                lines += [f"  {p}" for p in problems]
-                if opts.rollback_on_verify_failure:
-                    undo = executor.undo_changes(
-                        aws, [(c, result.results[c.id]) for c in reversed(applied)], journal
+        try:
+            journal.write(
+                "run",
+                run_id=run_id,
+                plan_id=plan.plan_id,
+                plan_digest=plan.digest,
+                account_id=plan.account_id,
+                regions=list(plan.regions),
+                resume=bool(opts.resume),
+            )
+            # Terraform-like: a stale target refuses the whole plan before any change.
+            # A change an interrupted run may have made (intent without outcome)
+            # counts as done when its target already has the planned after-state;
+            # otherwise an unchanged target is applied, a changed one is stale.
+            preflight = []
+            for c in [c for c in chosen if c.id not in done]:
+                h = executor.handler(c.kind)
+                live = executor.safe_read(h, aws, c, done)
+                stale_why = executor.is_stale(c, live)
+                if stale_why and c.id in uncertain and h.expected_after(c) == live.state:
+                    done[c.id] = {}
+                    journal.write(
+                        "done",
+                        change_id=c.id,
+                        kind=c.kind,
+                        target=c.target,
+                        region=c.region,
+                        result={},
+                        state_after=live.state,
+                        recovered=True,
                     )
-                    lines += [_step_line(s) for s in undo.steps]
-                    outcome = "rolled-back" if not undo.left else "rollback-incomplete"
-                    journal.write("finished", outcome=outcome)
-                    return Outcome(
-                        EXIT_ROLLED_BACK if not undo.left else EXIT_ROLLBACK_INCOMPLETE,
-                        lines,
-                        journal_path,
+                    continue
+                if stale_why:
+                    preflight.append(
+                        executor.StepReport(c.id, c.kind, c.target, "stale", stale_why)
                     )
-                journal.write("finished", outcome="verify-failed")
-                return Outcome(EXIT_ERROR, lines, journal_path, [c.id for c in applied])
-            journal.write("finished", outcome="applied")
-            lines.append(
-                f"Applied {len(applied)} change(s); verification passed. Journal: {journal_path}"
+            if preflight:
+                for r in preflight:
+                    journal.write(
+                        "skipped",
+                        change_id=r.change_id,
+                        kind=r.kind,
+                        target=r.target,
+                        error=r.detail,
+                    )
+                journal.write("finished", outcome="stale")
+                lines.append("The plan is stale; nothing was changed:")
+                lines += [_step_line(r) for r in preflight]
+                lines.append("Run `remediate plan` again and review the new plan.")
+                return Outcome(EXIT_STALE, lines, journal_path)
+            result = executor.apply_changes(
+                aws, plan, chosen, journal, rollback_on_failure=opts.rollback, done=done
             )
-            if refused:
-                lines.append(f"{len(refused)} change(s) were not applied: they need approval.")
-            return Outcome(EXIT_OK, lines, journal_path, [c.id for c in applied])
-        journal.write("finished", outcome=result.outcome)
-        if result.outcome == "stale":
+            lines += [_step_line(s) for s in result.steps]
+            applied = [c for c in chosen if c.id in result.results]
+            if result.outcome == "applied":
+                problems = verify(plan, applied) if verify is not None else []
+                journal.write("verified", ok=not problems, problems=problems)
+                if problems:
+                    lines.append("Verification failed:")
+                    lines += [f"  {p}" for p in problems]
+                    if opts.rollback_on_verify_failure:
+                        undo = executor.undo_changes(
+                            aws, [(c, result.results[c.id]) for c in reversed(applied)], journal
+                        )
+                        lines += [_step_line(s) for s in undo.steps]
+                        outcome = "rolled-back" if not undo.left else "rollback-incomplete"
+                        journal.write("finished", outcome=outcome)
+                        return Outcome(
+                            EXIT_ROLLED_BACK if not undo.left else EXIT_ROLLBACK_INCOMPLETE,
+                            lines,
+                            journal_path,
+                        )
+                    journal.write("finished", outcome="verify-failed")
+                    return Outcome(EXIT_ERROR, lines, journal_path, [c.id for c in applied])
+                journal.write("finished", outcome="applied")
+                lines.append(
+                    f"Applied {len(applied)} change(s); verification passed. Journal: {journal_path}"
+                )
+                if refused:
+                    lines.append(f"{len(refused)} change(s) were not applied: they need approval.")
+                return Outcome(EXIT_OK, lines, journal_path, [c.id for c in applied])
+            journal.write("finished", outcome=result.outcome)
+            if result.outcome == "stale":
+                lines.append(
+                    "A target changed during the run; completed changes were rolled back. Plan again."
+                )
+                return Outcome(EXIT_STALE, lines, journal_path)
+            if result.outcome == "rolled-back":
+                lines.append(
+                    f"Apply failed; the {len([s for s in result.steps if s.outcome == 'undone'])} completed change(s) were rolled back. Journal: {journal_path}"
+                )
+                return Outcome(EXIT_ROLLED_BACK, lines, journal_path)
+            if result.outcome == "failed-kept":
+                lines.append(
+                    f"Apply failed; completed changes kept (--no-rollback): {', '.join(result.left) or 'none'}. Undo with `remediate rollback {journal_path}`."
+                )
+                return Outcome(EXIT_ERROR, lines, journal_path)
             lines.append(
-                "A target changed during the run; completed changes were rolled back. Plan again."
+                f"Apply failed and rollback is incomplete; left to undo by hand: {', '.join(result.left)}. Journal: {journal_path}"
             )
-            return Outcome(EXIT_STALE, lines, journal_path)
-        if result.outcome == "rolled-back":
-            lines.append(
-                f"Apply failed; the {len([s for s in result.steps if s.outcome == 'undone'])} completed change(s) were rolled back. Journal: {journal_path}"
-            )
-            return Outcome(EXIT_ROLLED_BACK, lines, journal_path)
-        if result.outcome == "failed-kept":
-            lines.append(
-                f"Apply failed; completed changes kept (--no-rollback): {', '.join(result.left) or 'none'}. Undo with `remediate rollback {journal_path}`."
-            )
-            return Outcome(EXIT_ERROR, lines, journal_path)
-        lines.append(
-            f"Apply failed and rollback is incomplete; left to undo by hand: {', '.join(result.left)}. Journal: {journal_path}"
-        )
-        return Outcome(EXIT_ROLLBACK_INCOMPLETE, lines, journal_path)
+            return Outcome(EXIT_ROLLBACK_INCOMPLETE, lines, journal_path)
+        except Exception as exc:
+            # an unexpected error mid-run: close the record so the next apply
+            # points at rollback instead of resuming blindly
+            journal.write("finished", outcome="error", error=f"{type(exc).__name__}: {exc}")
+            raise
 
 
 def run_rollback(
@@ -332,7 +354,7 @@ def run_rollback(
         h = executor.handler(change.kind)
         if rec.state == "intent":
             # Unknown outcome: if the target still has its planned state, it never happened.
-            live = h.read(aws, change, {})
+            live = executor.safe_read(h, aws, change, {})
             if live.hash == change.fingerprint.state_hash:
                 lines_skip.append(f"  never-applied {change.id}  {change.kind}  {change.target}")
                 continue

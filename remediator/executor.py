@@ -25,7 +25,14 @@ from typing import Any
 
 import structlog
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from remediator import __version__, kinds
 from remediator.discover import _route_table, _rules, translate_error
@@ -54,6 +61,10 @@ RETRYABLE = frozenset(
         "IncorrectState",
     }
 )
+# Connection-level failures worth another attempt; a malformed request or
+# missing credentials is not.
+TRANSIENT = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+NOT_FOUND_SUFFIXES = ("NotFound", "NotFoundException")
 DEAD_ENDPOINT = ("deleted", "deleting", "failed", "rejected")
 
 
@@ -168,7 +179,7 @@ class Aws:
                     delay = min(delay * 2, s.max_delay)
                     continue
                 raise
-            except BotoCoreError:
+            except TRANSIENT:
                 if attempt < s.max_attempts:
                     self.retries += 1
                     s.sleep(min(delay, s.max_delay))
@@ -263,6 +274,18 @@ class Handler:
     ) -> Live:
         """The state this change leaves (rollback compares against it)."""
         return self.read(aws, change, {**results, change.id: result})
+
+
+def safe_read(h: Handler, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:
+    """``h.read``, with a target that no longer exists read as ``Missing``
+    (so the stale check reports it instead of the run crashing)."""
+    try:
+        return h.read(aws, change, results)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code.endswith(NOT_FOUND_SUFFIXES) or code.startswith("InvalidVpcEndpointId"):
+            return Live({"Target": change.target, "Missing": True})
+        raise
 
 
 def _poll(
@@ -373,11 +396,14 @@ class UpdateVpcConfig(Handler):
                 return f"Failed ({cfg.get('LastUpdateStatusReasonCode', '')}: {cfg.get('LastUpdateStatusReason', '')})"
             return str(status)
 
-        state = probe() or ""
-        if state.startswith("Failed"):
-            raise ChangeFailed(f"{change.target} update failed: {state}.")
-        if state != "Successful":
-            _poll(aws, f"update of {change.target}", probe, ready=["Successful"], failed=[])
+        def checked() -> str | None:
+            state = probe() or ""
+            if state.startswith("Failed"):
+                raise ChangeFailed(f"{change.target} update failed: {state}.")
+            return state
+
+        if checked() != "Successful":
+            _poll(aws, f"update of {change.target}", checked, ready=["Successful"], failed=[])
 
     def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
         assert change.before is not None
@@ -568,13 +594,18 @@ class CreateEndpointSecurityGroup(Handler):
             ],
         )
         group_id = out["GroupId"]
-        aws.call(
-            "ec2",
-            change.region,
-            "authorize_security_group_ingress",
-            GroupId=group_id,
-            IpPermissions=_ingress(change.after["IngressTcp443FromGroups"]),
-        )
+        try:
+            aws.call(
+                "ec2",
+                change.region,
+                "authorize_security_group_ingress",
+                GroupId=group_id,
+                IpPermissions=_ingress(change.after["IngressTcp443FromGroups"]),
+            )
+        except (ClientError, BotoCoreError):
+            # do not leave half a change behind: the group is ours and unused
+            aws.call("ec2", change.region, "delete_security_group", GroupId=group_id)
+            raise
         return {"GroupId": group_id}
 
     def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
@@ -824,7 +855,18 @@ class MoveAlias(Handler):
         }
         if live.revision_id:
             params["RevisionId"] = live.revision_id
-        aws.call("lambda", change.region, "update_alias", **params)
+        try:
+            aws.call("lambda", change.region, "update_alias", **params)
+        except (ClientError, BotoCoreError):
+            # the alias did not move: remove the version this change published
+            aws.call(
+                "lambda",
+                change.region,
+                "delete_function",
+                FunctionName=function_arn,
+                Qualifier=str(published["Version"]),
+            )
+            raise
         return {"Version": published["Version"]}
 
     def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
@@ -910,7 +952,7 @@ def check_plan(aws: Aws, plan: Plan, changes: list[Change]) -> list[StepReport]:
     results: dict[str, dict[str, Any]] = {}
     for change in changes:
         h = handler(change.kind)
-        live = h.read(aws, change, results)
+        live = safe_read(h, aws, change, results)
         stale = is_stale(change, live)
         if stale:
             reports.append(StepReport(change.id, change.kind, change.target, "stale", stale))
@@ -952,8 +994,9 @@ def apply_changes(
             continue
         h = handler(change.kind)
         started = aws.settings.clock()
+        partial: tuple[Change, dict[str, Any]] | None = None
         try:
-            live = h.read(aws, change, result.results)
+            live = safe_read(h, aws, change, result.results)
             why = is_stale(change, live)
             if why:
                 stale = True
@@ -977,6 +1020,7 @@ def apply_changes(
                 state_before=live.state,
             )
             out = h.apply(aws, change, live, result.results)
+            partial = (change, out)  # the call went through: rollback must see it
             h.settle(aws, change, out)
             after = h.read_after(aws, change, out, result.results)
             journal.write(
@@ -1006,13 +1050,19 @@ def apply_changes(
             text = (
                 _error_text(
                     exc,
-                    change.kind.split(".")[0] if change.kind.startswith("lambda") else "ec2",
-                    change.kind,
+                    change.kind.split(".")[0],
+                    getattr(exc, "operation_name", None) or change.kind,
                     change.region,
                 )
                 if not isinstance(exc, RemediatorError)
                 else str(exc)
             )
+            if (
+                isinstance(exc, ClientError)
+                and exc.response.get("Error", {}).get("Code") == "PreconditionFailedException"
+            ):
+                # RevisionId moved between the check and the write: stale, not a failure
+                stale = True
             journal.write(
                 "failed",
                 change_id=change.id,
@@ -1020,7 +1070,12 @@ def apply_changes(
                 target=change.target,
                 region=change.region,
                 error=text,
+                result=partial[1] if partial else None,
+                applied=partial is not None,
             )
+            if partial is not None:
+                result.results[change.id] = partial[1]
+                completed.append(change)
             log.warning(
                 "change_failed",
                 change_id=change.id,

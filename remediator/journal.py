@@ -28,8 +28,19 @@ class Journal:
         self.path = path
         self._clock = clock
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        torn = False
+        size = os.fstat(fd).st_size
+        if size:
+            os.lseek(fd, size - 1, os.SEEK_SET)
+            torn = os.read(fd, 1) != b"\n"
         self._file = os.fdopen(fd, "a", encoding="utf-8")
+        if torn:
+            # a kill mid-write left half a line: end it and say so, so the next
+            # entry starts on its own line and the reader knows the torn line
+            # is a kill's trace, not a corruption
+            self._file.write("\n")
+            self.write("torn-line-closed")
 
     def write(self, event: str, **fields: Any) -> dict[str, Any]:
         entry = {"event": event, **fields}
@@ -103,7 +114,10 @@ def read_journal(path: Path) -> JournalView:
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
-            if number == len(lines):  # a kill mid-write leaves at most the last line torn
+            # a kill mid-write tears at most the line being written: the last
+            # line, or one a later run closed with a torn-line-closed entry
+            closed = number < len(lines) and '"event": "torn-line-closed"' in lines[number]
+            if number == len(lines) or closed:
                 truncated = True
                 continue
             raise BadInput(
@@ -118,6 +132,8 @@ def read_journal(path: Path) -> JournalView:
             continue
         if event == "finished":
             finished = entry
+            continue
+        if event == "torn-line-closed":
             continue
         cid = entry.get("change_id")
         if not isinstance(cid, str):
@@ -136,6 +152,11 @@ def read_journal(path: Path) -> JournalView:
             rec.state = "done"
             rec.state_after = entry.get("state_after")
             rec.result = entry.get("result") or {}
+        elif event == "failed" and entry.get("applied"):
+            # the call went through but the change did not settle: it may be in effect
+            rec.state = "intent"
+            rec.result = entry.get("result") or {}
+            rec.error = entry.get("error")
         elif event in ("failed", "skipped", "undone", "undo-failed", "undo-skipped"):
             if event == "undo-skipped" and rec.state == "done":
                 rec.error = entry.get("error")

@@ -65,7 +65,7 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
             hint="Pass a file written by `remediate plan --out`.",
         )
     version = data.get("format_version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:
         raise BadInput(
             f"{source} has format_version {version!r}; this remediator reads version {FORMAT_VERSION}.",
             hint="Re-run `remediate plan` with this version, or use the version that wrote it.",

@@ -47,6 +47,7 @@ from remediator.diagnose import (
     ConfigVerdict,
     RegionIndex,
     diagnose,
+    endpoint_allows,
     judge_config,
     stable_id,
 )
@@ -389,6 +390,11 @@ def _lambda_endpoint(
         )
     ids: list[str] = []
     dns_id: str | None = None
+    blast = BlastRadius(
+        subnet_ids=tuple(s.subnet_id for s in b.index.subnets_by_vpc.get(vpc_id, ())),
+        functions=tuple(sorted(f.name for f in region_fns.get(vpc_id, []))),
+        note="private DNS is VPC-wide: every workload in the VPC resolves the Lambda API to the endpoint",
+    )
     if dns_support is not True or dns_hostnames is not True:
         if dns_support is None or dns_hostnames is None:
             return _Outcome(blocked=f"the DNS attributes of {vpc_id} were not read; re-run plan")
@@ -401,15 +407,14 @@ def _lambda_endpoint(
             risk="medium",
             reason=f"{vpc_id}: private DNS for the Lambda endpoint needs enableDnsSupport and enableDnsHostnames.",
             fp=fingerprint(before),
-            blast=BlastRadius(note="instances in the VPC get DNS hostnames"),
+            blast=blast.model_copy(
+                update={
+                    "note": "instances get DNS hostnames; with a private-DNS endpoint, every workload resolves the Lambda API to it"
+                }
+            ),
             fixes=fix_ids,
         )
         ids.append(dns_id)
-    blast = BlastRadius(
-        subnet_ids=tuple(s.subnet_id for s in b.index.subnets_by_vpc.get(vpc_id, ())),
-        functions=tuple(sorted(f.name for f in region_fns.get(vpc_id, []))),
-        note="private DNS is VPC-wide: every workload in the VPC resolves the Lambda API to the endpoint",
-    )
     if ep.endpoint is not None:
         endpoint = ep.endpoint
         codes = {code for code, _ in ep.problems}
@@ -417,7 +422,16 @@ def _lambda_endpoint(
             return _Outcome(
                 blocked=f"{endpoint.vpc_endpoint_id} is {endpoint.state}; wait or recreate it by hand"
             )
-        if ENDPOINT_SG_BLOCKS in codes:
+        # Making the endpoint's private DNS active sends every function of the
+        # VPC to it: its group must let all of them in first, not only this one.
+        activates_dns = dns_id is not None or not endpoint.private_dns_enabled
+        shut_out = [
+            f.name
+            for f in region_fns.get(vpc_id, [fn])
+            if f.vpc_config is not None and not endpoint_allows(b.index, endpoint, f.vpc_config)
+        ]
+        ingress_id: str | None = None
+        if ENDPOINT_SG_BLOCKS in codes or (activates_dns and shut_out):
             if not endpoint.security_group_ids:
                 return _Outcome(blocked=f"{endpoint.vpc_endpoint_id} has no security group to open")
             sg = endpoint.security_group_ids[0]
@@ -426,26 +440,31 @@ def _lambda_endpoint(
                 "GroupId": sg,
                 "Ingress": [r.model_dump(mode="json") for r in group.ingress] if group else [],
             }
-            ids.append(
-                b.add(
-                    kinds.AUTHORIZE_ENDPOINT_INGRESS,
-                    sg,
-                    before=None,
-                    after={
-                        "IpProtocol": "tcp",
-                        "FromPort": 443,
-                        "ToPort": 443,
-                        "SourceSecurityGroupIds": groups,
-                    },
-                    risk="low",
-                    reason=f"{sg} ({endpoint.vpc_endpoint_id}): allow TCP 443 from {', '.join(groups)}.",
-                    fp=fingerprint(before_state),
-                    blast=BlastRadius(
-                        note=f"only traffic to {endpoint.vpc_endpoint_id} is affected"
-                    ),
-                    fixes=fix_ids,
-                )
+            ingress_id = b.add(
+                kinds.AUTHORIZE_ENDPOINT_INGRESS,
+                sg,
+                before=None,
+                after={
+                    "IpProtocol": "tcp",
+                    "FromPort": 443,
+                    "ToPort": 443,
+                    "SourceSecurityGroupIds": groups,
+                },
+                risk="low",
+                reason=f"{sg} ({endpoint.vpc_endpoint_id}): allow TCP 443 from {', '.join(groups)}.",
+                fp=fingerprint(before_state),
+                blast=BlastRadius(
+                    functions=tuple(sorted(shut_out)),
+                    note=f"only traffic to {endpoint.vpc_endpoint_id} is affected",
+                ),
+                fixes=fix_ids,
             )
+            ids.append(ingress_id)
+            if dns_id is not None:
+                dns_change = b.changes[dns_id]
+                b.changes[dns_id] = dns_change.model_copy(
+                    update={"depends_on": tuple(sorted({*dns_change.depends_on, ingress_id}))}
+                )
         if not endpoint.private_dns_enabled:
             before = {"PrivateDnsEnabled": False}
             ids.append(
@@ -458,7 +477,7 @@ def _lambda_endpoint(
                     reason=f"{endpoint.vpc_endpoint_id}: turn on private DNS so the SDK's Lambda hostname resolves to it.",
                     fp=fingerprint({"VpcEndpointId": endpoint.vpc_endpoint_id, **before}),
                     blast=blast,
-                    depends_on=[dns_id] if dns_id else [],
+                    depends_on=[d for d in (dns_id, ingress_id) if d],
                     fixes=fix_ids,
                 )
             )
@@ -602,6 +621,12 @@ def _plan_function(
                 codes = {f.code for f in subnet_fix}
                 if outcome.blocked is None and outcome.azs_after < settings.min_azs:
                     codes.discard(AZ_BELOW_MIN)
+                    az_ids = {f.id for f in subnet_fix if f.code == AZ_BELOW_MIN}
+                    for cid in outcome.change_ids:
+                        c = b.changes[cid]
+                        b.changes[cid] = c.model_copy(
+                            update={"fixes": tuple(x for x in c.fixes if x not in az_ids)}
+                        )
                     if not codes:
                         # the change would fix nothing: the VPC lacks NAT-routed
                         # subnets in enough AZs (the change is this function's own)
@@ -776,9 +801,15 @@ def _apply_cap(
                 }
             )
         out.append(f)
-    # a change whose findings were all deferred is not needed
+    # a change whose findings were all deferred is not needed, and a kept
+    # change lists only findings it still fixes (verification reads ``fixes``)
     live = {fid for f in out if f.status == "planned" for fid in f.fixed_by}
-    kept = [c for c in kept if c.id in live]
+    planned_ids = {f.id for f in out if f.status == "planned"}
+    kept = [
+        c.model_copy(update={"fixes": tuple(x for x in c.fixes if x in planned_ids)})
+        for c in kept
+        if c.id in live
+    ]
     return kept, out
 
 

@@ -104,11 +104,16 @@ class Hooks:
     )
     after: list[tuple[str, Callable[[dict[str, Any]], None]]] = field(default_factory=list)
 
-    def on(self, operation: str, when: Callable[[int], bool], action: Callable[[str], None]) -> None:
+    def on(
+        self, operation: str, when: Callable[[int], bool], action: Callable[[str], None]
+    ) -> None:
         self.rules.append((operation, when, action))
 
     def fail(
-        self, operation: str, when: Callable[[int], bool], code: str = "InvalidParameterValueException"
+        self,
+        operation: str,
+        when: Callable[[int], bool],
+        code: str = "InvalidParameterValueException",
     ) -> None:
         def raise_it(op: str) -> None:
             raise client_error(code, op)
@@ -152,6 +157,7 @@ class World:
     info: sandbox.SeedInfo | None = None
     hooks: Hooks = field(default_factory=Hooks)
     sleeps: list[float] = field(default_factory=list)
+    now: float = 0.0  # the executor's fake clock
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def _client(self, service: str) -> Any:
@@ -168,9 +174,7 @@ class World:
         return self._client("ec2")
 
     def factory(self, service: str, region: str) -> Any:
-        client = self.session.client(
-            service, region_name=region, config=executor.executor_config()
-        )
+        client = self.session.client(service, region_name=region, config=executor.executor_config())
         client.meta.events.register("before-call", self.hooks.before_call)
         client.meta.events.register("after-call", self.hooks.after_call)
         client.meta.events.register(
@@ -178,8 +182,19 @@ class World:
         )
         return client
 
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        """Nothing waits: the fake clock jumps instead (a settle that never
+        comes times out at once rather than spinning for real)."""
+        self.sleeps.append(seconds)
+        self.now += seconds
+
     def aws(self, *, dry_run: bool = False) -> executor.Aws:
-        settings = executor.Settings(sleep=self.sleeps.append, settle_timeout=60, poll_interval=1)
+        settings = executor.Settings(
+            clock=self.clock, sleep=self.sleep, settle_timeout=60, poll_interval=1
+        )
         return executor.Aws(self.factory, settings=settings, dry_run=dry_run)
 
     def snapshot(self) -> dict[str, Any]:
@@ -317,7 +332,11 @@ def test_apply_fixes_every_fixable_finding_and_rollback_restores_exactly(world: 
     assert outcome.applied == [c.id for c in plan.changes]
     assert "verification passed" in _text(outcome)
     assert outcome.journal == path.parent / "p.journal.jsonl"
-    assert not (path.parent / ".locks" / (lock_key(plan.account_id, plan.regions).replace("/", "_") + ".lock")).exists()
+    assert not (
+        path.parent
+        / ".locks"
+        / (lock_key(plan.account_id, plan.regions).replace("/", "_") + ".lock")
+    ).exists()
 
     # Every planned finding is gone; planning again finds nothing to change.
     again, _ = world.plan(policy, name="again.json")
@@ -352,7 +371,9 @@ def test_dry_run_changes_nothing_and_sends_only_reads(world: World) -> None:
     plan, path = world.plan()
     before = world.snapshot()
 
-    outcome = run_apply(plan, path, world.aws(dry_run=True), ApplyOptions(dry_run=True, max_risk="high"))
+    outcome = run_apply(
+        plan, path, world.aws(dry_run=True), ApplyOptions(dry_run=True, max_risk="high")
+    )
 
     assert outcome.exit_code == EXIT_OK, _text(outcome)
     assert "would-apply" in _text(outcome)
@@ -368,10 +389,44 @@ def test_dry_run_reports_a_stale_plan_with_exit_3(world: World) -> None:
     plan, path = world.plan()
     assert world.info is not None
     world.set_subnets("reports-nightly", [world.info.subnets["public-a"]])
-    outcome = run_apply(plan, path, world.aws(dry_run=True), ApplyOptions(dry_run=True, max_risk="high"))
+    outcome = run_apply(
+        plan, path, world.aws(dry_run=True), ApplyOptions(dry_run=True, max_risk="high")
+    )
     assert outcome.exit_code == EXIT_STALE
     assert "stale" in _text(outcome)
     assert world.hooks.mutating() == []
+
+
+def test_dry_run_reports_a_change_that_would_fail_with_exit_1(world: World) -> None:
+    plan, path = world.plan()
+    assert world.info is not None
+    gone = world.info.subnets["private-b"]
+    assert any(gone in c.after.get("SubnetIds", []) for c in plan.changes)
+    tables = world.ec2.describe_route_tables(
+        Filters=[{"Name": "association.subnet-id", "Values": [gone]}]
+    )["RouteTables"]
+    for association in tables[0]["Associations"]:
+        world.ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
+    world.ec2.delete_subnet(SubnetId=gone)
+
+    outcome = run_apply(
+        plan, path, world.aws(dry_run=True), ApplyOptions(dry_run=True, max_risk="high")
+    )
+
+    assert outcome.exit_code == EXIT_ERROR, _text(outcome)
+    assert f"subnets not found: {gone}" in _text(outcome)
+    assert "would fail against the live state" in outcome.lines[-1]
+    assert world.hooks.mutating() == []
+
+
+def test_a_plan_without_changes_applies_nothing(world: World) -> None:
+    plan, path = world.plan(functions=("orders-fulfil", "thumbnailer"))
+    assert plan.changes == ()
+    outcome = run_apply(plan, path, world.aws(), ApplyOptions())
+    assert outcome.exit_code == EXIT_OK
+    assert "No changes. Nothing to apply." in outcome.lines
+    assert world.hooks.mutating() == []
+    assert not (path.parent / "p.journal.jsonl").exists()
 
 
 # --------------------------------------------------------------------------
@@ -491,11 +546,16 @@ def test_ec2_kinds_apply_and_roll_back(ec2_world: tuple[World, Ec2World]) -> Non
         kinds.CREATE_ENDPOINT_SG: 1,
         kinds.CREATE_LAMBDA_ENDPOINT: 1,
     }
-    assert sorted(c.target for c in plan.changes if c.kind == kinds.PUT_NAT_ROUTE) == ids.isolated_tables
+    assert (
+        sorted(c.target for c in plan.changes if c.kind == kinds.PUT_NAT_ROUTE)
+        == ids.isolated_tables
+    )
     before = world.snapshot()
 
     # Dry run first: reads only, nothing changes.
-    dry = run_apply(plan, path, world.aws(dry_run=True), ApplyOptions(dry_run=True, max_risk="high"))
+    dry = run_apply(
+        plan, path, world.aws(dry_run=True), ApplyOptions(dry_run=True, max_risk="high")
+    )
     assert dry.exit_code == EXIT_OK, _text(dry)
     assert world.hooks.mutating() == []
     assert world.snapshot() == before
@@ -631,8 +691,12 @@ def test_max_risk_low_applies_only_low_risk_changes(world: World) -> None:
     assert f"{len(others)} change(s) were not applied: they need approval." in outcome.lines
     assert world.info is not None
     # reports-nightly (medium) untouched, orders-api (low) fixed.
-    assert world.info.subnets["public-a"] in world.config("reports-nightly")["VpcConfig"]["SubnetIds"]
-    assert world.info.subnets["public-a"] not in world.config("orders-api")["VpcConfig"]["SubnetIds"]
+    assert (
+        world.info.subnets["public-a"] in world.config("reports-nightly")["VpcConfig"]["SubnetIds"]
+    )
+    assert (
+        world.info.subnets["public-a"] not in world.config("orders-api")["VpcConfig"]["SubnetIds"]
+    )
 
 
 def test_nothing_within_max_risk_and_no_approval_is_refused(world: World) -> None:
@@ -801,6 +865,67 @@ def test_rollback_does_not_overwrite_a_hand_edit(world: World) -> None:
     assert [r.change_id for r in view.applied()] == [edited.id]
 
 
+def test_failed_verification_keeps_the_changes_and_exits_1(world: World) -> None:
+    plan, path = world.plan()
+    before = world.snapshot()
+
+    outcome = run_apply(
+        plan, path, world.aws(), ApplyOptions(max_risk="high"), lambda p, a: ["orders-api broken"]
+    )
+
+    assert outcome.exit_code == EXIT_ERROR, _text(outcome)
+    assert "Verification failed:" in outcome.lines
+    assert "  orders-api broken" in outcome.lines
+    assert world.snapshot() != before
+    view = read_journal(path.parent / "p.journal.jsonl")
+    assert view.finished is not None and view.finished["outcome"] == "verify-failed"
+    with pytest.raises(BadInput, match="nothing to resume"):
+        run_apply(
+            plan,
+            path,
+            world.aws(),
+            ApplyOptions(max_risk="high", resume=path.parent / "p.journal.jsonl"),
+        )
+    rolled = run_rollback(plan, path.parent / "p.journal.jsonl", world.aws(), None, lambda: NOW)
+    assert rolled.exit_code == EXIT_OK, _text(rolled)
+    assert world.snapshot() == before
+
+
+def test_failed_verification_rolls_back_when_asked(world: World) -> None:
+    plan, path = world.plan()
+    before = world.snapshot()
+
+    outcome = run_apply(
+        plan,
+        path,
+        world.aws(),
+        ApplyOptions(max_risk="high", rollback_on_verify_failure=True),
+        lambda p, a: ["orders-api broken"],
+    )
+
+    assert outcome.exit_code == EXIT_ROLLED_BACK, _text(outcome)
+    assert world.snapshot() == before
+    view = read_journal(path.parent / "p.journal.jsonl")
+    assert view.finished is not None and view.finished["outcome"] == "rolled-back"
+    assert view.applied() == []
+
+
+def test_a_journal_of_another_plan_is_refused(world: World) -> None:
+    plan, path = world.plan()
+    other = planner.with_digest(plan.model_copy(update={"created_at": "2026-02-02T00:00:00Z"}))
+    outcome = run_apply(other, path, world.aws(), ApplyOptions(max_risk="high"))
+    assert outcome.exit_code == EXIT_OK
+    applied = world.snapshot()
+    journal_path = path.parent / "p.journal.jsonl"
+    with pytest.raises(BadInput, match="belongs to"):
+        run_rollback(plan, journal_path, world.aws(), None, lambda: NOW)
+    with pytest.raises(BadInput, match="belongs to another plan"):
+        run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", resume=journal_path))
+    with pytest.raises(BadInput, match="does not exist"):
+        run_rollback(plan, path.parent / "missing.jsonl", world.aws(), None, lambda: NOW)
+    assert world.snapshot() == applied
+
+
 # --------------------------------------------------------------------------
 # Resume after a kill
 
@@ -872,12 +997,41 @@ def test_resume_after_an_interrupt_at_the_second_change(world: World) -> None:
     assert world.snapshot() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Journal appends to a journal whose last line was torn by a kill without "
-    "starting a new line, so the resumed run's header is glued to the torn line and "
-    "read_journal then rejects the journal (torn line no longer last) - rollback impossible",
-)
+def test_resume_recognises_a_change_the_killed_run_made(world: World) -> None:
+    """Killed after the second update went through, before its ``done`` line."""
+    plan, path = world.plan()
+    before = world.snapshot()
+    journal_path = path.parent / "p.journal.jsonl"
+    updates = [c for c in plan.changes if c.kind == kinds.UPDATE_VPC_CONFIG]
+    seen: list[int] = []
+
+    def die_after_second(parsed: dict[str, Any]) -> None:
+        seen.append(1)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    world.hooks.after.append(("UpdateFunctionConfiguration", die_after_second))
+    with pytest.raises(KeyboardInterrupt):
+        run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high"))
+    world.hooks.after.clear()
+    name = updates[1].target.rsplit(":", 1)[1]
+    assert sorted(world.config(name)["VpcConfig"]["SubnetIds"]) == sorted(
+        updates[1].after["SubnetIds"]
+    )
+    assert read_journal(journal_path).records[updates[1].id].state == "intent"
+
+    outcome = run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", resume=journal_path))
+
+    assert outcome.exit_code == EXIT_OK, _text(outcome)
+    assert f"already      {updates[1].id}" in _text(outcome)
+    assert world.hooks.counts["UpdateFunctionConfiguration"] == 2 + len(updates) - 2
+    view = read_journal(journal_path)
+    assert view.records[updates[1].id].state == "done"
+    rolled = run_rollback(plan, journal_path, world.aws(), None, lambda: NOW)
+    assert rolled.exit_code == EXIT_OK, _text(rolled)
+    assert world.snapshot() == before
+
+
 def test_rollback_after_resuming_a_journal_torn_by_a_kill(world: World) -> None:
     plan, path = world.plan()
     before = world.snapshot()
@@ -891,7 +1045,9 @@ def test_rollback_after_resuming_a_journal_torn_by_a_kill(world: World) -> None:
         run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high"))
     # The kill hit while the second intent line was being written.
     text = journal_path.read_text(encoding="utf-8")
-    journal_path.write_text(text[: len(text) - len(text.splitlines()[-1]) // 2 - 1], encoding="utf-8")
+    journal_path.write_text(
+        text[: len(text) - len(text.splitlines()[-1]) // 2 - 1], encoding="utf-8"
+    )
     assert read_journal(journal_path).truncated
 
     outcome = run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", resume=journal_path))
@@ -906,12 +1062,6 @@ def test_rollback_after_resuming_a_journal_torn_by_a_kill(world: World) -> None:
 # Bugs found while writing these tests
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: run_apply's preflight re-read lets the target's ResourceNotFoundException "
-    "escape (UpdateVpcConfig.read has no not-found handling) instead of reporting the "
-    "deleted target as stale (exit 3); the journal is left without a 'finished' line",
-)
 def test_a_target_deleted_since_the_plan_is_stale(world: World) -> None:
     plan, path = world.plan()
     world.lam.delete_function(FunctionName="reports-nightly")
@@ -921,12 +1071,6 @@ def test_a_target_deleted_since_the_plan_is_stale(world: World) -> None:
     assert world.snapshot() == edited
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: MoveAlias.apply publishes a version, then UpdateAlias fails: the change counts "
-    "as failed, so nothing deletes the version it published, yet the run reports "
-    "'rolled back' (exit 4) with the account not as it was",
-)
 def test_a_failed_alias_move_leaves_no_published_version(world: World) -> None:
     plan, path = world.plan()
     world.hooks.fail("UpdateAlias", _nth(1), code="AccessDeniedException")
@@ -936,12 +1080,6 @@ def test_a_failed_alias_move_leaves_no_published_version(world: World) -> None:
     assert world.snapshot() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: apply_changes passes the change kind (e.g. 'lambda.publish-and-move-alias') "
-    "to translate_error as the API operation, so an AccessDenied names the non-existent "
-    "IAM action 'lambda:lambda.publish-and-move-alias' instead of lambda:UpdateAlias",
-)
 def test_a_denied_call_names_the_missing_iam_action(world: World) -> None:
     plan, path = world.plan()
     world.hooks.fail("UpdateAlias", _nth(1), code="AccessDeniedException")
@@ -951,12 +1089,6 @@ def test_a_denied_call_names_the_missing_iam_action(world: World) -> None:
     assert "lambda:UpdateAlias" in failed[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: when a change's call went through but settle() then fails (endpoint state "
-    "'failed', or a settle timeout), the change is not in 'completed', so the run "
-    "rolls back the others, reports exit 4 and leaves the new (billed) endpoint behind",
-)
 def test_an_endpoint_that_fails_to_settle_is_removed_on_rollback(
     ec2_world: tuple[World, Ec2World],
 ) -> None:
@@ -985,6 +1117,22 @@ def test_an_endpoint_that_fails_to_settle_is_removed_on_rollback(
     ]
     assert live == []
     assert _without_deleted_endpoints(world.snapshot()) == before
+
+
+def test_a_revision_id_conflict_at_write_time_is_stale(world: World) -> None:
+    plan, path = world.plan()
+    world.hooks.fail("UpdateFunctionConfiguration", _nth(2), code="PreconditionFailedException")
+    before = world.snapshot()
+    outcome = run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high"))
+    assert world.snapshot() == before
+    assert outcome.exit_code == EXIT_STALE, _text(outcome)
+
+
+def test_dry_run_of_an_applied_plan_says_already_applied(world: World) -> None:
+    plan, path = world.plan()
+    assert run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high")).exit_code == EXIT_OK
+    with pytest.raises(BadInput, match="already applied"):
+        run_apply(plan, path, world.aws(dry_run=True), ApplyOptions(dry_run=True, max_risk="high"))
 
 
 # --------------------------------------------------------------------------

@@ -246,7 +246,9 @@ CASES: list[tuple[str, Callable[[], RegionInventory], str, dict[str, Any]]] = [
         "ipv4-nat-with-ipv6-eigw-is-nat",
         lambda: lone(base(), "x", fx.default_route("nat-a-a"), fx.route("::/0", "eigw-a")),
         "subnet-x",
-        dict(egress="nat", route="0.0.0.0/0 -> nat-a-a", target="nat-a-a", target_state="available"),
+        dict(
+            egress="nat", route="0.0.0.0/0 -> nat-a-a", target="nat-a-a", target_state="available"
+        ),
     ),
     (
         "ipv4-nat-with-ipv6-igw-is-nat",

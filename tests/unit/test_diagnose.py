@@ -25,9 +25,7 @@ def findings_of(diag: Diagnosis, name: str) -> list[Finding]:
 
 def codes(diag: Diagnosis, name: str, qualifier: str | None = None) -> set[str]:
     return {
-        f.code
-        for f in findings_of(diag, name)
-        if qualifier is None or f.qualifier == qualifier
+        f.code for f in findings_of(diag, name) if qualifier is None or f.qualifier == qualifier
     }
 
 
@@ -152,9 +150,7 @@ def test_az_rule_override_applies_per_function() -> None:
         rules=[Rule(match_names=("solo",), min_azs=1)],
         min_azs=2,
     )
-    diag = run(
-        world_with(fx.function("solo", [N(A, "a")]), fx.function("other", [N(A, "a")])), pol
-    )
+    diag = run(world_with(fx.function("solo", [N(A, "a")]), fx.function("other", [N(A, "a")])), pol)
     assert codes(diag, "solo") == set()
     assert codes(diag, "other") == {d.AZ_BELOW_MIN}
 
@@ -260,7 +256,9 @@ def test_isolated_with_usable_endpoint_and_nat_subnets_is_isolated_mixed() -> No
         ),
     ],
 )
-def test_endpoint_problems_for_isolated_function(kwargs: dict[str, object], expected: set[str]) -> None:
+def test_endpoint_problems_for_isolated_function(
+    kwargs: dict[str, object], expected: set[str]
+) -> None:
     diag = run(endpoint_world([I(A, "a"), I(A, "b")], **kwargs))  # type: ignore[arg-type]
     assert codes(diag, "fn") == expected
 
@@ -359,9 +357,7 @@ def test_both_broken_gives_alias_finding_saying_broken_too() -> None:
 
 
 def test_alias_on_version_without_vpc_is_not_judged() -> None:
-    fn = fx.function(
-        "fn", GOOD, versions=[fx.version("1", None)], aliases=[fx.alias("live", "1")]
-    )
+    fn = fx.function("fn", GOOD, versions=[fx.version("1", None)], aliases=[fx.alias("live", "1")])
     assert codes(run(world_with(fn)), "fn") == set()
 
 

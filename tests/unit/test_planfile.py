@@ -94,8 +94,15 @@ def edit(text: str, change: callable) -> str:  # type: ignore[valid-type]
 @pytest.mark.parametrize(
     "mutate",
     [
-        pytest.param(lambda d: d["changes"][0]["after"].update(SubnetIds=["subnet-evil"]), id="after"),
-        pytest.param(lambda d: d["changes"][0].update(risk="low" if d["changes"][0]["risk"] != "low" else "high"), id="risk"),
+        pytest.param(
+            lambda d: d["changes"][0]["after"].update(SubnetIds=["subnet-evil"]), id="after"
+        ),
+        pytest.param(
+            lambda d: d["changes"][0].update(
+                risk="low" if d["changes"][0]["risk"] != "low" else "high"
+            ),
+            id="risk",
+        ),
         pytest.param(lambda d: d["changes"].pop(), id="drop-change"),
         pytest.param(lambda d: d.update(account_id="999999999999"), id="account"),
         pytest.param(lambda d: d.update(created_at="2030-01-01T00:00:00Z"), id="created-at"),
@@ -192,3 +199,11 @@ def test_schema_describes_the_plan() -> None:
 def test_plan_validates_against_the_schema() -> None:
     jsonschema = pytest.importorskip("jsonschema")
     jsonschema.validate(json.loads(dumps(sample_plan())), planfile.plan_schema())
+
+
+@pytest.mark.parametrize("version", [True, 1.0])
+def test_format_version_must_be_the_integer(version: object) -> None:
+    data = json.loads(dumps(sample_plan()))
+    data["format_version"] = version
+    with pytest.raises(BadInput, match="format_version"):
+        parse_plan(json.dumps(data))

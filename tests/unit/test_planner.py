@@ -209,7 +209,9 @@ def test_sixteen_subnets_in_one_az_cannot_grow() -> None:
     )
     world = fx.add(world, fx.function("big", [*many, "subnet-a-nat-a99"]))
     p = plan(world, fx.policy(min_azs=2))
-    assert all(len(c.after["SubnetIds"]) <= MAX_SUBNETS for c in of_kind(p, kinds.UPDATE_VPC_CONFIG))
+    assert all(
+        len(c.after["SubnetIds"]) <= MAX_SUBNETS for c in of_kind(p, kinds.UPDATE_VPC_CONFIG)
+    )
     assert finding(p, "big", d.AZ_BELOW_MIN).status == "blocked"
 
 
@@ -264,7 +266,11 @@ def test_unusable_nats_are_not_chosen() -> None:
 
 def test_no_usable_nat_blocks_add_nat_route() -> None:
     world = fx.vpc_world(
-        A, "ab", public=True, nat_azs="", isolated_tables="own",
+        A,
+        "ab",
+        public=True,
+        nat_azs="",
+        isolated_tables="own",
         functions=[fx.function("iso", [I(A, "b")])],
     )
     p = plan(world, fx.policy(**NAT_ROUTE_ONLY))
@@ -274,9 +280,7 @@ def test_no_usable_nat_blocks_add_nat_route() -> None:
 
 
 def test_blackhole_default_route_is_replaced() -> None:
-    world = fx.set_default_route(
-        fx.vpc_world(A, "ab"), fx.nat_rt(A, "b"), "nat-gone", "blackhole"
-    )
+    world = fx.set_default_route(fx.vpc_world(A, "ab"), fx.nat_rt(A, "b"), "nat-gone", "blackhole")
     world = fx.add(world, fx.function("fn", [N(A, "b")]))
     p = plan(world, fx.policy(**NAT_ROUTE_ONLY))
     (c,) = p.changes
@@ -455,7 +459,9 @@ def test_one_endpoint_per_vpc_for_many_functions() -> None:
     assert len(sg.fixes) == 2
 
 
-def existing_endpoint_world(ingress: tuple[object, ...] = (), private_dns: bool = True) -> RegionInventory:
+def existing_endpoint_world(
+    ingress: tuple[object, ...] = (), private_dns: bool = True
+) -> RegionInventory:
     world = fx.vpc_world(A, "ab", private=False, public=False)
     return fx.add(
         world,
@@ -489,7 +495,9 @@ def test_existing_endpoint_needs_no_creation_permission() -> None:
 
 
 def test_existing_endpoint_with_private_dns_off_gets_it_turned_on() -> None:
-    p = plan(existing_endpoint_world(ingress=(fx.allow_443_from_groups(fx.fn_sg(A)),), private_dns=False))
+    p = plan(
+        existing_endpoint_world(ingress=(fx.allow_443_from_groups(fx.fn_sg(A)),), private_dns=False)
+    )
     (c,) = p.changes
     assert c.kind == kinds.ENABLE_ENDPOINT_PRIVATE_DNS
     assert c.target == "vpce-a-lambda"
@@ -517,7 +525,9 @@ def test_sg_blocking_for_nat_function_is_planned_via_endpoint_path() -> None:
 
 
 def test_endpoint_alone_does_not_fix_public_subnets() -> None:
-    world = fx.vpc_world(A, "ab", private=False, functions=[fx.function("fn", [P(A, "a"), P(A, "b")])])
+    world = fx.vpc_world(
+        A, "ab", private=False, functions=[fx.function("fn", [P(A, "a"), P(A, "b")])]
+    )
     p = plan(world, fx.policy(**ENDPOINT_ONLY, allow_endpoint_creation=True))
     assert p.changes == ()
     f = finding(p, "fn", d.PUBLIC_ALL)
@@ -637,9 +647,10 @@ def test_max_changes_cap_defers_findings() -> None:
 
 
 def test_cap_never_keeps_a_change_whose_dependency_was_dropped() -> None:
-    p = plan(iso_world(dns=(True, False)), fx.policy(
-        **ENDPOINT_ONLY, allow_endpoint_creation=True, max_changes=2
-    ))
+    p = plan(
+        iso_world(dns=(True, False)),
+        fx.policy(**ENDPOINT_ONLY, allow_endpoint_creation=True, max_changes=2),
+    )
     # The endpoint (third) would be cut: its DNS and SG changes fix nothing alone.
     assert p.changes == ()
     assert finding(p, "iso", d.ISOLATED_NO_ENDPOINT).status == "deferred"
@@ -728,7 +739,7 @@ def test_exempt_function_by_rule_is_never_changed() -> None:
     assert p.changes == ()
 
 
-# ---------------------------------------------------------------- known bugs
+# ------------------------------------------- regressions (bugs found and fixed)
 
 
 def test_az_finding_not_marked_planned_when_the_change_does_not_reach_min_azs() -> None:
@@ -743,9 +754,7 @@ def test_az_finding_not_marked_planned_when_the_change_does_not_reach_min_azs() 
 
 
 def test_first_strategy_that_fixes_everything_wins() -> None:
-    world = fx.vpc_world(
-        A, "abc", functions=[fx.function("fn", [P(A, "a"), I(A, "b"), N(A, "c")])]
-    )
+    world = fx.vpc_world(A, "abc", functions=[fx.function("fn", [P(A, "a"), I(A, "b"), N(A, "c")])])
     p = plan(
         world,
         fx.policy(
@@ -796,14 +805,71 @@ def test_az_only_finding_that_cannot_be_met_plans_no_change() -> None:
     assert_plan_invariants(p)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with strategies = [] the manual step is built from an empty reasons list "
-    "and reads '. By hand: ...' without saying that the policy lists no strategy",
-)
 def test_empty_strategies_manual_step_says_why() -> None:
     world = fx.vpc_world(A, "abc", functions=[fx.function("fn", [P(A, "a"), N(A, "b")])])
     f = finding(plan(world, fx.policy(strategies=[])), "fn", d.PUBLIC_MIXED)
     assert f.manual_step is not None
     assert not f.manual_step.startswith(".")
     assert "strateg" in f.manual_step
+
+
+def test_cap_removes_deferred_findings_from_kept_changes_fixes() -> None:
+    # fa needs rtb-iso-a; fb needs rtb-iso-a and rtb-iso-b. A cap of one keeps
+    # the rtb-iso-a change: fa is planned, fb is deferred.
+    world = fx.vpc_world(
+        A,
+        "ab",
+        isolated_tables="own",
+        functions=[fx.function("fa", [I(A, "a")]), fx.function("fb", [I(A, "a"), I(A, "b")])],
+    )
+    p = plan(world, fx.policy(**NAT_ROUTE_ONLY, max_changes=1))
+    (c,) = p.changes
+    assert finding(p, "fa", d.ISOLATED_NO_ENDPOINT).status == "planned"
+    deferred = finding(p, "fb", d.ISOLATED_NO_ENDPOINT)
+    assert deferred.status == "deferred"
+    assert deferred.id not in c.fixes
+
+
+def test_change_fixes_lists_only_the_findings_it_fixes() -> None:
+    # The only NAT-routed subnet is in AZ a: the NAT-broken subnet is replaced
+    # by it, but a second AZ cannot be reached.
+    world = fx.vpc_world(A, "ab", nat_azs="a")
+    world = fx.remove(world, N(A, "b"), fx.nat_rt(A, "b"))
+    world = fx.add(world, fx.subnet("subnet-x", A, "a"))
+    world = fx.add(
+        world, fx.route_table("rtb-x", A, [fx.default_route("nat-gone", "blackhole")], ["subnet-x"])
+    )
+    world = fx.add(world, fx.function("fn", ["subnet-x"]))
+    p = plan(world, fx.policy(min_azs=2, strategies=["keep-private-subnets"]))
+    (c,) = p.changes
+    assert c.after["SubnetIds"] == [N(A, "a")]
+    assert finding(p, "fn", d.NAT_BROKEN).status == "planned"
+    az = finding(p, "fn", d.AZ_BELOW_MIN)
+    assert az.status == "blocked"
+    assert az.id not in c.fixes
+
+
+def test_private_dns_change_keeps_other_vpc_functions_working() -> None:
+    world = fx.add(
+        fx.vpc_world(A, "ab"),
+        fx.security_group(EP_SG, A, [fx.allow_443_from_groups(fx.fn_sg(A))]),
+        fx.endpoint(A, [I(A, "a")], [EP_SG], private_dns=False),
+        fx.function("iso", [I(A, "a"), I(A, "b")]),
+        # healthy today: NAT-routed, and the endpoint's DNS is not active
+        fx.function("bystander", [N(A, "a"), N(A, "b")], ["sg-a-other"]),
+    )
+    p = plan(world, fx.policy(**ENDPOINT_ONLY))
+    assert finding(p, "iso", d.ENDPOINT_PRIVATE_DNS_OFF).status == "planned"
+    assert not [f for f in p.findings if f.function == "bystander"]
+    # apply the plan
+    after = world
+    for c in p.changes:
+        if c.kind == kinds.ENABLE_ENDPOINT_PRIVATE_DNS:
+            ep = next(e for e in after.vpc_endpoints if e.vpc_endpoint_id == c.target)
+            after = fx.add(after, ep.model_copy(update={"private_dns_enabled": True}))
+        elif c.kind == kinds.AUTHORIZE_ENDPOINT_INGRESS:
+            sg = next(g for g in after.security_groups if g.group_id == c.target)
+            rule = fx.allow_443_from_groups(*c.after["SourceSecurityGroupIds"])
+            after = fx.add(after, sg.model_copy(update={"ingress": (*sg.ingress, rule)}))
+    replan = plan(after, fx.policy(**ENDPOINT_ONLY))
+    assert [f.code for f in replan.findings if f.function == "bystander"] == []

@@ -31,10 +31,14 @@ def fn(name: str = "api", **tags: str) -> fx.Function:
 
 def test_settings_defaults() -> None:
     s = Settings()
-    assert s.strategies == DEFAULT_STRATEGIES == (
-        "keep-private-subnets",
-        "add-nat-route",
-        "lambda-endpoint",
+    assert (
+        s.strategies
+        == DEFAULT_STRATEGIES
+        == (
+            "keep-private-subnets",
+            "add-nat-route",
+            "lambda-endpoint",
+        )
     )
     assert s.min_azs == 2
     assert s.exempt is False and s.exempt_reason == ""
@@ -284,7 +288,9 @@ def test_undecodable_file(tmp_path: Path) -> None:
 
 def test_repeated_strategy_in_a_rule_is_rejected() -> None:
     with pytest.raises(BadInput, match=r"rules\.0"):
-        parse_policy("[[rules]]\nmatch_names = ['x']\nstrategies = ['add-nat-route', 'add-nat-route']\n")
+        parse_policy(
+            "[[rules]]\nmatch_names = ['x']\nstrategies = ['add-nat-route', 'add-nat-route']\n"
+        )
 
 
 # ------------------------------------------------------- shipped example files
