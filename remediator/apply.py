@@ -232,12 +232,9 @@ def run_apply(
                 stale_why = executor.is_stale(c, live)
                 if stale_why and c.id in uncertain and h.expected_after(c) == live.state:
                     done[c.id] = {}
-                    journal.write(
+                    journal.change(
                         "done",
-                        change_id=c.id,
-                        kind=c.kind,
-                        target=c.target,
-                        region=c.region,
+                        c,
                         result={},
                         state_after=live.state,
                         recovered=True,

@@ -36,8 +36,8 @@ from botocore.exceptions import (
 
 from remediator import __version__, kinds
 from remediator.discover import _route_table, _rules, translate_error
-from remediator.errors import AwsAccessError, RemediatorError
-from remediator.journal import ChangeRecord, Journal
+from remediator.errors import RemediatorError
+from remediator.journal import Journal
 from remediator.plandata import Change, Plan
 from remediator.planner import route_state, state_hash, vpc_config_state
 
@@ -196,10 +196,6 @@ def _error_text(exc: BaseException, service: str, operation: str, region: str) -
         else None
     )
     return str(translated or exc)
-
-
-def _function_name(target: str) -> str:
-    return target
 
 
 def _alias_parts(target: str) -> tuple[str, str]:
@@ -1000,35 +996,26 @@ def apply_changes(
             why = is_stale(change, live)
             if why:
                 stale = True
-                journal.write(
+                journal.change(
                     "skipped",
-                    change_id=change.id,
-                    kind=change.kind,
-                    target=change.target,
-                    region=change.region,
+                    change,
                     error=why,
                 )
                 result.steps.append(StepReport(change.id, change.kind, change.target, "stale", why))
                 failure = why
                 break
-            journal.write(
+            journal.change(
                 "intent",
-                change_id=change.id,
-                kind=change.kind,
-                target=change.target,
-                region=change.region,
+                change,
                 state_before=live.state,
             )
             out = h.apply(aws, change, live, result.results)
             partial = (change, out)  # the call went through: rollback must see it
             h.settle(aws, change, out)
             after = h.read_after(aws, change, out, result.results)
-            journal.write(
+            journal.change(
                 "done",
-                change_id=change.id,
-                kind=change.kind,
-                target=change.target,
-                region=change.region,
+                change,
                 result=out,
                 state_after=after.state,
             )
@@ -1063,12 +1050,9 @@ def apply_changes(
             ):
                 # RevisionId moved between the check and the write: stale, not a failure
                 stale = True
-            journal.write(
+            journal.change(
                 "failed",
-                change_id=change.id,
-                kind=change.kind,
-                target=change.target,
-                region=change.region,
+                change,
                 error=text,
                 result=partial[1] if partial else None,
                 applied=partial is not None,
@@ -1129,12 +1113,9 @@ def undo_changes(
                 live = h.read_after(aws, change, out, results)
                 if state_hash(live.state) != state_hash(expected_after[change.id]):
                     why = f"{change.target} changed since the run (now {live.state}); not overwriting it"
-                    journal.write(
+                    journal.change(
                         "undo-skipped",
-                        change_id=change.id,
-                        kind=change.kind,
-                        target=change.target,
-                        region=change.region,
+                        change,
                         error=why,
                     )
                     result.steps.append(
@@ -1142,20 +1123,14 @@ def undo_changes(
                     )
                     result.left.append(change.id)
                     continue
-            journal.write(
+            journal.change(
                 "undo-intent",
-                change_id=change.id,
-                kind=change.kind,
-                target=change.target,
-                region=change.region,
+                change,
             )
             h.undo(aws, change, out)
-            journal.write(
+            journal.change(
                 "undone",
-                change_id=change.id,
-                kind=change.kind,
-                target=change.target,
-                region=change.region,
+                change,
             )
             log.info("change_undone", change_id=change.id, kind=change.kind, target=change.target)
             result.steps.append(
@@ -1165,12 +1140,9 @@ def undo_changes(
             )
         except (ClientError, BotoCoreError, RemediatorError) as exc:
             text = str(exc)
-            journal.write(
+            journal.change(
                 "undo-failed",
-                change_id=change.id,
-                kind=change.kind,
-                target=change.target,
-                region=change.region,
+                change,
                 error=text,
             )
             result.steps.append(
@@ -1180,11 +1152,3 @@ def undo_changes(
     if result.left:
         result.outcome = "rollback-incomplete"
     return result
-
-
-def pending_from_journal(records: dict[str, ChangeRecord]) -> dict[str, dict[str, Any]]:
-    return {cid: rec.result for cid, rec in records.items() if rec.state == "done"}
-
-
-def wrap_aws_error(exc: Exception) -> RemediatorError:
-    return AwsAccessError(str(exc))

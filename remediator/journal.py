@@ -51,6 +51,17 @@ class Journal:
         os.fsync(self._file.fileno())
         return entry
 
+    def change(self, event: str, change: Any, **fields: Any) -> dict[str, Any]:
+        """An event about one change (anything with id, kind, target, region)."""
+        return self.write(
+            event,
+            change_id=change.id,
+            kind=change.kind,
+            target=change.target,
+            region=change.region,
+            **fields,
+        )
+
     def close(self) -> None:
         self._file.close()
 
