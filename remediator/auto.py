@@ -396,7 +396,7 @@ class _Fleet:
         self._clients: dict[tuple[str, str], Any] = {}
         self._credentials: dict[str, Any] = {}
         self._role_locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._guard = threading.RLock()
         self._lock: FileLock | DynamoLock | None = None
 
     def client(self, service: str, region: str | None = None) -> Any:
