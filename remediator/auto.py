@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.loaders
 import botocore.session
 import structlog
 from botocore.credentials import CredentialProvider, RefreshableCredentials
@@ -372,10 +373,16 @@ class _StaticProvider(CredentialProvider):
         return self._credentials
 
 
-def _session_with(credentials: Any) -> Any:
-    """A new boto3 session (sessions are not shared across threads) on ``credentials``."""
-    core = botocore.session.Session()
-    core.get_component("credential_provider").insert_before("env", _StaticProvider(credentials))
+def _new_session(loader: Any, profile: str | None = None, credentials: Any = None) -> Any:
+    """A new boto3 session for one target (sessions are not shared across
+    threads) on ``credentials`` (else the profile's chain). ``loader`` is the
+    run's service-model loader: the models are parsed once per run, not once
+    per target."""
+    core = botocore.session.Session(profile=profile)
+    core.register_component("data_loader", loader)
+    if credentials is not None:
+        provider = _StaticProvider(credentials)
+        core.get_component("credential_provider").insert_before("env", provider)
     return boto3.session.Session(botocore_session=core)
 
 
@@ -398,6 +405,7 @@ class _Fleet:
         self._role_locks: dict[str, threading.Lock] = {}
         self._guard = threading.RLock()
         self._lock: FileLock | DynamoLock | None = None
+        self._loader = botocore.loaders.create_loader()
 
     def client(self, service: str, region: str | None = None) -> Any:
         key = (service, region or self.home)
@@ -521,7 +529,7 @@ class _Fleet:
 
     def session_for(self, target: Target) -> Any:
         if target.role_arn is None:
-            session = self.deps.make_session(self.opts.profile)
+            session = _new_session(self._loader, self.opts.profile)
         else:
             role = target.role_arn
             with self._guard:
@@ -533,7 +541,7 @@ class _Fleet:
                         refresh_using=lambda: self._assume(role),
                         method="remediator-assume-role",
                     )
-            session = _session_with(self._credentials[role])
+            session = _new_session(self._loader, credentials=self._credentials[role])
         if self.deps.on_session is not None:
             self.deps.on_session(session, target)
         return session
