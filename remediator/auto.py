@@ -13,7 +13,8 @@ For every account-region pair (a *target*) in the run, in three phases:
    (``confirm=None``), so it runs every check (account, journal, lock,
    freshness) and journals, rolls back on failure and on a failed
    verification; then the target is planned again and what is left is
-   written as ``review.json``, a plan a person can approve and apply.
+   written as ``review.json``, a plan a person can approve and apply (when
+   nothing of the plan ran, ``review.json`` is the plan itself).
 
 One target's failure never stops the others: it is recorded as an ``error``
 with its one-line message. The run's outcome is the worst of its targets
@@ -386,6 +387,41 @@ def _new_session(loader: Any, profile: str | None = None, credentials: Any = Non
     return boto3.session.Session(botocore_session=core)
 
 
+class _ClientCache:
+    """A target's session whose clients are made once per (service, region,
+    settings). Discovery runs up to three times per target (plan, verify,
+    plan again) and would otherwise build every client anew each time
+    (tens of milliseconds of CPU each). Used by one worker at a time."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self._clients: dict[tuple[Any, ...], Any] = {}
+
+    @property
+    def region_name(self) -> str | None:
+        return self._session.region_name  # type: ignore[no-any-return]
+
+    @property
+    def events(self) -> Any:
+        return self._session.events
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        config = kwargs.get("config")
+        settings = (
+            None
+            if config is None
+            else (
+                tuple(sorted((config.retries or {}).items())),
+                config.connect_timeout,
+                config.read_timeout,
+            )
+        )
+        key = (service, kwargs.get("region_name"), kwargs.get("endpoint_url"), settings)
+        if key not in self._clients:
+            self._clients[key] = self._session.client(service, **kwargs)
+        return self._clients[key]
+
+
 class _Fleet:
     """The runner's view of the fleet: its identity, the targets, the member
     credentials (assumed once per role, refreshed before they expire), the
@@ -544,7 +580,7 @@ class _Fleet:
             session = _new_session(self._loader, credentials=self._credentials[role])
         if self.deps.on_session is not None:
             self.deps.on_session(session, target)
-        return session
+        return _ClientCache(session)
 
     def lock(self) -> FileLock | DynamoLock:
         with self._guard:
@@ -662,8 +698,6 @@ class _Runner:
             )
             result.eligible = len(pair.eligible)
             result.outcome = "review" if _has_work(plan) else "clean"
-            if result.outcome == "review":
-                result.review = _rel(pair.plan_path, self.opts.out_dir)
             log.info(
                 "target_planned",
                 changes=result.changes,
@@ -745,7 +779,7 @@ class _Runner:
             )
             return
         if self.opts.dry_run:
-            result.outcome = "review" if _has_work(pair.plan) else "clean"
+            self.leave_for_review(pair)
             return
         # Applied and verified: what is left is whatever a fresh plan finds.
         after = self._plan(pair)
@@ -757,6 +791,17 @@ class _Runner:
         result.left = len(after.changes)
         result.blocked = after.summary.blocked
         result.deferred = after.summary.deferred
+
+    def leave_for_review(self, pair: _Pair) -> None:
+        """Nothing of the plan ran: if anything needs a person, the plan itself
+        is what is left (``review.json``, the same plan; its own journal)."""
+        assert pair.plan is not None
+        result = pair.result
+        if _has_work(pair.plan):
+            path = self._write(pair, "review", pair.plan)
+            result.outcome, result.review = "review", _rel(path, self.opts.out_dir)
+        else:
+            result.outcome, result.review = "clean", None
 
     def _aws(self, pair: _Pair) -> executor.Aws:
         session, endpoint_url = pair.session, self.opts.endpoint_url
@@ -869,9 +914,11 @@ def run(opts: AutoOptions, deps: Deps) -> RunSummary:
             chosen = [p for p in pairs if p.selected]
             _each(chosen, runner.apply_phase, opts.concurrency, deps.progress, "apply")
             for p in pairs:
-                if not p.selected and p.plan is not None and p.result.note:
-                    p.run_lines = [p.result.note]
-                    runner._write_report(p, "plan", p.plan)
+                if not p.selected and p.plan is not None and p.result.outcome != "error":
+                    if p.result.note:
+                        p.run_lines = [p.result.note]
+                        runner._write_report(p, "plan", p.plan)
+                    runner.leave_for_review(p)
             summary.targets = [p.result for p in pairs]
         except RemediatorError as exc:
             summary.error = _one_line(exc)

@@ -207,10 +207,11 @@ def scan(source: str, filename: str) -> set[str]:
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
             continue
         name, args = node.func.attr, node.args
-        if name in ("call", "items", "_pages") and len(args) >= 3:
-            service, method = _str(args[0]), _str(args[2])
-            if service in _SERVICES and method:
-                found.add(_api(service, method))
+        # aws.call / items / iter_items / _pages(...): ("svc", region-or-op, "method", ...)
+        service = _str(args[0]) if len(args) >= 3 else None
+        method = _str(args[2]) if len(args) >= 3 else None
+        if service in _SERVICES and method and _api_known(service, method):
+            found.add(_api(service, method))
         elif name == "filtered_items" and len(args) >= 2 and _str(args[1]):
             found.add(_api("ec2", str(_str(args[1]))))
         elif filename in _CLIENT_SERVICE and isinstance(node.func.value, ast.Attribute | ast.Name):
