@@ -863,11 +863,17 @@ def _each(
         # task binds (account, region, plan_id) does not leak into the next
         # task of the same worker thread.
         futures = [pool.submit(contextvars.copy_context().run, work, p) for p in pairs]
-        for future in futures:
-            future.result()
-            done += 1
-            if progress is not None:
-                progress(phase, done, len(pairs))
+        try:
+            for future in futures:
+                future.result()
+                done += 1
+                if progress is not None:
+                    progress(phase, done, len(pairs))
+        except BaseException:
+            # Ctrl-C: start no other target; the running ones finish their
+            # step (an apply is never cut off between its journal lines).
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def run(opts: AutoOptions, deps: Deps) -> RunSummary:

@@ -101,12 +101,12 @@ def auto(
         ),
     ] = None,
     out_dir: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--out-dir",
-            help="Folder for this run's artifacts: <account>/<region>/plan.json, plan.md, plan.asff.json, plan.journal.jsonl, review.json; summary.json. One folder per run.",
+            help="Folder for this run's artifacts: <account>/<region>/plan.json, plan.md, plan.asff.json, plan.journal.jsonl, review.json; summary.json. One folder per run. Default: runs/<UTC time>.",
         ),
-    ] = Path("remediator-run"),
+    ] = None,
     max_risk: Annotated[
         str,
         typer.Option(
@@ -211,6 +211,8 @@ def auto(
         from remediator.policy import load_policy
 
         run_id = running.new_run_id()
+        if out_dir is None:
+            out_dir = Path("runs") / cli._now().replace("-", "").replace(":", "")
         try:
             if max_risk not in RISK_ORDER:
                 raise BadInput(f"--max-risk {max_risk!r} is not low, medium or high.")

@@ -8,7 +8,10 @@ The server's world is reseeded only after a test that changed it.
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import sys
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +21,7 @@ import boto3
 import pytest
 from typer.testing import CliRunner, Result
 
-from remediator import sandbox
+from remediator import cli_auto, sandbox
 from remediator.cli import app
 
 REGION = sandbox.REGION
@@ -201,8 +204,6 @@ def test_nothing_to_do_exits_0(world: World) -> None:
         world.url,
         "-r",
         REGION,
-        "--out-dir",
-        "out",
         "-f",
         "orders-fulfil",
         "-f",
@@ -211,7 +212,27 @@ def test_nothing_to_do_exits_0(world: World) -> None:
     assert result.exit_code == 0, result.stdout + result.stderr
     data = summary_of(result)
     assert data["outcome"] == "clean" and data["changes_applied"] == 0
-    assert Path("out/summary.json").is_file()
+    # Without --out-dir: a new folder under runs/ named by the time.
+    assert re.fullmatch(r"runs/\d{8}T\d{6}Z", data["out_dir"]), data["out_dir"]
+    assert (Path(data["out_dir"]) / "summary.json").is_file()
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    bar, update = cli_auto._progress()
+    assert update is not None
+    with bar:
+        update("plan", 1, 2)
+        update("plan", 2, 2)
+        update("apply", 1, 1)
+    assert [t.description for t in bar.tasks] == ["plan account-regions", "apply account-regions"]
+    assert all(t.finished for t in bar.tasks)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert cli_auto._progress()[1] is None
 
 
 def test_everything_fixed_exits_6_and_a_used_out_dir_is_refused(world: World) -> None:

@@ -374,6 +374,57 @@ def test_a_failed_change_is_rolled_back_and_outranks_the_rest(moto: None, tmp_pa
     assert journal.finished is not None and journal.finished["outcome"] == "rolled-back"
 
 
+def test_a_stale_target_and_an_incomplete_rollback_map_to_3_and_5(
+    moto: None, tmp_path: Path
+) -> None:
+    """Home: orders-api is edited by hand between plan and apply (stale, 3).
+    Other: the second change fails and so does undoing the first (5)."""
+    seeded = seed_fleet(regions=("us-east-1",))
+    home_private_a = seeded[(HOME, "us-east-1")].subnets["private-a"]
+    edited: list[str] = []
+    updates: list[str] = []
+
+    def hand_edit(model: Any = None, **_: Any) -> None:
+        if model is not None and model.name == "GetFunctionConfiguration" and not edited:
+            edited.append(model.name)  # the preflight read of apply: edit just before it
+            lam = session_of(HOME).client("lambda", region_name="us-east-1")
+            lam.update_function_configuration(
+                FunctionName="orders-api",
+                VpcConfig={
+                    "SubnetIds": [home_private_a],
+                    "SecurityGroupIds": [seeded[(HOME, "us-east-1")].security_groups["fn-sg"]],
+                },
+            )
+
+    def second_update_fails(model: Any = None, **_: Any) -> None:
+        if model is not None and model.name == "UpdateFunctionConfiguration":
+            updates.append(model.name)
+            if len(updates) >= 2:
+                raise ClientError(
+                    {"Error": {"Code": "InvalidParameterValueException", "Message": "injected"}},
+                    model.name,
+                )
+
+    def hook(session: Any, t: auto.Target | None) -> None:
+        if t is not None and t.account_id == HOME:
+            session.events.register_first("before-call.*.*", hand_edit)
+        elif t is not None:
+            session.events.register_first("before-call.*.*", second_update_fails)
+
+    summary = auto.run(options(tmp_path, regions=("us-east-1",), max_risk="medium"), deps(hook))
+
+    home, other = summary.targets
+    assert home.outcome == "stale" and home.exit_code == 3, home.to_json()
+    assert home.applied == [] and home.review is None and "plan again" in (home.note or "")
+    assert subnets_of(HOME, "us-east-1", "orders-api") == [home_private_a]  # the hand edit stays
+    assert other.outcome == "rollback-incomplete" and other.exit_code == 5, other.to_json()
+    assert "journal" in (other.note or "")
+    assert len(updates) == 3  # the change, the failed one, the failed undo
+    view = read_journal(tmp_path / "out" / OTHER / "us-east-1" / "plan.journal.jsonl")
+    assert view.finished is not None and view.finished["outcome"] == "rollback-incomplete"
+    assert summary.exit_code == 5 and summary.outcome == "rollback-incomplete"
+
+
 def test_everything_fixed_exits_6_and_the_summary_reaches_sns(moto: None, tmp_path: Path) -> None:
     seed_fleet(accounts=(HOME,), regions=("us-east-1",))
     base = session_of(HOME)
