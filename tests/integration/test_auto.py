@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from structlog.testing import LogCapture
 
-from remediator import auto, executor, planfile, sandbox
+from remediator import auto, executor, notify, planfile, sandbox
 from remediator.cli import _verifier
 from remediator.errors import BadInput
 from remediator.journal import read_journal
@@ -124,6 +124,36 @@ def test_worst_outcome_wins_in_the_documented_order() -> None:
     assert auto.worst(["fixed", "review", "clean"]) == "review"
     assert auto.worst(["review", "error", "rolled-back"]) == "rolled-back"
     assert auto.worst([]) == "clean"
+
+
+def test_sns_message_fits_and_keeps_what_needs_a_person() -> None:
+    def target(i: int, outcome: str) -> dict[str, Any]:
+        return {
+            "account_id": f"{i:012d}",
+            "region": "us-east-1",
+            "outcome": outcome,
+            "pad": "x" * 400,
+        }
+
+    summary = {
+        "outcome": "review",
+        "exit_code": 2,
+        "targets_total": 2000,
+        "changes_applied": 3,
+        "changes_left": 9,
+        "targets": [target(i, "review" if i % 100 == 0 else "clean") for i in range(2000)],
+    }
+    message = notify.message_for(summary)
+    assert len(message.encode()) <= notify.MAX_MESSAGE_BYTES
+    sent = json.loads(message)
+    assert sent["targets_truncated"] is True
+    assert [t["outcome"] for t in sent["targets"]] == ["review"] * 20
+    small = {**summary, "targets": summary["targets"][:3]}
+    assert json.loads(notify.message_for(small)) == small
+    subject = notify.subject_for({**summary, "outcome": "révision" * 20})
+    assert len(subject) <= 100 and subject.isascii()
+    with pytest.raises(BadInput, match="is not an SNS topic ARN"):
+        notify.topic_region("arn:aws:sqs:us-east-1:123456789012:q")
 
 
 # --------------------------------------------------------------------------
