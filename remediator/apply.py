@@ -50,6 +50,7 @@ class ApplyOptions:
     lock: FileLock | DynamoLock | None = None
     now: Callable[[], str] = lambda: ""
     rollback_on_verify_failure: bool = False
+    run_id: str | None = None  # a caller's run id (auto), else a new one
 
 
 @dataclass
@@ -204,7 +205,7 @@ def run_apply(
         lines.append(f"Dry run passed: {len(reports)} change(s) would be applied.")
         return Outcome(EXIT_OK, lines)
 
-    run_id = "run-" + uuid.uuid4().hex[:12]
+    run_id = opts.run_id or "run-" + uuid.uuid4().hex[:12]
     lock = opts.lock or FileLock(plan_path.parent / ".locks")
     key = lock_key(plan.account_id, plan.regions)
     with (

@@ -2,7 +2,7 @@
 errors to exits in exactly one place. Messages are one line: what is wrong,
 then what to do about it.
 
-Exit codes (the contract, see docs/exit-codes.md):
+Exit codes (the contract, see docs/plan-format.md and docs/auto.md):
   0  success, nothing to do
   1  error (bad input, AWS error, refused approval)
   2  changes present (``plan --detailed-exitcode``)

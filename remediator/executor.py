@@ -1067,6 +1067,7 @@ def apply_changes(
                 target=change.target,
                 outcome="failed",
                 error=text,
+                seconds=round(aws.settings.clock() - started, 3),
             )
             result.steps.append(
                 StepReport(

@@ -77,6 +77,7 @@ KINDS: dict[str, KindSpec] = {
                 "ec2:CreateVpcEndpoint",
                 "ec2:DeleteVpcEndpoints",
                 "ec2:DescribeVpcEndpoints",
+                "ec2:DescribeSubnets",
                 "ec2:CreateTags",
             ),
         ),
@@ -97,6 +98,7 @@ KINDS: dict[str, KindSpec] = {
                 "ec2:ReplaceRoute",
                 "ec2:DeleteRoute",
                 "ec2:DescribeRouteTables",
+                "ec2:DescribeNatGateways",
             ),
         ),
         KindSpec(

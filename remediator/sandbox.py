@@ -260,7 +260,10 @@ def seed(
             }
         ],
     }
-    role = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
+    try:
+        role = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
+    except iam.exceptions.EntityAlreadyExistsException:
+        role = iam.get_role(RoleName=ROLE_NAME)  # IAM is global: a second region reuses it
     role_arn = role["Role"]["Arn"]
 
     # -- Functions
@@ -326,7 +329,7 @@ def seed(
 
     return SeedInfo(
         region=region,
-        account_id=ACCOUNT_ID,
+        account_id=role_arn.split(":")[4] or ACCOUNT_ID,
         vpc_id=vpc_id,
         legacy_vpc_id=legacy_vpc_id,
         internet_gateway_id=igw_id,

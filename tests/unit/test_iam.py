@@ -562,16 +562,6 @@ def test_every_call_of_dry_run_apply_verify_rollback_is_covered_by_the_apply_pol
     assert iam.uncovered(every_kind_run.recorder.ops["apply"], _doc("apply")) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (kinds.py): some kinds do not declare the reads their handler makes: "
-        "ec2.put-nat-route lacks ec2:DescribeNatGateways (PutNatRoute.check), "
-        "ec2.create-lambda-endpoint lacks ec2:DescribeSubnets (CreateLambdaEndpoint.check). "
-        "The generated policy is still complete (discovery declares both), but the "
-        "per-change `permissions` in a plan understate what applying it needs"
-    ),
-)
 def test_each_kind_declares_every_call_its_handler_makes(every_kind_run: Recorded) -> None:
     missing = {
         kind: sorted(ops - set(kinds.KINDS[kind].permissions))
