@@ -45,6 +45,22 @@ def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename durable: the new directory entry reaches the disk, so a
+    power cut cannot bring back the old file (or none)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # a platform that cannot open folders (Windows)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # a file system that refuses fsync on a folder
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_plan(plan: Plan, path: Path) -> None:

@@ -1,0 +1,616 @@
+"""Bad-input campaign: random and mutated policy TOML, plan JSON, journal and
+approval files, and CLI arguments, through typer's CliRunner on
+``remediator.cli.app`` against the sandbox on a local moto server.
+
+For every input: no traceback (the exception is SystemExit or none), a
+documented exit code (0-5), a non-zero exit 1 explained by one ``Error:``
+line on stderr (exit 3-5 by the report on stdout), and no mutating AWS call
+(every botocore call is recorded; only Describe/Get/List may appear). At the
+end the moto world still equals the snapshot taken before the campaign.
+
+Examples are derandomised (the same inputs in CI every time);
+``REMEDIATOR_CAMPAIGN=full`` runs ten times as many.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.client
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner, Result
+
+from remediator import executor, planner, sandbox
+from remediator.cli import app
+from remediator.plandata import Plan
+
+REGION = sandbox.REGION
+FULL = os.environ.get("REMEDIATOR_CAMPAIGN", "").lower() == "full"
+EXAMPLES = 200 if FULL else 20
+DOCUMENTED_EXITS = {0, 1, 2, 3, 4, 5}
+READS = ("Describe", "Get", "List")
+EXAMPLE_POLICY = (Path(__file__).parents[2] / "plans" / "policy.example.toml").read_text(
+    encoding="utf-8"
+)
+
+CAMPAIGN = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    database=None,
+)
+
+
+# --------------------------------------------------------------------------
+# The sandbox and the files the campaign mutates
+
+
+@dataclass
+class Stats:
+    inputs: Counter[str] = field(default_factory=Counter)
+    exits: Counter[int] = field(default_factory=Counter)
+    usage_boxes: int = 0  # click usage errors printed as a rich box, not one Error: line
+
+
+@dataclass(repr=False)
+class Lab:
+    url: str
+    clients: dict[str, Any]
+    root: Path
+    fresh_plan: Path  # a plan of the live world whose run was applied and rolled back
+    journal: Path  # that run's journal (finished rolled-back)
+    stale_plan: Path  # a plan every target of which was changed by hand since
+    approval: Path  # a real approval of stale_plan
+    baseline: dict[str, Any]
+    calls: list[str] = field(default_factory=list)
+    stats: Stats = field(default_factory=Stats)
+
+    def snapshot(self) -> dict[str, Any]:
+        return sandbox.snapshot(self.clients, REGION)
+
+    def __repr__(self) -> str:
+        return f"Lab({self.url})"
+
+
+def _invoke(args: Sequence[str]) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    server, url = sandbox.run_server(0)
+    root = tmp_path_factory.mktemp("bad-input")
+    session = boto3.Session(
+        region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    clients = {s: session.client(s, endpoint_url=url) for s in ("ec2", "lambda", "iam")}
+    saved = {
+        k: os.environ.get(k)
+        for k in (
+            "AWS_ENDPOINT_URL",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_DEFAULT_REGION",
+        )
+    }
+    os.environ.update(
+        AWS_ENDPOINT_URL=url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=REGION,
+    )
+    old_cwd = Path.cwd()
+    os.chdir(root)
+    try:
+        request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request, timeout=10).close()
+        seed = sandbox.seed(clients, REGION)
+        fresh, stale = root / "fresh.json", root / "stale.json"
+        base = ["--endpoint-url", url, "--region", REGION, "--format", "json"]
+        for path, functions in (
+            (fresh, ("ledger-sync", "payments-api")),
+            (stale, ("reports-nightly", "orders-api")),
+        ):
+            extra = [a for f in functions for a in ("--function", f)]
+            result = _invoke(["plan", *base, "--out", str(path), *extra])
+            assert result.exit_code == 0, result.stderr
+        # the fresh plan's run: applied, then rolled back (its journal is the mutated one)
+        nowait = executor.Settings(sleep=lambda s: None)
+        real_aws = executor.Aws
+        executor.Aws = lambda f, **kw: real_aws(f, **{"settings": nowait, **kw})  # type: ignore[misc,assignment]
+        try:
+            applied = _invoke(
+                ["apply", str(fresh), "--auto-approve", "--max-risk", "high", "--endpoint-url", url]
+            )
+            assert applied.exit_code == 0, applied.stdout + applied.stderr
+            rolled = _invoke(
+                [
+                    "rollback",
+                    str(root / "fresh.journal.jsonl"),
+                    "--auto-approve",
+                    "--endpoint-url",
+                    url,
+                ]
+            )
+            assert rolled.exit_code == 0, rolled.stdout + rolled.stderr
+        finally:
+            executor.Aws = real_aws  # type: ignore[misc]
+        # every target of the stale plan changed by hand
+        lam = clients["lambda"]
+        sg = seed.security_groups["fn-sg"]
+        for name in ("reports-nightly", "orders-api"):
+            lam.update_function_configuration(
+                FunctionName=name,
+                VpcConfig={"SubnetIds": [seed.subnets["public-b"]], "SecurityGroupIds": [sg]},
+            )
+        version = lam.publish_version(FunctionName="orders-api")["Version"]
+        lam.update_alias(FunctionName="orders-api", Name="live", FunctionVersion=version)
+        approved = _invoke(
+            ["approve", str(stale), "--by", "ana", "--out", str(root / "stale.approval.json")]
+        )
+        assert approved.exit_code == 0
+        lab = Lab(
+            url=url,
+            clients=clients,
+            root=root,
+            fresh_plan=fresh,
+            journal=root / "fresh.journal.jsonl",
+            stale_plan=stale,
+            approval=root / "stale.approval.json",
+            baseline={},
+        )
+        lab.baseline = lab.snapshot()
+        yield lab
+        assert lab.snapshot() == lab.baseline, "the campaign changed the world"
+        print(
+            "\nbad-input campaign: "
+            + json.dumps(
+                {
+                    "inputs": dict(lab.stats.inputs),
+                    "total": sum(lab.stats.inputs.values()),
+                    "exits": {str(k): v for k, v in sorted(lab.stats.exits.items())},
+                    "usage_errors_as_box": lab.stats.usage_boxes,
+                    "tracebacks": 0,
+                    "changes": 0,
+                },
+                sort_keys=True,
+            )
+        )
+    finally:
+        os.chdir(old_cwd)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        server.stop()
+
+
+@pytest.fixture
+def recorded(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> Lab:
+    """Every botocore call of the test is recorded; the executor never waits;
+    AWS calls go to the lab's server."""
+    real_call = botocore.client.BaseClient._make_api_call
+
+    def record(self: Any, operation_name: str, api_params: Any) -> Any:
+        lab.calls.append(f"{self.meta.service_model.service_name}:{operation_name}")
+        return real_call(self, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    real_aws = executor.Aws
+
+    def aws(client_factory: Any, **kwargs: Any) -> executor.Aws:
+        kwargs.setdefault("settings", executor.Settings(sleep=lambda s: None))
+        return real_aws(client_factory, **kwargs)
+
+    monkeypatch.setattr(executor, "Aws", aws)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", lab.url)
+    monkeypatch.chdir(lab.root)
+    return lab
+
+
+# --------------------------------------------------------------------------
+# The verdict on one input
+
+
+def check(lab: Lab, kind: str, args: Sequence[str]) -> Result:
+    lab.calls.clear()
+    result = _invoke(args)
+    lab.stats.inputs[kind] += 1
+    lab.stats.exits[result.exit_code] += 1
+    where = f"{kind}: remediate {' '.join(args)[:300]}"
+    for text in (result.stdout, result.stderr):
+        assert "Traceback" not in text, f"{where}\n{text}"
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"{where}: {result.exception!r}"
+    )
+    assert result.exit_code in DOCUMENTED_EXITS, f"{where}: exit {result.exit_code}"
+    changes = [c for c in lab.calls if not c.split(":", 1)[1].startswith(READS)]
+    assert changes == [], f"{where}: mutating calls {changes}"
+    if result.exit_code == 1:
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        if not errors and "─ Error ─" in result.stderr:
+            lab.stats.usage_boxes += 1  # click's usage error, see test_usage_errors_are_one_line
+        elif not errors and not result.stderr.strip() and "Usage:" in result.stdout:
+            pass  # `remediate` alone: the help, exit 1 (no_args_is_help)
+        else:
+            assert len(errors) == 1, f"{where}\n{result.stderr}"
+            assert len(errors[0]) > len("Error: ") + 5, errors[0]
+            assert "internal error" not in errors[0], f"{where}\n{errors[0]}"
+    elif result.exit_code in (3, 4, 5):
+        assert result.stdout.strip(), f"{where}: exit {result.exit_code} says nothing"
+    return result
+
+
+def _write(lab: Lab, name: str, data: str | bytes) -> Path:
+    path = lab.root / "inputs" / name
+    path.parent.mkdir(exist_ok=True)
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        path.write_text(data, encoding="utf-8", errors="surrogatepass")
+    return path
+
+
+# --------------------------------------------------------------------------
+# Mutations
+
+
+def _json_mutations(value: Any) -> st.SearchStrategy[Any]:
+    """A JSON value with one element replaced, removed or retyped."""
+    leaves = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(allow_nan=False),
+        st.text(max_size=30),
+        st.just(""),
+        st.just([]),
+        st.just({}),
+    )
+
+    def paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        out = [prefix]
+        if isinstance(node, dict):
+            for k, v in node.items():
+                out += paths(v, (*prefix, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                out += paths(v, (*prefix, i))
+        return out
+
+    every = paths(value)
+
+    @st.composite
+    def mutate(draw: st.DrawFn) -> Any:
+        doc = json.loads(json.dumps(value))
+        where = draw(st.sampled_from(every))
+        op = draw(st.sampled_from(["replace", "delete", "rename"]))
+        if not where:
+            return draw(leaves)
+        parent = doc
+        for step in where[:-1]:
+            parent = parent[step]
+        last = where[-1]
+        if op == "replace" or (isinstance(parent, list) and op == "rename"):
+            parent[last] = draw(leaves)
+        elif op == "delete":
+            del parent[last]
+        else:
+            parent[str(last) + draw(st.sampled_from(["_", "X", " "]))] = parent.pop(last)
+        return doc
+
+    return mutate()
+
+
+def _text_mutations(text: str) -> st.SearchStrategy[str]:
+    """The text with a slice cut, duplicated, or overwritten by random characters."""
+
+    @st.composite
+    def mutate(draw: st.DrawFn) -> str:
+        i = draw(st.integers(0, len(text)))
+        j = draw(st.integers(i, min(len(text), i + 40)))
+        op = draw(st.sampled_from(["cut", "dup", "noise", "truncate"]))
+        if op == "cut":
+            return text[:i] + text[j:]
+        if op == "dup":
+            return text[:j] + text[i:j] + text[j:]
+        if op == "truncate":
+            return text[:i]
+        return text[:i] + draw(st.text(min_size=1, max_size=12)) + text[j:]
+
+    return mutate()
+
+
+def _redigest(doc: Any) -> Any:
+    """Recompute a mutated plan's digest, when it still parses as a plan
+    (a hand-crafted plan that passes the digest check)."""
+    try:
+        model = Plan.model_validate(doc)
+    except Exception:
+        return doc
+    return planner.with_digest(model).model_dump(mode="json")
+
+
+# --------------------------------------------------------------------------
+# The campaign
+
+
+POLICY_KEYS = st.sampled_from(
+    [
+        "max_changes",
+        "allowed_account_ids",
+        "strategies",
+        "min_azs",
+        "exempt",
+        "match_names",
+        "match_tags",
+        "rules",
+        "defaults",
+        "[[rules]]",
+        "[defaults]",
+    ]
+)
+
+
+@given(
+    text=st.one_of(
+        st.text(max_size=200),
+        _text_mutations(EXAMPLE_POLICY),
+        st.builds(
+            lambda k, v: f"{k} = {v}\n",
+            POLICY_KEYS,
+            st.sampled_from(
+                ["0", "-1", "1e9", '"x"', "[]", '["nope"]', "{}", "true", '"123"', "[1, 2]"]
+            ),
+        ),
+        st.builds(
+            lambda k, v: f"[defaults]\n{k} = {v}\n",
+            POLICY_KEYS,
+            st.sampled_from(["0", "17", '"x"', "[]", '["lambda-endpoint", "lambda-endpoint"]']),
+        ),
+    )
+)
+@CAMPAIGN
+def test_random_and_mutated_policies(recorded: Lab, text: str) -> None:
+    policy = _write(recorded, "policy.toml", text)
+    check(
+        recorded,
+        "policy",
+        ["apply", str(recorded.stale_plan), "--dry-run", "--auto-approve", "--policy", str(policy)],
+    )
+
+
+@given(text=_text_mutations(EXAMPLE_POLICY))
+@settings(
+    max_examples=max(5, EXAMPLES // 4),
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_mutated_policies_through_plan(recorded: Lab, text: str) -> None:
+    policy = _write(recorded, "plan-policy.toml", text)
+    check(
+        recorded,
+        "policy (plan)",
+        [
+            "plan",
+            "--region",
+            REGION,
+            "--function",
+            "reports-nightly",
+            "--policy",
+            str(policy),
+            "--out",
+            str(recorded.root / "inputs" / "out.json"),
+        ],
+    )
+
+
+@given(data=st.data())
+@CAMPAIGN
+def test_mutated_plan_files(recorded: Lab, data: st.DataObject) -> None:
+    text = recorded.stale_plan.read_text(encoding="utf-8")
+    doc = json.loads(text)
+    how = data.draw(st.sampled_from(["text", "json", "json+digest", "bytes"]))
+    if how == "text":
+        body: str | bytes = data.draw(_text_mutations(text))
+    elif how == "bytes":
+        raw = bytearray(text.encode())
+        at = data.draw(st.integers(0, len(raw) - 1))
+        raw[at] = data.draw(st.integers(0, 255))
+        body = bytes(raw)
+    else:
+        mutated = data.draw(_json_mutations(doc))
+        if how == "json+digest":
+            mutated = _redigest(mutated)
+        body = json.dumps(mutated)
+    path = _write(recorded, "plan.json", body)
+    check(recorded, "plan", ["show", str(path)])
+    if how == "json+digest":
+        # a plan that passes the digest check may be a valid plan: dry run only
+        check(
+            recorded,
+            "plan",
+            ["apply", str(path), "--dry-run", "--auto-approve", "--max-risk", "high"],
+        )
+    else:
+        check(recorded, "plan", ["apply", str(path), "--auto-approve", "--max-risk", "high"])
+
+
+@given(data=st.data())
+@CAMPAIGN
+def test_mutated_journals(recorded: Lab, data: st.DataObject) -> None:
+    text = recorded.journal.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    how = data.draw(st.sampled_from(["text", "line", "drop", "random"]))
+    if how == "text":
+        body = data.draw(_text_mutations(text))
+    elif how == "random":
+        body = data.draw(st.text(max_size=300))
+    elif how == "drop":
+        keep = data.draw(st.lists(st.booleans(), min_size=len(lines), max_size=len(lines)))
+        body = "\n".join(line for line, k in zip(lines, keep, strict=True) if k) + "\n"
+    else:
+        i = data.draw(st.integers(0, len(lines) - 1))
+        entry = json.loads(lines[i])
+        lines[i] = json.dumps(data.draw(_json_mutations(entry)))
+        body = "\n".join(lines) + "\n"
+    path = _write(recorded, "run.journal.jsonl", body)
+    check(
+        recorded,
+        "journal",
+        ["rollback", str(path), "--plan", str(recorded.fresh_plan), "--auto-approve"],
+    )
+    check(
+        recorded,
+        "journal",
+        [
+            "apply",
+            str(recorded.fresh_plan),
+            "--resume",
+            str(path),
+            "--dry-run",
+            "--auto-approve",
+            "--max-risk",
+            "high",
+        ],
+    )
+
+
+@given(data=st.data())
+@CAMPAIGN
+def test_mutated_approvals(recorded: Lab, data: st.DataObject) -> None:
+    text = recorded.approval.read_text(encoding="utf-8")
+    how = data.draw(st.sampled_from(["text", "json", "random"]))
+    if how == "text":
+        body = data.draw(_text_mutations(text))
+    elif how == "random":
+        body = data.draw(st.text(max_size=200))
+    else:
+        body = json.dumps(data.draw(_json_mutations(json.loads(text))))
+    path = _write(recorded, "approval.json", body)
+    check(
+        recorded,
+        "approval",
+        ["apply", str(recorded.stale_plan), "--auto-approve", "--approval", str(path)],
+    )
+
+
+COMMANDS = [
+    "plan",
+    "show",
+    "apply",
+    "approve",
+    "rollback",
+    "unlock",
+    "schema",
+    "iam-policy",
+    "nope",
+    "--help",
+    "",
+]
+OPTIONS = [
+    "--region",
+    "-r",
+    "--profile",
+    "--policy",
+    "--function",
+    "-f",
+    "--out",
+    "-o",
+    "--format",
+    "--detailed-exitcode",
+    "--log-level",
+    "--dry-run",
+    "--auto-approve",
+    "--max-risk",
+    "--approval",
+    "--journal",
+    "--no-rollback",
+    "--resume",
+    "--confirm-each",
+    "--rollback-on-verify-failure",
+    "--by",
+    "--note",
+    "--plan",
+    "--endpoint-url",
+    "--bogus",
+    "-x",
+    "--",
+]
+VALUES = [
+    "stale.json",
+    "missing.json",
+    "inputs",
+    ".",
+    "/",
+    "/dev/null",
+    "stale.approval.json",
+    "stale.journal.jsonl",
+    "us-east-1",
+    "mars-north-7",
+    "",
+    " ",
+    "text",
+    "json",
+    "markdown",
+    "xml",
+    "low",
+    "medium",
+    "high",
+    "extreme",
+    "debug",
+    "loud",
+    "reports-nightly",
+    "*",
+    "nobody",
+    "http://127.0.0.1:9",
+    "-1",
+    "0",
+    "99999999999999999999",
+    "é",
+    "a" * 300,
+]
+
+
+@given(
+    args=st.lists(st.sampled_from(OPTIONS + VALUES), max_size=8),
+    command=st.sampled_from(COMMANDS),
+)
+@CAMPAIGN
+def test_random_cli_arguments(recorded: Lab, command: str, args: list[str]) -> None:
+    argv = [command, *args] if command else args
+    if "--endpoint-url" in argv:
+        i = argv.index("--endpoint-url")
+        argv = argv[:i] + argv[i + 2 :]  # always the lab's server (via AWS_ENDPOINT_URL)
+    check(recorded, "cli", argv)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG-7: remediator/cli.py: click usage errors are printed by typer's rich "
+    "formatter as a box over several lines (a long message wraps), not as the one "
+    "'Error: …' line every other error gets; create the app with rich_markup_mode=None "
+    "(or TYPER_USE_RICH=0) so click prints 'Error: <message>'",
+)
+def test_usage_errors_are_one_line() -> None:
+    for argv in (["apply"], ["nope"], ["plan", "--bogus"], ["show", "x.json", "--format", "xml"]):
+        result = _invoke(argv)
+        assert result.exit_code == 1
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1, result.stderr
+        assert re.search(r"(No such|Missing|Invalid)", errors[0])
