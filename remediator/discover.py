@@ -397,6 +397,16 @@ class _Aws:
                 found.extend(getattr(client, method)(**params).get(key, []))
         return found
 
+    def iter_items(
+        self, service: str, region: str, method: str, key: str, **params: Any
+    ) -> Iterator[dict[str, Any]]:
+        """``items``, one page at a time: a page can be dropped as soon as its
+        items are consumed (ListFunctions pages are most of discovery's memory)."""
+        client = self.client(service, region)
+        with self._translated(client, method, region):
+            for page in client.get_paginator(method).paginate(**params):
+                yield from page.get(key, [])
+
     def filtered_items(
         self,
         region: str,
@@ -471,7 +481,9 @@ def discover(
     listed: dict[str, dict[str, _Listed]] = {}
     for region in wanted_regions:
         say(f"listing functions in {region}")
-        entries = aws.items("lambda", region, "list_functions", "Functions", FunctionVersion="ALL")
+        entries = aws.iter_items(
+            "lambda", region, "list_functions", "Functions", FunctionVersion="ALL"
+        )
         listed[region] = _group_listing(entries)
         log.info(
             "functions_listed",
@@ -514,10 +526,12 @@ def _quiet(_message: str) -> None:
 
 @dataclass
 class _Listed:
-    """One function as ListFunctions(ALL) returned it: $LATEST and its versions."""
+    """One function as ListFunctions(ALL) returned it: $LATEST and its versions
+    (each entry reduced to the keys discovery reads, ``_LISTED_KEYS``)."""
 
     latest: dict[str, Any]
     versions: list[dict[str, Any]] = field(default_factory=list)
+    _configs: list[VpcConfig] | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -528,8 +542,10 @@ class _Listed:
         return _unqualified_arn(str(self.latest.get("FunctionArn", "")))
 
     def vpc_configs(self) -> list[VpcConfig]:
-        configs = [_vpc_config(e) for e in [self.latest, *self.versions]]
-        return [c for c in configs if c is not None]
+        if self._configs is None:
+            configs = [_vpc_config(e) for e in [self.latest, *self.versions]]
+            self._configs = [c for c in configs if c is not None]
+        return list(self._configs)
 
     def has_vpc_version(self) -> bool:
         return any(_vpc_config(v) is not None for v in self.versions)
@@ -540,15 +556,30 @@ def _unqualified_arn(arn: str) -> str:
     return arn[: -len(suffix)] if arn.endswith(suffix) else arn
 
 
+# What discovery reads from a ListFunctions entry; the rest of each entry
+# (environment, layers, role, logging…) is dropped as the page is read.
+_LISTED_KEYS = (
+    "FunctionName",
+    "FunctionArn",
+    "Version",
+    "VpcConfig",
+    "CodeSha256",
+    "RevisionId",
+    "State",
+    "LastUpdateStatus",
+)
+
+
 def _group_listing(entries: Iterable[Mapping[str, Any]]) -> dict[str, _Listed]:
     latest: dict[str, dict[str, Any]] = {}
     versions: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for entry in entries:
         name = str(entry["FunctionName"])
+        kept = {k: entry[k] for k in _LISTED_KEYS if k in entry}
         if entry.get("Version", LATEST) == LATEST:
-            latest[name] = dict(entry)
+            latest[name] = kept
         else:
-            versions[name].append(dict(entry))
+            versions[name].append(kept)
     # A version without its $LATEST entry cannot happen in ListFunctions(ALL);
     # such an orphan is dropped rather than guessed into a function.
     return {
