@@ -30,7 +30,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from remediator.models import (
     Function,
@@ -104,6 +106,24 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+_M = TypeVar("_M", bound=BaseModel)
+_FIELDS_SETS: dict[tuple[type[BaseModel], frozenset[str]], set[str]] = {}
+
+
+def _built(model: type[_M], **values: Any) -> _M:
+    """``model(**values)`` for values this module assembles from validated
+    inventory and verdict data (exact types: str, tuples of models, floats),
+    without revalidating them, and with one shared ``model_fields_set`` per
+    combination of fields: a frozen model never changes its own (pydantic
+    copies it in ``model_copy``), and 10,000 function summaries would
+    otherwise carry 10,000 identical sets (7 MB)."""
+    key = (model, frozenset(values))
+    fields_set = _FIELDS_SETS.get(key)
+    if fields_set is None:
+        fields_set = _FIELDS_SETS[key] = set(values)
+    return model.model_construct(fields_set, **values)
 
 
 def stable_id(prefix: str, *parts: str) -> str:
@@ -467,7 +487,8 @@ def _finding(
     evidence = tuple(sorted(subnets, key=lambda s: s.subnet_id))
     severity, title = CODES[code]
     parts = (region, fn.arn, qualifier, code) + ((key,) if key else ())
-    return Finding(
+    return _built(
+        Finding,
         id=stable_id("f-", *parts),
         region=region,
         function=fn.name,
@@ -686,13 +707,20 @@ def _diagnose(inventory: Inventory, policy: Policy, indexes: Sequence[RegionInde
             settings = policy.settings_for(fn)
             if fn.vpc_config is None:
                 summaries.append(
-                    FunctionSummary(region=region, name=fn.name, arn=fn.arn, status="not-in-vpc")
+                    _built(
+                        FunctionSummary,
+                        region=region,
+                        name=fn.name,
+                        arn=fn.arn,
+                        status="not-in-vpc",
+                    )
                 )
                 continue
             latest = judge_config(index, fn.vpc_config)
             if settings.exempt:
                 summaries.append(
-                    FunctionSummary(
+                    _built(
+                        FunctionSummary,
                         region=region,
                         name=fn.name,
                         arn=fn.arn,
@@ -716,7 +744,8 @@ def _diagnose(inventory: Inventory, policy: Policy, indexes: Sequence[RegionInde
             else:
                 status = "healthy"
             summaries.append(
-                FunctionSummary(
+                _built(
+                    FunctionSummary,
                     region=region,
                     name=fn.name,
                     arn=fn.arn,
