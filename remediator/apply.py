@@ -128,6 +128,7 @@ def run_apply(
     journal_path = opts.resume or opts.journal or default_journal(plan_path)
     done: dict[str, dict[str, Any]] = {}
     uncertain: set[str] = set()
+    partial_results: dict[str, dict[str, Any]] = {}
     if opts.resume is not None:
         view = read_journal(opts.resume)
         if view.header.get("plan_digest") != plan.digest:
@@ -140,6 +141,9 @@ def run_apply(
             )
         done = {cid: rec.result for cid, rec in view.records.items() if rec.state == "done"}
         uncertain = {cid for cid, rec in view.records.items() if rec.state == "intent"}
+        partial_results = {
+            cid: view.records[cid].result for cid in uncertain if view.records[cid].result
+        }
     elif journal_path.exists():
         view = read_journal(journal_path)
         outcome = (view.finished or {}).get("outcome")
@@ -241,6 +245,13 @@ def run_apply(
                         recovered=True,
                     )
                     continue
+                if stale_why and c.id in partial_results:
+                    # the interrupted run made part of this change (e.g. a group
+                    # without its rule): take that part back, then apply afresh
+                    h.undo(aws, c, partial_results[c.id])
+                    journal.change("undone", c, note="partial change of the interrupted run")
+                    live = executor.safe_read(h, aws, c, done)
+                    stale_why = executor.is_stale(c, live)
                 if stale_why:
                     preflight.append(
                         executor.StepReport(c.id, c.kind, c.target, "stale", stale_why)
@@ -347,21 +358,41 @@ def run_rollback(
     items = []
     expected: dict[str, dict[str, Any]] = {}
     lines_skip = []
+    refused: list[executor.StepReport] = []
     for rec in reversed(todo):
         change = by_id[rec.change_id]
         h = executor.handler(change.kind)
-        if rec.state == "intent":
-            # Unknown outcome: if the target still has its planned state, it never happened.
+        if rec.state == "intent" and not rec.result:
+            # Unknown outcome. Unchanged target: it never happened. The change's
+            # own after-state: it happened, undo it. Anything else: someone
+            # else changed the target since; leave it and say so.
             live = executor.safe_read(h, aws, change, {})
             if live.hash == change.fingerprint.state_hash:
                 lines_skip.append(f"  never-applied {change.id}  {change.kind}  {change.target}")
+                continue
+            expected_after = h.expected_after(change)
+            if expected_after is not None and live.state != expected_after:
+                refused.append(
+                    executor.StepReport(
+                        change.id,
+                        change.kind,
+                        change.target,
+                        "undo-skipped",
+                        f"{change.target} is neither as planned nor as this change leaves it (now {live.state}); not overwriting it",
+                    )
+                )
                 continue
         elif rec.state_after is not None:
             expected[change.id] = rec.state_after
         items.append((change, rec.result))
     with Journal(journal_path, clock=now) as journal:
         result = executor.undo_changes(aws, items, journal, expected)
-        lines += lines_skip + [_step_line(s) for s in result.steps]
+        for r in refused:
+            journal.write(
+                "undo-skipped", change_id=r.change_id, kind=r.kind, target=r.target, error=r.detail
+            )
+            result.left.append(r.change_id)
+        lines += lines_skip + [_step_line(s) for s in [*refused, *result.steps]]
         journal.write(
             "finished", outcome="rolled-back" if not result.left else "rollback-incomplete"
         )

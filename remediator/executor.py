@@ -132,6 +132,16 @@ class Aws:
     calls: list[str] = field(default_factory=list)
     retries: int = 0
     plan_id: str = ""
+    last_api: str = ""
+    # set by apply_changes: journals what a multi-call change has done so far,
+    # so a kill between its calls still leaves a record rollback can use
+    on_progress: Callable[[dict[str, Any] | None], None] | None = None
+
+    def progress(self, partial: dict[str, Any] | None) -> None:
+        """Journal what a change has made so far; ``None``: it took its own
+        partial work back, nothing of it is in effect."""
+        if self.on_progress is not None:
+            self.on_progress(partial)
 
     def client(self, service: str, region: str) -> Any:
         key = (service, region)
@@ -145,6 +155,7 @@ class Aws:
         if self.dry_run and not api.startswith(READ_PREFIXES):
             raise AssertionError(f"dry-run must not call {service}:{api}")
         client = self.client(service, region)
+        self.last_api = f"{service}:{api}"
         s = self.settings
         if service == "lambda" and self._limiter is None:
             self._limiter = RateLimiter(s.lambda_rate, s.clock, s.sleep)
@@ -516,14 +527,24 @@ class EnableVpcDns(Handler):
             if values["EnableDnsSupport"]
             else ["EnableDnsHostnames", "EnableDnsSupport"]
         )
+        done: list[str] = []
         for key in order:
-            aws.call(
-                "ec2",
-                change.region,
-                "modify_vpc_attribute",
-                VpcId=change.target,
-                **{key: {"Value": bool(values[key])}},
-            )
+            try:
+                self._modify(aws, change, key, bool(values[key]))
+            except (ClientError, BotoCoreError):
+                for earlier in reversed(done):  # leave the VPC as it was
+                    self._modify(aws, change, earlier, not bool(values[earlier]))
+                raise
+            done.append(key)
+
+    def _modify(self, aws: Aws, change: Change, key: str, value: bool) -> None:
+        aws.call(
+            "ec2",
+            change.region,
+            "modify_vpc_attribute",
+            VpcId=change.target,
+            **{key: {"Value": value}},
+        )
 
     def apply(
         self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
@@ -590,6 +611,7 @@ class CreateEndpointSecurityGroup(Handler):
             ],
         )
         group_id = out["GroupId"]
+        aws.progress({"GroupId": group_id})
         try:
             aws.call(
                 "ec2",
@@ -601,6 +623,7 @@ class CreateEndpointSecurityGroup(Handler):
         except (ClientError, BotoCoreError):
             # do not leave half a change behind: the group is ours and unused
             aws.call("ec2", change.region, "delete_security_group", GroupId=group_id)
+            aws.progress(None)
             raise
         return {"GroupId": group_id}
 
@@ -836,6 +859,13 @@ class MoveAlias(Handler):
         self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
     ) -> dict[str, Any]:
         function_arn, alias = _alias_parts(change.target)
+        # PublishVersion returns the existing last version when $LATEST has not
+        # changed since it was published: only a version this change created
+        # may be deleted on undo.
+        existing = self._versions(aws, change, function_arn)
+        # journaled before the publish: a kill right after it still lets
+        # rollback find (and delete) the version this change made
+        aws.progress({"KnownVersions": sorted(existing)})
         published = aws.call(
             "lambda",
             change.region,
@@ -844,6 +874,8 @@ class MoveAlias(Handler):
             CodeSha256=change.after["CodeSha256"],
             Description=f"remediator {change.id}",
         )
+        created = str(published["Version"]) not in existing
+        aws.progress({"Version": published["Version"], "Created": created})
         params: dict[str, Any] = {
             "FunctionName": function_arn,
             "Name": alias,
@@ -855,15 +887,49 @@ class MoveAlias(Handler):
             aws.call("lambda", change.region, "update_alias", **params)
         except (ClientError, BotoCoreError):
             # the alias did not move: remove the version this change published
-            aws.call(
-                "lambda",
-                change.region,
-                "delete_function",
-                FunctionName=function_arn,
-                Qualifier=str(published["Version"]),
-            )
+            if created:
+                aws.call(
+                    "lambda",
+                    change.region,
+                    "delete_function",
+                    FunctionName=function_arn,
+                    Qualifier=str(published["Version"]),
+                )
+            aws.progress(None)
             raise
-        return {"Version": published["Version"]}
+        return {"Version": published["Version"], "Created": created}
+
+    def _own_new_version(
+        self, aws: Aws, change: Change, function_arn: str, known: set[str]
+    ) -> str | None:
+        name = function_arn.split(":")[6] if function_arn.count(":") >= 6 else function_arn
+        page = aws.call("lambda", change.region, "list_versions_by_function", FunctionName=name)
+        for v in page.get("Versions", []):
+            if (
+                str(v.get("Version")) not in known
+                and v.get("Description") == f"remediator {change.id}"
+            ):
+                return str(v["Version"])
+        return None
+
+    def _versions(self, aws: Aws, change: Change, function_arn: str) -> set[str]:
+        versions: set[str] = set()
+        marker: str | None = None
+        while True:
+            # the function's name, not its ARN: same answer on AWS, and the
+            # sandbox (moto) lists nothing for an ARN
+            params: dict[str, Any] = {
+                "FunctionName": function_arn.split(":")[6]
+                if function_arn.count(":") >= 6
+                else function_arn
+            }
+            if marker:
+                params["Marker"] = marker
+            page = aws.call("lambda", change.region, "list_versions_by_function", **params)
+            versions |= {str(v.get("Version")) for v in page.get("Versions", [])}
+            marker = page.get("NextMarker")
+            if not marker:
+                return versions
 
     def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
         assert change.before is not None
@@ -877,7 +943,12 @@ class MoveAlias(Handler):
             FunctionVersion=change.before["FunctionVersion"],
         )
         version = result.get("Version")
-        if version:
+        if version is None and "KnownVersions" in result:
+            # interrupted between the publish and its record: a version made by
+            # this change is one that was not there before and carries its mark
+            version = self._own_new_version(aws, change, function_arn, set(result["KnownVersions"]))
+            result = {**result, "Created": version is not None}
+        if version and result.get("Created"):
             # Published by this change, and nothing points at it any more:
             # delete it so the function is exactly as it was.
             aws.call(
@@ -928,6 +999,17 @@ class RunResult:
     steps: list[StepReport] = field(default_factory=list)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     left: list[str] = field(default_factory=list)
+
+
+def _took_effect(aws: Aws, h: Handler, change: Change, results: dict[str, dict[str, Any]]) -> bool:
+    """After a failed call: does the target already have the change's after-state?"""
+    expected = h.expected_after(change)
+    if expected is None:
+        return False
+    try:
+        return safe_read(h, aws, change, results).state == expected
+    except (ClientError, BotoCoreError):
+        return False
 
 
 def is_stale(change: Change, live: Live) -> str | None:
@@ -991,6 +1073,21 @@ def apply_changes(
         h = handler(change.kind)
         started = aws.settings.clock()
         partial: tuple[Change, dict[str, Any]] | None = None
+        progress: dict[str, Any] = {}
+
+        def record(
+            step: dict[str, Any] | None,
+            change: Change = change,
+            progress: dict[str, Any] = progress,
+        ) -> None:
+            if step is None:
+                progress.clear()
+            else:
+                progress.update(step)
+            journal.change("progress", change, result=dict(progress))
+
+        aws.on_progress = record
+        attempted = False
         try:
             live = safe_read(h, aws, change, result.results)
             why = is_stale(change, live)
@@ -1009,6 +1106,7 @@ def apply_changes(
                 change,
                 state_before=live.state,
             )
+            attempted = True
             out = h.apply(aws, change, live, result.results)
             partial = (change, out)  # the call went through: rollback must see it
             h.settle(aws, change, out)
@@ -1038,13 +1136,21 @@ def apply_changes(
                 _error_text(
                     exc,
                     change.kind.split(".")[0],
-                    getattr(exc, "operation_name", None) or change.kind,
+                    getattr(exc, "operation_name", None)
+                    or aws.last_api.partition(":")[2]
+                    or change.kind,
                     change.region,
                 )
                 if not isinstance(exc, RemediatorError)
                 else str(exc)
             )
-            if (
+            if partial is None and progress:
+                partial = (change, dict(progress))  # some of its calls went through
+            if partial is None and attempted and _took_effect(aws, h, change, result.results):
+                # the outcome was lost (a timeout after AWS did the write, then a
+                # retry refused by RevisionId): the change is in effect and ours
+                partial = (change, {})
+            elif (
                 isinstance(exc, ClientError)
                 and exc.response.get("Error", {}).get("Code") == "PreconditionFailedException"
             ):
@@ -1081,6 +1187,7 @@ def apply_changes(
             )
             failure = text
             break
+    aws.on_progress = None
     if failure is None:
         return result
     if not rollback_on_failure:

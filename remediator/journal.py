@@ -6,7 +6,7 @@ without its ``done``/``failed`` line means "this change may or may not have
 happened", and rollback/resume re-read the live state to find out.
 
 Events: ``run`` (header: plan id, digest, account, regions), ``intent``,
-``done``, ``failed``, ``skipped``, ``undo-intent``, ``undone``,
+``progress`` (what a multi-call change has made so far), ``done``, ``failed``, ``skipped``, ``undo-intent``, ``undone``,
 ``undo-failed``, ``undo-skipped``, ``verified``, ``finished``.
 """
 
@@ -159,6 +159,9 @@ def read_journal(path: Path) -> JournalView:
         if event == "intent":
             rec.state = "intent"
             rec.state_before = entry.get("state_before")
+        elif event == "progress":
+            # part of a multi-call change is in effect: keep what it made
+            rec.result = entry.get("result") or {}
         elif event == "done":
             rec.state = "done"
             rec.state_after = entry.get("state_after")
@@ -169,7 +172,7 @@ def read_journal(path: Path) -> JournalView:
             rec.result = entry.get("result") or {}
             rec.error = entry.get("error")
         elif event in ("failed", "skipped", "undone", "undo-failed", "undo-skipped"):
-            if event == "undo-skipped" and rec.state == "done":
+            if event == "undo-skipped" and rec.state in ("done", "intent"):
                 rec.error = entry.get("error")
                 continue  # still applied: someone changed the target since
             rec.state = event

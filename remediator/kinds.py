@@ -126,6 +126,7 @@ KINDS: dict[str, KindSpec] = {
                 "lambda:GetAlias",
                 "lambda:GetFunction",
                 "lambda:GetFunctionConfiguration",
+                "lambda:ListVersionsByFunction",
                 "lambda:DeleteFunction",
             ),
         ),
