@@ -1,0 +1,142 @@
+"""The floor: the AWS reads a diagnosis needs, and nothing else.
+
+A bare boto3 script, run by ``benchmarks/run.py`` as a subprocess next to
+``remediate plan`` against the same endpoint (``AWS_ENDPOINT_URL``): the
+same calls discovery makes, with no models, no diagnosis, no plan, no report.
+Its wall time (interpreter start-up and ``import boto3`` included, as for
+``remediate``) is what any tool has to pay to diagnose this estate.
+
+    GetCallerIdentity
+    ListFunctions(FunctionVersion=ALL), all pages
+    ListAliases        for each function with a published version in a VPC
+    ListTags           for each VPC function (only with --tags: the policy
+                       matches on tags, as the built-in one does)
+    DescribeSubnets    by the subnet ids in use, then by their VPCs
+    DescribeVpcs, DescribeRouteTables, DescribeInternetGateways,
+    DescribeNatGateways, DescribeVpcEndpoints    by those VPCs
+    DescribeSecurityGroups   the groups of the functions and Lambda endpoints
+    DescribeVpcAttribute x2  per VPC with a Lambda endpoint
+
+Prints one JSON line: the calls made by operation and a few counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from typing import Any
+
+import boto3
+
+CHUNK = 200  # values per EC2 filter, as discovery does
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--tags", action="store_true", help="read tags of VPC functions")
+    args = parser.parse_args(argv)
+
+    calls: Counter[str] = Counter()
+
+    def count(model: Any = None, **_: Any) -> None:
+        if model is not None:
+            calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    session = boto3.Session(region_name=args.region)
+    session.events.register("before-call.*.*", count)
+    sts = session.client("sts")
+    lam = session.client("lambda")
+    ec2 = session.client("ec2")
+
+    sts.get_caller_identity()
+
+    entries: list[dict[str, Any]] = []
+    for page in lam.get_paginator("list_functions").paginate(FunctionVersion="ALL"):
+        entries.extend(page.get("Functions", []))
+
+    def subnets_of(entry: dict[str, Any]) -> list[str]:
+        return list((entry.get("VpcConfig") or {}).get("SubnetIds") or [])
+
+    with_versions = sorted(
+        {e["FunctionName"] for e in entries if e.get("Version") != "$LATEST" and subnets_of(e)}
+    )
+    for name in with_versions:
+        for _page in lam.get_paginator("list_aliases").paginate(FunctionName=name):
+            pass
+
+    vpc_entries = [e for e in entries if subnets_of(e)]
+    if args.tags:
+        arns = sorted(
+            {
+                str(e["FunctionArn"]).removesuffix(":$LATEST")
+                for e in vpc_entries
+                if e.get("Version", "$LATEST") == "$LATEST"
+            }
+            | {
+                str(e["FunctionArn"]).rsplit(":", 1)[0]
+                for e in vpc_entries
+                if e.get("Version", "$LATEST") != "$LATEST"
+            }
+        )
+        for arn in arns:
+            lam.list_tags(Resource=arn)
+
+    subnet_ids = sorted({s for e in vpc_entries for s in subnets_of(e)})
+    group_ids = {
+        g for e in vpc_entries for g in (e.get("VpcConfig") or {}).get("SecurityGroupIds") or []
+    }
+
+    def described(method: str, key: str, name: str, values: list[str], param: str = "Filters"):
+        out: list[dict[str, Any]] = []
+        paginate = ec2.can_paginate(method)
+        for start in range(0, len(values), CHUNK):
+            params = {param: [{"Name": name, "Values": values[start : start + CHUNK]}]}
+            if paginate:
+                for page in ec2.get_paginator(method).paginate(**params):
+                    out.extend(page.get(key, []))
+            else:
+                out.extend(getattr(ec2, method)(**params).get(key, []))
+        return out
+
+    vpc_ids: list[str] = []
+    endpoints: list[dict[str, Any]] = []
+    if subnet_ids:
+        used = described("describe_subnets", "Subnets", "subnet-id", subnet_ids)
+        vpc_ids = sorted({s["VpcId"] for s in used})
+    if vpc_ids:
+        described("describe_subnets", "Subnets", "vpc-id", vpc_ids)
+        described("describe_vpcs", "Vpcs", "vpc-id", vpc_ids)
+        described("describe_route_tables", "RouteTables", "vpc-id", vpc_ids)
+        described("describe_internet_gateways", "InternetGateways", "attachment.vpc-id", vpc_ids)
+        described("describe_nat_gateways", "NatGateways", "vpc-id", vpc_ids, param="Filter")
+        endpoints = [
+            e
+            for e in described("describe_vpc_endpoints", "VpcEndpoints", "vpc-id", vpc_ids)
+            if str(e.get("ServiceName", "")).endswith(".lambda")
+        ]
+        group_ids |= {g["GroupId"] for e in endpoints for g in e.get("Groups") or []}
+        if group_ids:
+            described("describe_security_groups", "SecurityGroups", "group-id", sorted(group_ids))
+        for vpc_id in sorted({e["VpcId"] for e in endpoints}):
+            for attribute in ("enableDnsSupport", "enableDnsHostnames"):
+                ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute)
+
+    json.dump(
+        {
+            "api_calls": dict(sorted(calls.items())),
+            "entries": len(entries),
+            "vpc_entries": len(vpc_entries),
+            "subnets_in_use": len(subnet_ids),
+            "vpcs": len(vpc_ids),
+        },
+        sys.stdout,
+    )
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

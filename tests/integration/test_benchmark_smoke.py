@@ -1,0 +1,83 @@
+"""Smoke test for the benchmark (benchmarks/run.py) at its smallest sizes.
+
+No timing is asserted: CI machines vary. What is checked is that the one
+documented command works end to end (moto server, seeding, `remediate plan`
+and the floor as subprocesses, the pure core, apply throughput), that it
+writes the table and the JSON, and the one property that does not depend on
+the machine: the EC2 describes discovery makes do not grow with the number
+of functions (20 vs 60 functions here).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytest.importorskip("moto.server")
+
+
+def test_the_documented_command_parses_its_arguments() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert "--sizes" in result.stdout
+
+
+def test_benchmark_runs_and_ec2_calls_do_not_depend_on_the_number_of_functions(
+    tmp_path: Path,
+) -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks import run as bench
+    finally:
+        sys.path.remove(str(ROOT))
+
+    out = tmp_path / "results.json"
+    messages: list[str] = []
+    doc = bench.run(
+        [20, 60],
+        ["default"],
+        out,
+        help_repeat=1,
+        apply_real=0,
+        apply_contended=30,
+        vpcs=2,
+        say=messages.append,
+    )
+
+    written = json.loads(out.read_text())
+    assert written["sizes"] == [20, 60]
+    assert [(r["size"], r["variant"]) for r in written["results"]] == [
+        (20, "default"),
+        (60, "default"),
+    ]
+    assert "| functions | policy | plan s | floor s | plan/floor |" in doc["table"]
+    assert "remediate --help" in doc["table"]
+
+    small, large = written["results"]
+    for row in (small, large):
+        # the floor makes exactly the calls remediate counted, and the pure
+        # core planned the same inventory as the CLI
+        assert row["floor_calls_match"], (row["api_calls"], row["floor_api_calls"])
+        assert row["core_matches_cli_plan"]
+        assert row["summary"]["functions"] == row["size"]
+        assert row["plan_seconds"] > 0 and row["floor_seconds"] > 0
+        assert row["plan_peak_mb"] > 0
+    ec2 = lambda row: {k: v for k, v in row["api_calls"].items() if k.startswith("ec2:")}  # noqa: E731
+    assert ec2(small) == ec2(large)
+    assert large["api_calls"]["lambda:ListTags"] > small["api_calls"]["lambda:ListTags"]
+    assert written["targets"]["ec2_calls_constant[default]"]["met"] is True
+
+    assert [a["failures"] for a in written["apply"]] == [0] * len(written["apply"])
+    contended = [a for a in written["apply"] if a["neighbour_rate"]]
+    assert contended and contended[0]["throttled"] == contended[0]["retries"]
