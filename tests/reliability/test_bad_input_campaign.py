@@ -62,6 +62,8 @@ class Stats:
     inputs: Counter[str] = field(default_factory=Counter)
     exits: Counter[int] = field(default_factory=Counter)
     usage_boxes: int = 0  # click usage errors printed as a rich box, not one Error: line
+    undo_calls: int = 0  # idempotent undo calls of rollbacks of mutated journals
+    known_bug10: int = 0  # `rollback <folder>`: internal error
 
 
 @dataclass(repr=False)
@@ -182,6 +184,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                     "total": sum(lab.stats.inputs.values()),
                     "exits": {str(k): v for k, v in sorted(lab.stats.exits.items())},
                     "usage_errors_as_box": lab.stats.usage_boxes,
+                    "internal_errors_bug10": lab.stats.known_bug10,
+                    "undo_calls_without_change": lab.stats.undo_calls,
                     "tracebacks": 0,
                     "changes": 0,
                 },
@@ -225,8 +229,11 @@ def recorded(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> Lab:
 # The verdict on one input
 
 
-def check(lab: Lab, kind: str, args: Sequence[str]) -> Result:
+def check(lab: Lab, kind: str, args: Sequence[str], *, undo_allowed: bool = False) -> Result:
+    """``undo_allowed``: a rollback of a journal that says a change may be in
+    effect sends its (idempotent) undo calls; the world must still not move."""
     lab.calls.clear()
+    before = lab.snapshot() if undo_allowed else None
     result = _invoke(args)
     lab.stats.inputs[kind] += 1
     lab.stats.exits[result.exit_code] += 1
@@ -238,7 +245,11 @@ def check(lab: Lab, kind: str, args: Sequence[str]) -> Result:
     )
     assert result.exit_code in DOCUMENTED_EXITS, f"{where}: exit {result.exit_code}"
     changes = [c for c in lab.calls if not c.split(":", 1)[1].startswith(READS)]
-    assert changes == [], f"{where}: mutating calls {changes}"
+    if before is None:
+        assert changes == [], f"{where}: mutating calls {changes}"
+    else:
+        lab.stats.undo_calls += len(changes)
+        assert lab.snapshot() == before, f"{where}: the world changed ({changes})"
     if result.exit_code == 1:
         errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
         if not errors and "─ Error ─" in result.stderr:
@@ -248,7 +259,10 @@ def check(lab: Lab, kind: str, args: Sequence[str]) -> Result:
         else:
             assert len(errors) == 1, f"{where}\n{result.stderr}"
             assert len(errors[0]) > len("Error: ") + 5, errors[0]
-            assert "internal error" not in errors[0], f"{where}\n{errors[0]}"
+            if "internal error" in errors[0] and "has an empty name" in errors[0]:
+                lab.stats.known_bug10 += 1  # see test_rollback_of_a_folder_is_a_clear_error
+            else:
+                assert "internal error" not in errors[0], f"{where}\n{errors[0]}"
     elif result.exit_code in (3, 4, 5):
         assert result.stdout.strip(), f"{where}: exit {result.exit_code} says nothing"
     return result
@@ -474,6 +488,7 @@ def test_mutated_journals(recorded: Lab, data: st.DataObject) -> None:
         recorded,
         "journal",
         ["rollback", str(path), "--plan", str(recorded.fresh_plan), "--auto-approve"],
+        undo_allowed=True,
     )
     check(
         recorded,
@@ -614,3 +629,22 @@ def test_usage_errors_are_one_line() -> None:
         errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
         assert len(errors) == 1, result.stderr
         assert re.search(r"(No such|Missing|Invalid)", errors[0])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG-10: remediator/cli.py rollback derives the default plan path with "
+    "journal_file.with_name(...) before reading the journal; for '.' or '/' that raises "
+    "ValueError ('has an empty name') and the user gets 'Error: internal error'. Read the "
+    "journal first (read_journal says it is not a file), or catch ValueError there",
+)
+def test_rollback_of_a_folder_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for folder in (".", "/"):
+        result = _invoke(["rollback", folder, "--auto-approve"])
+        assert result.exit_code == 1
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1, result.stderr
+        assert "internal error" not in errors[0], errors[0]

@@ -1,6 +1,10 @@
-"""The bugs the reliability campaigns found, one small test each (strict
-xfail until fixed; docs/reliability.md says where and how to fix them).
-Each runs on the AWS-like world and fails the way the campaign saw it."""
+"""The bugs the reliability campaigns found, one small test each, on the
+AWS-like world. BUG-1..6 and BUG-8 were fixed in the executor (journaled
+progress of multi-call changes, versions marked as created, lost write
+outcomes recognised, rollback leaving a changed target alone); these tests
+keep them fixed. An open bug is a strict xfail (docs/reliability.md says
+where and how to fix it): fixing it makes the test XPASS, which fails the
+suite until the marker is removed."""
 
 from __future__ import annotations
 
@@ -35,14 +39,9 @@ def _arm(world: World, fault: Fault) -> None:
     world.recorder.operations = []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-1: executor.MoveAlias: a run killed between PublishVersion and the "
-    "alias's done line leaves the published version behind after `remediate rollback` "
-    "(the journal never learns the version number; rollback skips the change as "
-    "never-applied or undoes the alias only)",
-)
-def test_bug1_interrupted_alias_move_leaves_its_version(world: World) -> None:
+def test_bug1_an_interrupted_alias_move_leaves_no_version_behind(world: World) -> None:
+    """BUG-1 (fixed): killed after PublishVersion, `remediate rollback` left the
+    published version behind (the journal never learnt its number)."""
     before = world.snapshot()
     position = 1  # PublishVersion, then UpdateAlias
     plan, path = world.plan(functions=("payments-api",), name="p.json")
@@ -55,16 +54,11 @@ def test_bug1_interrupted_alias_move_leaves_its_version(world: World) -> None:
     assert differences(before, world.snapshot()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-2: apply.run_apply --resume: a change whose intent has no outcome and whose "
-    "target is half-made (here: the endpoint security group created, its ingress rule not) "
-    "is neither recognised as done nor left for rollback: resume exits 3 and journals it "
-    "'skipped', so `remediate rollback` no longer undoes it and the group stays",
-)
-def test_bug2_resume_hides_a_half_made_change_from_rollback(
+def test_bug2_resume_after_a_half_made_change_restores_everything(
     tmp_path: Path, botocore_session: botocore.session.Session
 ) -> None:
+    """BUG-2 (fixed): killed between CreateSecurityGroup and its ingress rule,
+    resume exited 3 and journaled the change 'skipped', so rollback kept the group."""
     with open_world(tmp_path, botocore_session, ec2_part=True) as world:
         functions = ("iso-api",)
         before = world.snapshot()
@@ -84,16 +78,10 @@ def test_bug2_resume_hides_a_half_made_change_from_rollback(
         assert differences(before, world.snapshot()) == [], outcome_text(resumed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-3: executor.apply_changes/EnableVpcDns: when the second ModifyVpcAttribute "
-    "fails, the first (EnableDnsSupport=true) stays in effect; the change is journaled "
-    "'failed' with applied=false, so neither apply's rollback nor `remediate rollback` "
-    "restores it",
-)
-def test_bug3_second_call_of_a_change_fails_and_the_first_stays(
+def test_bug3_a_change_failing_on_its_second_call_undoes_the_first(
     tmp_path: Path, botocore_session: botocore.session.Session
 ) -> None:
+    """BUG-3 (fixed): the second ModifyVpcAttribute denied, the first stayed."""
     with open_world(tmp_path, botocore_session, ec2_part=True) as world:
         functions = ("iso-api",)
         before = world.snapshot()
@@ -110,13 +98,9 @@ def test_bug3_second_call_of_a_change_fails_and_the_first_stays(
         assert differences(before, world.snapshot()) == [], outcome_text(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-4: executor.Aws.call/apply_changes: a ReadTimeoutError after AWS did "
-    "UpdateFunctionConfiguration is retried with the old RevisionId; AWS answers 412, "
-    "the run calls the plan stale (exit 3) and never undoes its own update",
-)
-def test_bug4_read_timeout_after_an_update_leaves_it_in_effect(world: World) -> None:
+def test_bug4_an_update_whose_answer_timed_out_is_undone(world: World) -> None:
+    """BUG-4 (fixed): the retry of an update AWS had done got 412 and the run
+    called itself stale without undoing its own update."""
     before = world.snapshot()
     plan, path = world.plan(functions=("reports-nightly",), name="p.json")
     _arm(
@@ -134,13 +118,9 @@ def test_bug4_read_timeout_after_an_update_leaves_it_in_effect(world: World) -> 
     assert differences(before, world.snapshot()) == [], outcome_text(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-5: executor.MoveAlias assumes PublishVersion creates a version; AWS returns "
-    "the existing last version when $LATEST has not changed since it was published, and "
-    "rollback then deletes that pre-existing version",
-)
-def test_bug5_rollback_deletes_a_version_it_did_not_publish(world: World) -> None:
+def test_bug5_rollback_keeps_a_version_it_did_not_publish(world: World) -> None:
+    """BUG-5 (fixed): PublishVersion returns the existing last version when
+    $LATEST has not changed since; rollback deleted that version."""
     lam = world.raw("lambda")
     # someone published the fixed $LATEST already, but left the alias on the broken v1
     existing = lam.publish_version(FunctionName="payments-api")["Version"]
@@ -155,13 +135,8 @@ def test_bug5_rollback_deletes_a_version_it_did_not_publish(world: World) -> Non
     assert differences(before, world.snapshot()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-6: executor.apply_changes names a connection failure's operation by the "
-    "change kind ('lambda:lambda.update-vpc-config'): ConnectTimeoutError has no "
-    "operation_name; use the API operation being called",
-)
 def test_bug6_a_connection_failure_names_the_api_operation(world: World) -> None:
+    """BUG-6 (fixed): the message said lambda:lambda.update-vpc-config."""
     from botocore.exceptions import ConnectTimeoutError
 
     plan, path = world.plan(functions=("reports-nightly",), name="p.json")
@@ -177,3 +152,48 @@ def test_bug6_a_connection_failure_names_the_api_operation(world: World) -> None
     text = outcome_text(out)
     assert "lambda:UpdateFunctionConfiguration" in text, text
     assert "lambda:lambda.update-vpc-config" not in text
+
+
+def test_bug8_rollback_leaves_a_hand_edit_after_an_unfinished_change_alone(world: World) -> None:
+    """BUG-8 (fixed): the change was killed before its call; someone edited the
+    target since; rollback overwrote their edit with the plan's before."""
+    assert world.info is not None
+    plan, path = world.plan(functions=("reports-nightly",), name="p.json")
+    _arm(world, Fault(_kill, 1))  # killed before the update was sent
+    with pytest.raises(KeyboardInterrupt):
+        run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
+    world.recorder.faults = []
+    hand = [world.info.subnets["public-b"]]
+    world.raw("lambda").update_function_configuration(
+        FunctionName="reports-nightly",
+        VpcConfig={"SubnetIds": hand, "SecurityGroupIds": [world.info.security_groups["fn-sg"]]},
+    )
+    run_rollback(plan, path.with_name("p.journal.jsonl"), world.aws(), None, lambda: NOW)
+    live = world.raw("lambda").get_function_configuration(FunctionName="reports-nightly")
+    assert live["VpcConfig"]["SubnetIds"] == hand
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG-9: executor.MoveAlias.apply decides Created by 'the version was not listed "
+    "before this publish'; after a kill right after PublishVersion, `apply --resume` "
+    "publishes again, AWS returns the version the killed attempt made, the new progress "
+    "line says Created=false and `remediate rollback` keeps that version. Fix: count a "
+    "returned version as created by this change when its Description is "
+    "'remediator <change id>' (or carry over the killed attempt's progress)",
+)
+def test_bug9_resume_after_a_kill_after_publish_then_rollback_restores(world: World) -> None:
+    before = world.snapshot()
+    plan, path = world.plan(functions=("payments-api",), name="p.json")
+    journal = path.with_name("p.journal.jsonl")
+    _arm(world, Fault(_kill, 1, phase="after"))  # killed right after PublishVersion
+    with pytest.raises(KeyboardInterrupt):
+        run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
+    world.recorder.faults = []
+    resumed = run_apply(
+        plan, path, world.aws(), ApplyOptions(max_risk="high", resume=journal, now=lambda: NOW)
+    )
+    assert resumed.exit_code == EXIT_OK, outcome_text(resumed)
+    rolled = run_rollback(plan, journal, world.aws(), None, lambda: NOW)
+    assert rolled.exit_code == EXIT_OK, outcome_text(rolled)
+    assert differences(before, world.snapshot()) == []
