@@ -43,6 +43,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain click output: a usage error is one "Error: …" line like every
+    # other error, not a box that wraps over several lines
+    rich_markup_mode=None,
 )
 
 
@@ -513,6 +516,13 @@ def rollback(
         from remediator import apply as applying
         from remediator import planfile
 
+        if plan_file is None and not journal_file.name:
+            from remediator.errors import BadInput
+
+            raise BadInput(
+                f"{journal_file} is not a journal file.",
+                hint="Pass the journal an apply run wrote.",
+            )
         path = plan_file or journal_file.with_name(
             journal_file.name.removesuffix(".journal.jsonl") + ".json"
         )

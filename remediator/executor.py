@@ -874,7 +874,12 @@ class MoveAlias(Handler):
             CodeSha256=change.after["CodeSha256"],
             Description=f"remediator {change.id}",
         )
-        created = str(published["Version"]) not in existing
+        # a version carrying this change's mark was made by it, even when an
+        # interrupted attempt made it and this publish only returned it
+        created = (
+            str(published["Version"]) not in existing
+            or published.get("Description") == f"remediator {change.id}"
+        )
         aws.progress({"Version": published["Version"], "Created": created})
         params: dict[str, Any] = {
             "FunctionName": function_arn,
