@@ -346,10 +346,12 @@ def evaluate(doc: dict[str, Any]) -> dict[str, Any]:
             "met": r["ratio"] <= TARGETS["plan_floor_ratio_at_5000"] if r else None,
         }
         r = rows.get((10000, variant))
-        out[f"core_seconds_at_10000[{variant}]"] = {
-            "figure": r["core"]["plan_seconds"] if r else None,
+        # "on one core": the CPU time of the single-threaded core process (its
+        # wall time, also recorded, includes waiting for a busy machine's CPU)
+        out[f"core_cpu_seconds_at_10000[{variant}]"] = {
+            "figure": r["core"]["plan_cpu_seconds"] if r else None,
             "limit": TARGETS["core_seconds_at_10000"],
-            "met": r["core"]["plan_seconds"] < TARGETS["core_seconds_at_10000"] if r else None,
+            "met": r["core"]["plan_cpu_seconds"] < TARGETS["core_seconds_at_10000"] if r else None,
         }
         out[f"peak_mb_at_10000[{variant}]"] = {
             "figure": r["plan_peak_mb"] if r else None,
@@ -372,6 +374,14 @@ def evaluate(doc: dict[str, Any]) -> dict[str, Any]:
         if headline
         else None,
     }
+    real = [a for a in doc["apply"] if a["clock"] == "real" and not a["neighbour_rate"]]
+    out["apply_rps_real_clock"] = {
+        "figure": [a["requests_per_second"] for a in real],
+        "limit": TARGETS["apply_rps_min"],
+        "met": all(a["requests_per_second"] >= TARGETS["apply_rps_min"] for a in real)
+        if real
+        else None,
+    }
     out["apply_no_failures"] = {
         "figure": [a["failures"] for a in doc["apply"]],
         "met": all(a["failures"] == 0 for a in doc["apply"]) if doc["apply"] else None,
@@ -382,7 +392,8 @@ def evaluate(doc: dict[str, Any]) -> dict[str, Any]:
 def table(doc: dict[str, Any]) -> str:
     lines = [
         "| functions | policy | plan s | floor s | plan/floor | plan peak MB | floor peak MB "
-        "| API calls (EC2) | ListTags | ListAliases | core s (diagnose) | findings | changes |",
+        "| API calls (EC2) | ListTags | ListAliases | core s wall / CPU (diagnose CPU) "
+        "| findings | changes |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in doc["results"]:
@@ -392,7 +403,8 @@ def table(doc: dict[str, Any]) -> str:
             f"| {r['ratio']:.2f} | {r['plan_peak_mb']:.0f} | {r['floor_peak_mb']:.0f} "
             f"| {r['total_calls']:,} ({r['ec2_calls']}) | {calls.get('lambda:ListTags', 0):,} "
             f"| {calls.get('lambda:ListAliases', 0):,} "
-            f"| {r['core']['plan_seconds']:.3f} ({r['core']['diagnose_seconds']:.3f}) "
+            f"| {r['core']['plan_seconds']:.3f} / {r['core']['plan_cpu_seconds']:.3f} "
+            f"({r['core']['diagnose_cpu_seconds']:.3f}) "
             f"| {r['summary']['findings']:,} | {r['summary']['changes']} |"
         )
     s = doc["startup"]
@@ -525,7 +537,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--vpcs", type=int, default=estate.VPCS, help="VPCs in the estate (22 subnets each)"
     )
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="RESULTS",
+        help="only print the table (targets re-evaluated) of a results file",
+    )
     args = parser.parse_args(argv)
+    if args.render is not None:
+        saved = json.loads(args.render.read_text())
+        saved["targets"] = evaluate(saved)
+        print(table(saved))
+        return 0
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]
