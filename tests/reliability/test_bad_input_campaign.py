@@ -615,13 +615,6 @@ def test_random_cli_arguments(recorded: Lab, command: str, args: list[str]) -> N
     check(recorded, "cli", argv)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-7: remediator/cli.py: click usage errors are printed by typer's rich "
-    "formatter as a box over several lines (a long message wraps), not as the one "
-    "'Error: …' line every other error gets; create the app with rich_markup_mode=None "
-    "(or TYPER_USE_RICH=0) so click prints 'Error: <message>'",
-)
 def test_usage_errors_are_one_line() -> None:
     for argv in (["apply"], ["nope"], ["plan", "--bogus"], ["show", "x.json", "--format", "xml"]):
         result = _invoke(argv)
@@ -631,13 +624,6 @@ def test_usage_errors_are_one_line() -> None:
         assert re.search(r"(No such|Missing|Invalid)", errors[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-10: remediator/cli.py rollback derives the default plan path with "
-    "journal_file.with_name(...) before reading the journal; for '.' or '/' that raises "
-    "ValueError ('has an empty name') and the user gets 'Error: internal error'. Read the "
-    "journal first (read_journal says it is not a file), or catch ValueError there",
-)
 def test_rollback_of_a_folder_is_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -136,16 +136,13 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
 # --------------------------------------------------------------------------
 # Known bugs: where a loss is expected until it is fixed (see
 # tests/reliability/test_found_bugs.py and docs/reliability.md). A loss
-# anywhere else fails test_fault_campaign at once. BUG-1..4 of the first
-# campaign are fixed; their classes are gone from here.
+# anywhere else fails test_fault_campaign at once. BUG-1..4 and BUG-9 are
+# fixed; their classes are gone from here.
 
 
 def known_bug(kind: FaultKind, operation: str) -> str | None:
-    if kind.recovery == "resume" and (
-        (operation == "lambda:PublishVersion" and kind.phase == "after")
-        or (operation == "lambda:UpdateAlias" and kind.phase == "before")
-    ):
-        return "BUG-9 resume re-publishes an alias move's version and rollback keeps it"
+    # BUG-9 (resume re-published an alias move's version) is fixed too: no
+    # loss is expected anywhere now.
     return None
 
 
@@ -411,11 +408,6 @@ def test_fault_campaign(campaign: Figures) -> None:
     assert campaign.worlds_restored + sum(campaign.known.values()) >= campaign.runs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-9 (tests/reliability/test_found_bugs.py): resume after a kill between "
-    "PublishVersion and UpdateAlias, then rollback, keeps the published version",
-)
 def test_fault_campaign_loses_nothing(campaign: Figures) -> None:
     assert campaign.changes_lost == 0
     assert campaign.worlds_restored == campaign.runs

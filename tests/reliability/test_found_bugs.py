@@ -173,15 +173,6 @@ def test_bug8_rollback_leaves_a_hand_edit_after_an_unfinished_change_alone(world
     assert live["VpcConfig"]["SubnetIds"] == hand
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-9: executor.MoveAlias.apply decides Created by 'the version was not listed "
-    "before this publish'; after a kill right after PublishVersion, `apply --resume` "
-    "publishes again, AWS returns the version the killed attempt made, the new progress "
-    "line says Created=false and `remediate rollback` keeps that version. Fix: count a "
-    "returned version as created by this change when its Description is "
-    "'remediator <change id>' (or carry over the killed attempt's progress)",
-)
 def test_bug9_resume_after_a_kill_after_publish_then_rollback_restores(world: World) -> None:
     before = world.snapshot()
     plan, path = world.plan(functions=("payments-api",), name="p.json")
