@@ -90,7 +90,9 @@ class RateLimiter:
         now = self.clock()
         if self._next > now:
             self.sleep(self._next - now)
-            now = self._next
+            # read the clock again: a sleep that overran must push the next
+            # slot back, or a late request is followed by an early one
+            now = self.clock()
         self._next = max(now, self._next) + 1.0 / self.rate
 
 
