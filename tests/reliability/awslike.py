@@ -39,6 +39,9 @@ VpcConfig validation                   ``before-call`` of CreateFunction /
                                        UpdateFunctionConfiguration: at most 16
                                        subnets and 5 groups, subnets and groups
                                        exist, one VPC
+a create repeated with the same         ``before-call``: CreateVpcEndpoint /
+``ClientToken`` returns the first one   CreateNatGateway answer the resource
+                                       the first call with that token made
 DescribeVpcEndpoints' ``vpc-endpoint-  ``before-parameter-build``: moved to
 id`` filter (moto lacks it)            ``VpcEndpointIds``
 =====================================  ======================================
@@ -163,6 +166,7 @@ class AwsLike:
     _updating: dict[str, int] = field(default_factory=dict)
     _generation: Counter[str] = field(default_factory=Counter)
     _pending: dict[str, tuple[str, int]] = field(default_factory=dict)
+    _tokens: dict[tuple[str, str], str] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ wiring
 
@@ -203,6 +207,8 @@ class AwsLike:
                 )
             if op in EC2_PAGED:
                 return self._ec2_page(op, params, region)
+            if op in ("CreateVpcEndpoint", "CreateNatGateway") and params.get("ClientToken"):
+                return self._idempotent(op, params, region)
             return None
         if service != "lambda":
             return None
@@ -298,6 +304,25 @@ class AwsLike:
         if not text.startswith("awslike-") or not text[8:].isdigit():
             return None
         return int(text[8:])
+
+    def forget_client_tokens(self) -> None:
+        """As when AWS's idempotency window has passed (a day between two runs)."""
+        self._tokens.clear()
+
+    def _idempotent(self, op: str, params: dict[str, Any], region: str) -> Any:
+        """AWS answers a create repeated with the same ClientToken with the
+        resource the first call made (moto makes another one)."""
+        key = (op, str(params["ClientToken"]))
+        made = self._tokens.get(key)
+        if made is None:
+            return None  # the first call: moto makes it, after-call remembers it
+        self.seen["idempotent-create"] += 1
+        ec2 = self._raw("ec2", region)
+        if op == "CreateVpcEndpoint":
+            found = ec2.describe_vpc_endpoints(VpcEndpointIds=[made])["VpcEndpoints"]
+            return response(200, {"VpcEndpoint": found[0], "ClientToken": params["ClientToken"]})
+        found = ec2.describe_nat_gateways(NatGatewayIds=[made])["NatGateways"]
+        return response(200, {"NatGateway": found[0], "ClientToken": params["ClientToken"]})
 
     def _publish_like_aws(self, function: str, region: str) -> None:
         """AWS publishes a new version unless $LATEST's code and configuration
@@ -454,6 +479,15 @@ class AwsLike:
     def _after_ec2(
         self, op: str, params: dict[str, Any], parsed: dict[str, Any], region: str
     ) -> None:
+        if op in ("CreateVpcEndpoint", "CreateNatGateway") and params.get("ClientToken"):
+            made = (parsed.get("VpcEndpoint") or parsed.get("NatGateway") or {}).get(
+                "VpcEndpointId" if op == "CreateVpcEndpoint" else "NatGatewayId"
+            )
+            key = (op, str(params["ClientToken"]))
+            if made and key in self._tokens:
+                return  # the repeated create's answer: no new resource, nothing new pending
+            if made:
+                self._tokens[key] = made
         if op == "CreateNatGateway":
             nat = parsed.get("NatGateway") or {}
             if nat.get("NatGatewayId"):

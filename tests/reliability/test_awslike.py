@@ -338,3 +338,26 @@ def test_a_hand_edit_between_check_and_write_is_a_revision_conflict(world: World
     assert world.raw("lambda").get_function_configuration(FunctionName=name)["Timeout"] == 42
     view = read_journal(path.with_name("p.journal.jsonl"))
     assert view.finished is not None and view.finished["outcome"] == "stale"
+
+
+def test_a_create_repeated_with_its_client_token_returns_the_first_resource(world: World) -> None:
+    assert world.info is not None
+    ec2 = world.factory("ec2", REGION)
+    params = {
+        "VpcEndpointType": "Interface",
+        "VpcId": world.info.vpc_id,
+        "ServiceName": f"com.amazonaws.{REGION}.lambda",
+        "SubnetIds": [world.info.subnets["private-c"]],
+        "ClientToken": "token-1",
+    }
+    first = ec2.create_vpc_endpoint(**params)["VpcEndpoint"]["VpcEndpointId"]
+    again = ec2.create_vpc_endpoint(**params)["VpcEndpoint"]["VpcEndpointId"]
+    assert again == first
+    live = [
+        e
+        for e in world.raw("ec2").describe_vpc_endpoints()["VpcEndpoints"]
+        if e["State"] != "deleted"
+    ]
+    assert len(live) == 1
+    world.awslike.forget_client_tokens()  # a day later: a new endpoint
+    assert ec2.create_vpc_endpoint(**params)["VpcEndpoint"]["VpcEndpointId"] != first

@@ -137,12 +137,21 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
 # Known bugs: where a loss is expected until it is fixed (see
 # tests/reliability/test_found_bugs.py and docs/reliability.md). A loss
 # anywhere else fails test_fault_campaign at once. BUG-1..4 and BUG-9 are
-# fixed; their classes are gone from here.
+# fixed; their classes are gone from here. BUG-11..13 come from the full
+# setting's EC2 positions (the default selection does not reach them).
 
 
 def known_bug(kind: FaultKind, operation: str) -> str | None:
-    # BUG-9 (resume re-published an alias move's version) is fixed too: no
-    # loss is expected anywhere now.
+    if operation == "ec2:ModifyVpcAttribute":
+        return "BUG-11 enable-vpc-dns half done is neither undone nor resumed"
+    if (
+        kind.recovery == "resume"
+        and kind.phase == "after"
+        and operation in ("ec2:CreateSecurityGroup", "ec2:CreateVpcEndpoint")
+    ):
+        return "BUG-12 resume after a kill right after a create: exit 3, rollback keeps it"
+    if kind.name.startswith("read timeout") and operation == "ec2:CreateSecurityGroup":
+        return "BUG-13 a security group whose create timed out is created twice, one kept"
     return None
 
 
@@ -235,6 +244,7 @@ class Campaign:
     def clean_run(self) -> None:
         """Apply without faults and roll back: learns the mutating calls."""
         plan, path = self.fresh_plan()
+        self.world.awslike.forget_client_tokens()
         rec = self.world.recorder
         rec.faults, rec.mutating, rec.operations = [], 0, []
         outcome = run_apply(
@@ -255,6 +265,9 @@ class Campaign:
         bug = known_bug(kind, self.operations[position - 1])
         plan, path = self.fresh_plan()
         journal = path.with_name(path.name.removesuffix(".json") + ".journal.jsonl")
+        # each run stands for an apply on another day: the ClientTokens of the
+        # previous run (same plan id, same change ids) are forgotten; see BUG-14
+        world.awslike.forget_client_tokens()
         rec = world.recorder
         rec.mutating, rec.injected, rec.operations = 0, 0, []
         rec.faults = [Fault(kind.make, position, kind.times, kind.phase)]
@@ -408,6 +421,12 @@ def test_fault_campaign(campaign: Figures) -> None:
     assert campaign.worlds_restored + sum(campaign.known.values()) >= campaign.runs
 
 
+@pytest.mark.xfail(
+    FULL,
+    strict=True,
+    reason="BUG-11, BUG-12, BUG-13 (tests/reliability/test_found_bugs.py): in the full "
+    "setting, kills and timeouts inside the EC2 multi-call changes still leave one in effect",
+)
 def test_fault_campaign_loses_nothing(campaign: Figures) -> None:
     assert campaign.changes_lost == 0
     assert campaign.worlds_restored == campaign.runs
