@@ -37,7 +37,7 @@ from remediator.plandata import Plan
 
 REGION = sandbox.REGION
 FULL = os.environ.get("REMEDIATOR_CAMPAIGN", "").lower() == "full"
-EXAMPLES = 200 if FULL else 20
+EXAMPLES = 200 if FULL else 15
 DOCUMENTED_EXITS = {0, 1, 2, 3, 4, 5}
 READS = ("Describe", "Get", "List")
 EXAMPLE_POLICY = (Path(__file__).parents[2] / "plans" / "policy.example.toml").read_text(
