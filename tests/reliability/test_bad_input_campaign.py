@@ -254,7 +254,7 @@ def check(lab: Lab, kind: str, args: Sequence[str], *, undo_allowed: bool = Fals
         errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
         if not errors and "─ Error ─" in result.stderr:
             lab.stats.usage_boxes += 1  # click's usage error, see test_usage_errors_are_one_line
-        elif not errors and not result.stderr.strip() and "Usage:" in result.stdout:
+        elif not errors and "Commands:" in result.output and "Usage:" in result.output:
             pass  # `remediate` alone: the help, exit 1 (no_args_is_help)
         else:
             assert len(errors) == 1, f"{where}\n{result.stderr}"
