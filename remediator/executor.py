@@ -1221,32 +1221,28 @@ def undo_changes(
     journal), a target whose state moved since the run is left alone."""
     result = RunResult("rolled-back")
     results: dict[str, dict[str, Any]] = {c.id: r for c, r in items}
+
+    def leave(change: Change, outcome: str, why: str) -> None:
+        """The change stays in effect: journal it, report it, count it as left."""
+        journal.change(outcome, change, error=why)
+        result.steps.append(StepReport(change.id, change.kind, change.target, outcome, why))
+        result.left.append(change.id)
+
     for change, out in items:
         h = handler(change.kind)
         try:
             if expected_after is not None and change.id in expected_after:
                 live = h.read_after(aws, change, out, results)
                 if state_hash(live.state) != state_hash(expected_after[change.id]):
-                    why = f"{change.target} changed since the run (now {live.state}); not overwriting it"
-                    journal.change(
-                        "undo-skipped",
+                    leave(
                         change,
-                        error=why,
+                        "undo-skipped",
+                        f"{change.target} changed since the run (now {live.state}); not overwriting it",
                     )
-                    result.steps.append(
-                        StepReport(change.id, change.kind, change.target, "undo-skipped", why)
-                    )
-                    result.left.append(change.id)
                     continue
-            journal.change(
-                "undo-intent",
-                change,
-            )
+            journal.change("undo-intent", change)
             h.undo(aws, change, out)
-            journal.change(
-                "undone",
-                change,
-            )
+            journal.change("undone", change)
             log.info("change_undone", change_id=change.id, kind=change.kind, target=change.target)
             result.steps.append(
                 StepReport(
@@ -1254,16 +1250,7 @@ def undo_changes(
                 )
             )
         except (ClientError, BotoCoreError, RemediatorError) as exc:
-            text = str(exc)
-            journal.change(
-                "undo-failed",
-                change,
-                error=text,
-            )
-            result.steps.append(
-                StepReport(change.id, change.kind, change.target, "undo-failed", text)
-            )
-            result.left.append(change.id)
+            leave(change, "undo-failed", str(exc))
     if result.left:
         result.outcome = "rollback-incomplete"
     return result
