@@ -199,8 +199,9 @@ def _emit(plan: Plan, fmt: Format, out: Path | None, default_dir: Path) -> Path:
     from remediator import planfile
 
     path = out if out is not None else default_dir / f"{plan.plan_id}.json"
-    planfile.write_plan(plan, path)
-    typer.echo(_render(plan, fmt), nl=False)
+    text = planfile.write_plan(plan, path)
+    # the JSON report is the plan file's text: encoded once
+    typer.echo(text if fmt is Format.json else _render(plan, fmt), nl=False)
     if fmt is not Format.json:
         typer.echo(f"\nPlan written to {path}. Review it, then: remediate show {path}", err=True)
     return path

@@ -628,11 +628,24 @@ def _vpc_config(entry: Mapping[str, Any]) -> VpcConfig | None:
     subnets = tuple(raw.get("SubnetIds") or ())
     if not subnets:
         return None
-    return VpcConfig(
-        subnet_ids=subnets,
-        security_group_ids=tuple(raw.get("SecurityGroupIds") or ()),
-        ipv6_allowed_for_dual_stack=bool(raw.get("Ipv6AllowedForDualStack", False)),
+    key = (
+        subnets,
+        tuple(raw.get("SecurityGroupIds") or ()),
+        bool(raw.get("Ipv6AllowedForDualStack", False)),
     )
+    config = _VPC_CONFIGS.get(key)
+    if config is None:
+        config = VpcConfig(
+            subnet_ids=key[0], security_group_ids=key[1], ipv6_allowed_for_dual_stack=key[2]
+        )
+        if len(_VPC_CONFIGS) < 65536:
+            _VPC_CONFIGS[key] = config
+    return config
+
+
+# Thousands of functions share a few hundred VpcConfigs; the models are frozen,
+# so one object per distinct config serves them all (less time, less memory).
+_VPC_CONFIGS: dict[tuple[tuple[str, ...], tuple[str, ...], bool], VpcConfig] = {}
 
 
 def _version_key(version: str) -> tuple[int, int, str]:

@@ -19,15 +19,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from remediator.errors import BadInput
-from remediator.plandata import FORMAT_VERSION, Plan
+from remediator.plandata import FORMAT_VERSION, Plan, canonical_json
 from remediator.planner import plan_digest
 
 
 def dumps(plan: Plan) -> str:
-    return (
-        json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False)
-        + "\n"
-    )
+    return canonical_json(plan)
 
 
 def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
@@ -63,8 +60,11 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def write_plan(plan: Plan, path: Path) -> None:
-    atomic_write(path, dumps(plan))
+def write_plan(plan: Plan, path: Path) -> str:
+    """Write the plan file; returns its text (the JSON report is that text)."""
+    text = dumps(plan)
+    atomic_write(path, text)
+    return text
 
 
 def parse_plan(text: str, source: str = "plan") -> Plan:

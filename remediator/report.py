@@ -1,5 +1,5 @@
-"""Render a plan for people: text (rich), Markdown (pull requests, change
-tickets, with Mermaid diagrams) or canonical JSON.
+"""Render a plan for people: text (ANSI colours on request), Markdown (pull
+requests, change tickets, with Mermaid diagrams) or canonical JSON.
 
 This is the only module that knows about colours and Markdown. Rendering is a
 pure function of the plan: no clock, no environment, no terminal probing (the
@@ -12,16 +12,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from io import StringIO
 from typing import Any
 
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
 from remediator.errors import BadInput
-from remediator.plandata import Change, Finding, FunctionSummary, Plan, SubnetEgress
+from remediator.plandata import Change, Finding, FunctionSummary, Plan, SubnetEgress, canonical_json
 
 FORMATS: tuple[str, ...] = ("text", "markdown", "json")
 WIDTH = 120
@@ -222,34 +216,110 @@ def _function_label(region: str, name: str, plan: Plan) -> str:
 # --------------------------------------------------------------------------- text
 
 
+_SGR: dict[str, str] = {
+    "bold": "1",
+    "dim": "2",
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "magenta": "35",
+    "cyan": "36",
+}
+
+
+def _paint(value: str, style: str, color: bool) -> str:
+    """``value`` in ``style`` ("bold red") as ANSI SGR codes, or as it is."""
+    if not color or not style or not value:
+        return value
+    codes = ";".join(_SGR[word] for word in style.split())
+    return f"\x1b[{codes}m{value}\x1b[0m"
+
+
+_CellLine = list[tuple[str, str]]  # (plain text, style) parts of one line
+_Cell = list[_CellLine]
+
+
+def _functions_table(
+    plan: Plan, by_fn: Mapping[tuple[str, str], list[Finding]], color: bool
+) -> list[str]:
+    """One row per function, laid out in columns three spaces apart under a
+    rule, subnets one per line. Plain string work, no layout engine: a plan
+    of 10,000 functions renders in a fraction of a second. A Function column
+    that would push the table past ``WIDTH`` folds long names."""
+    multi_region = len(plan.regions) > 1
+    headers = ["Function", *(["Region"] if multi_region else []), "Status", "VPC"]
+    headers += ["Subnets (egress)", "Share affected"]
+    rows: list[list[_Cell]] = []
+    for s in plan.functions:
+        cells: list[_Cell] = [[[(s.name, "")]]]
+        if multi_region:
+            cells.append([[(s.region, "")]])
+        cells.append([[(s.status, STATUS_STYLE.get(s.status, ""))]])
+        cells.append([[(s.vpc_id or "-", "")]])
+        if s.subnets:
+            cells.append(
+                [
+                    [(f"{e.subnet_id} ", ""), (e.egress, EGRESS_STYLE.get(e.egress, ""))]
+                    for e in s.subnets
+                ]
+            )
+        else:
+            cells.append([[("-", "")]])
+        cells.append([[(_share(s, by_fn.get((s.region, s.name), [])), "")]])
+        rows.append(cells)
+
+    def width(cell_line: _CellLine) -> int:
+        return sum(len(text) for text, _ in cell_line)
+
+    widths = [len(h) for h in headers]
+    for cells in rows:
+        for i, cell in enumerate(cells):
+            widths[i] = max(widths[i], *(width(ln) for ln in cell))
+    gap = "   "
+    others = sum(widths[1:]) + len(gap) * (len(widths) - 1)
+    widths[0] = max(len(headers[0]), min(widths[0], WIDTH - others))
+    last = len(widths) - 1
+
+    def layout(row_cells: list[_Cell], bold: bool = False) -> list[str]:
+        """Cells (each a list of lines) side by side, as output lines."""
+        height = max(len(c) for c in row_cells)
+        out = []
+        for row in range(height):
+            parts = []
+            for i, cell in enumerate(row_cells):
+                ln: _CellLine = cell[row] if row < len(cell) else []
+                pad = " " * (widths[i] - width(ln))
+                painted = "".join(
+                    _paint(text, "bold" if bold else style, color) for text, style in ln
+                )
+                parts.append(pad + painted if i == last else painted + pad)
+            out.append(gap.join(parts).rstrip())
+        return out
+
+    lines = layout([[[(h, "")]] for h in headers], bold=True)
+    lines.append("\u2500" * (sum(widths) + len(gap) * last))
+    fold = widths[0]
+    for cells in rows:
+        name = cells[0][0][0][0]
+        if len(name) > fold:
+            cells[0] = [[(name[i : i + fold], "")] for i in range(0, len(name), fold)]
+        lines += layout(cells)
+    return lines
+
+
 def render_text(plan: Plan, *, color: bool = False) -> str:
     """The plan as plain text (ANSI colours only when ``color`` is true)."""
-    buf = StringIO()
-    console = Console(
-        file=buf,
-        width=WIDTH,
-        force_terminal=color,
-        color_system="standard" if color else None,
-        no_color=not color,
-        highlight=False,
-        emoji=False,
-        markup=False,
-        legacy_windows=False,
-        force_jupyter=False,
-        force_interactive=False,
-        record=False,
-        soft_wrap=False,
-        _environ={},
-    )
+    out: list[str] = []
 
     def line(*parts: tuple[str, str] | str) -> None:
-        text = Text()
-        for p in parts:
-            if isinstance(p, tuple):
-                text.append(p[0], style=p[1] if color else "")
-            else:
-                text.append(p)
-        console.print(text, soft_wrap=True)
+        out.append(
+            "".join(
+                _paint(p[0], p[1], color) if isinstance(p, tuple) else p for p in parts
+            ).rstrip()
+        )
+
+    def blank() -> None:
+        out.append("")
 
     def styled(value: str, styles: Mapping[str, str]) -> tuple[str, str]:
         return (value, styles.get(value, ""))
@@ -282,47 +352,16 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
 
     # -- functions table
     if plan.functions:
-        console.print()
-        table = Table(
-            box=box.SIMPLE_HEAD,
-            show_edge=False,
-            pad_edge=False,
-            header_style="bold" if color else "",
-            title=None,
-        )
-        table.add_column("Function", overflow="fold")
-        if multi_region:
-            table.add_column("Region", no_wrap=True)
-        table.add_column("Status", no_wrap=True)
-        table.add_column("VPC", no_wrap=True)
-        table.add_column("Subnets (egress)", no_wrap=True)
-        table.add_column("Share affected", justify="right", no_wrap=True)
-        for s in plan.functions:
-            subnets = Text()
-            for i, e in enumerate(s.subnets):
-                if i:
-                    subnets.append("\n")
-                subnets.append(f"{e.subnet_id} ")
-                subnets.append(e.egress, style=EGRESS_STYLE.get(e.egress, "") if color else "")
-            row: list[Text | str] = [s.name]
-            if multi_region:
-                row.append(s.region)
-            row += [
-                Text(s.status, style=STATUS_STYLE.get(s.status, "") if color else ""),
-                s.vpc_id or "-",
-                subnets if s.subnets else "-",
-                _share(s, by_fn.get((s.region, s.name), [])),
-            ]
-            table.add_row(*row)
-        console.print(table)
+        blank()
+        out.extend(_functions_table(plan, by_fn, color))
 
     # -- findings per function
     sections = _sections(plan)
     if sections:
-        console.print()
+        blank()
         line(("Findings", "bold"))
     for region, name, summary, findings in sections:
-        console.print()
+        blank()
         status = summary.status if summary else "unknown"
         line(
             (_function_label(region, name, plan), "bold"),
@@ -359,10 +398,10 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
 
     # -- changes
     if plan.changes:
-        console.print()
+        blank()
         line(("Changes", "bold"), f" ({len(plan.changes)}, in apply order)")
         for i, c in enumerate(plan.changes, start=1):
-            console.print()
+            blank()
             line(
                 f"  {i}. {c.id}  {c.kind}  {c.target}  ",
                 (f"risk {c.risk}", RISK_STYLE.get(c.risk, "")),
@@ -379,21 +418,21 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     # -- blocked and deferred
     blocked = [f for f in plan.findings if f.status == "blocked"]
     if blocked:
-        console.print()
+        blank()
         line(("Blocked", "bold"), " (needs a person)")
         for f in blocked:
             line(f"  {f.function}:{f.qualifier}  {f.code}  {f.id}")
             line(f"    manual step: {f.manual_step or 'see the finding detail'}")
     deferred = [f for f in plan.findings if f.status == "deferred"]
     if deferred:
-        console.print()
+        blank()
         line(("Deferred", "bold"), " (over the change cap; plan again after applying)")
         for f in deferred:
             line(f"  {f.function}:{f.qualifier}  {f.code}  {f.id}")
 
-    console.print()
+    blank()
     line((closing_line(plan), "bold"))
-    return "\n".join(row.rstrip() for row in buf.getvalue().splitlines()) + "\n"
+    return "\n".join(out) + "\n"
 
 
 # --------------------------------------------------------------------------- markdown
@@ -740,8 +779,9 @@ def render_markdown(plan: Plan) -> str:
 
 
 def render_json(plan: Plan) -> str:
-    """The plan as canonical JSON (sorted keys, two-space indent, trailing newline)."""
-    return json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+    """The plan as canonical JSON (sorted keys, two-space indent, trailing
+    newline): the same bytes as the plan file."""
+    return canonical_json(plan)
 
 
 # --------------------------------------------------------------------------- dispatch

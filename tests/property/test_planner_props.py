@@ -15,6 +15,7 @@ nothing for the planner to do for the functions it fixed.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -321,6 +322,11 @@ def test_plan_is_deterministic_and_round_trips(scenario: tuple[Inventory, Policy
     again = build_plan(rebuilt, Policy.model_validate(pol.model_dump(mode="json")), fx.NOW)
     text = dumps(plan)
     assert dumps(again) == text
+    assert (
+        text
+        == json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False)
+        + "\n"
+    )
     assert parse_plan(text) == plan
     assert dumps(parse_plan(text)) == text
 

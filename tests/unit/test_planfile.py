@@ -7,8 +7,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from remediator import planfile
+from remediator import planfile, report
 from remediator.errors import BadInput
 from remediator.plandata import FORMAT_VERSION, Plan
 from remediator.planfile import dumps, parse_plan, read_plan, write_plan
@@ -207,3 +209,32 @@ def test_format_version_must_be_the_integer(version: object) -> None:
     data["format_version"] = version
     with pytest.raises(BadInput, match="format_version"):
         parse_plan(json.dumps(data))
+
+
+@given(
+    share=st.floats(min_value=0.0, max_value=1.0, allow_nan=False),
+    text=st.text(max_size=40),
+)
+@settings(max_examples=60, deadline=None)
+def test_plan_file_text_is_pythons_canonical_json(share: float, text: str) -> None:
+    """The fast encoder prints what json.dumps(indent=2, sort_keys=True,
+    ensure_ascii=False) prints, for any share (exponent floats included) and
+    any text (quotes, control characters, non-ASCII)."""
+    plan = sample_plan()
+    finding = plan.findings[0].model_copy(update={"affected_share": share, "detail": text})
+    change = plan.changes[0].model_copy(update={"reason": text})
+    plan = plan.model_copy(
+        update={"findings": (finding, *plan.findings[1:]), "changes": (change, *plan.changes[1:])}
+    )
+    expected = (
+        json.dumps(plan.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False)
+        + "\n"
+    )
+    assert dumps(plan) == expected
+    assert report.render_json(plan) == expected
+
+
+def test_write_plan_returns_the_file_text(tmp_path: Path) -> None:
+    plan = sample_plan()
+    path = tmp_path / "p.json"
+    assert write_plan(plan, path) == path.read_text(encoding="utf-8")

@@ -326,3 +326,31 @@ def test_other_kinds_show_key_values(
         fingerprint=Fingerprint(state_hash="h"),
     )
     assert report.change_summary(change) == expected
+
+
+def test_text_table_folds_long_names_to_the_width_and_colour_only_adds_codes() -> None:
+    plan = _seed_case_plan()
+    long_name = "n" * 64
+    first = plan.functions[0].model_copy(update={"name": long_name})
+    plan = plan.model_copy(
+        update={"functions": (first, *plan.functions[1:]), "regions": (REGION, "eu-west-1")}
+    )
+    text = report.render_text(plan)
+    table = text.split("\n\n")[1].splitlines()
+    assert table[0].split() == [
+        "Function",
+        "Region",
+        "Status",
+        "VPC",
+        "Subnets",
+        "(egress)",
+        "Share",
+        "affected",
+    ]
+    assert set(table[1]) == {"\u2500"} and len(table[1]) <= report.WIDTH
+    assert all(len(row) <= report.WIDTH for row in table)
+    folded = [row.split()[0] for row in table[2:] if row.startswith("n")]
+    assert "".join(folded) == long_name and len(folded) > 1
+    coloured = report.render_text(plan, color=True)
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == text
+    assert "\x1b[1;31maffected\x1b[0m" in coloured
