@@ -576,5 +576,17 @@ from remediator import cli_auto  # noqa: E402  (commands for unattended runs)
 cli_auto.register(app)
 
 
+# The cyclic garbage collector's default first threshold (700 allocations)
+# makes it run ~750 times during a plan of 5,000 functions, walking the
+# growing inventory again on every older-generation pass: 0.4-0.5 s of a
+# 3-4 s run. Discovery, planning and rendering make mostly acyclic data, so
+# collecting every 50,000 allocations costs a few MB of peak memory at most
+# (measured: +0-4 MB at 5,000 functions) and most of that time.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
 def main() -> None:
+    import gc
+
+    gc.set_threshold(*GC_THRESHOLDS)
     app()

@@ -23,11 +23,9 @@ Subnet classes (IPv4 default route of the effective route table):
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import ipaddress
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
@@ -44,6 +42,7 @@ from remediator.models import (
     Subnet,
     VpcConfig,
     VpcEndpoint,
+    gc_paused,
 )
 from remediator.plandata import Finding, FunctionSummary, Severity, SubnetEgress
 from remediator.policy import Policy, Settings
@@ -88,24 +87,6 @@ CODES: dict[str, tuple[Severity, str]] = {
     ALIAS_BROKEN: ("high", "An alias runs a version whose subnets have no egress"),
     LATEST_BROKEN_ALIAS_OK: ("medium", "$LATEST has no egress while an alias's version is fine"),
 }
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for a pure computation.
-
-    Diagnosis and planning build tens of thousands of small, acyclic objects
-    on top of a large inventory; every full collection would walk all of them
-    again, which costs as much as the work itself at 10,000 functions.
-    Reference counting still frees everything; the collector is resumed on
-    exit if it was running (nested use is harmless)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 _M = TypeVar("_M", bound=BaseModel)

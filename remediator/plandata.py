@@ -14,7 +14,7 @@ from typing import Any, Literal
 import pydantic_core
 from pydantic import Field
 
-from remediator.models import Frozen
+from remediator.models import Frozen, gc_paused
 
 FORMAT_VERSION = 1
 
@@ -190,7 +190,8 @@ def canonical_json(plan: Plan) -> str:
     encoder: Python's own cannot use its C speedups with an indent, and takes
     ten times as long on a plan of thousands of functions."""
     odd_floats: list[float] = []
-    data = _sorted_keys(plan.model_dump(mode="json"), odd_floats)
+    with gc_paused():
+        data = _sorted_keys(plan.model_dump(mode="json"), odd_floats)
     if odd_floats:
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     return pydantic_core.to_json(data, indent=2).decode("utf-8") + "\n"

@@ -48,11 +48,10 @@ from remediator.diagnose import (
     RegionIndex,
     diagnose,
     endpoint_allows,
-    gc_paused,
     judge_config,
     stable_id,
 )
-from remediator.models import Function, Inventory, NatGateway, RouteTable, Subnet
+from remediator.models import Function, Inventory, NatGateway, RouteTable, Subnet, gc_paused
 from remediator.plandata import (
     BlastRadius,
     Change,

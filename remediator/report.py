@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from remediator.errors import BadInput
+from remediator.models import gc_paused
 from remediator.plandata import Change, Finding, FunctionSummary, Plan, SubnetEgress, canonical_json
 
 FORMATS: tuple[str, ...] = ("text", "markdown", "json")
@@ -235,8 +236,7 @@ def _paint(value: str, style: str, color: bool) -> str:
     return f"\x1b[{codes}m{value}\x1b[0m"
 
 
-_CellLine = list[tuple[str, str]]  # (plain text, style) parts of one line
-_Cell = list[_CellLine]
+_Cell = list[tuple[int, str]]  # one (width, text as printed) per line of a cell
 
 
 def _functions_table(
@@ -249,66 +249,77 @@ def _functions_table(
     multi_region = len(plan.regions) > 1
     headers = ["Function", *(["Region"] if multi_region else []), "Status", "VPC"]
     headers += ["Subnets (egress)", "Share affected"]
+
+    def one(text: str, style: str = "") -> _Cell:
+        return [(len(text), _paint(text, style, color))]
+
     rows: list[list[_Cell]] = []
     for s in plan.functions:
-        cells: list[_Cell] = [[[(s.name, "")]]]
+        cells = [[(len(s.name), s.name)]]
         if multi_region:
-            cells.append([[(s.region, "")]])
-        cells.append([[(s.status, STATUS_STYLE.get(s.status, ""))]])
-        cells.append([[(s.vpc_id or "-", "")]])
+            cells.append(one(s.region))
+        cells.append(one(s.status, STATUS_STYLE.get(s.status, "")))
+        cells.append(one(s.vpc_id or "-"))
         if s.subnets:
             cells.append(
                 [
-                    [(f"{e.subnet_id} ", ""), (e.egress, EGRESS_STYLE.get(e.egress, ""))]
+                    (
+                        len(e.subnet_id) + 1 + len(e.egress),
+                        f"{e.subnet_id} {_paint(e.egress, EGRESS_STYLE.get(e.egress, ''), color)}",
+                    )
                     for e in s.subnets
                 ]
             )
         else:
-            cells.append([[("-", "")]])
-        cells.append([[(_share(s, by_fn.get((s.region, s.name), [])), "")]])
+            cells.append(one("-"))
+        cells.append(one(_share(s, by_fn.get((s.region, s.name), []))))
         rows.append(cells)
-
-    def width(cell_line: _CellLine) -> int:
-        return sum(len(text) for text, _ in cell_line)
 
     widths = [len(h) for h in headers]
     for cells in rows:
         for i, cell in enumerate(cells):
-            widths[i] = max(widths[i], *(width(ln) for ln in cell))
+            for w, _ in cell:
+                if w > widths[i]:
+                    widths[i] = w
     gap = "   "
     others = sum(widths[1:]) + len(gap) * (len(widths) - 1)
     widths[0] = max(len(headers[0]), min(widths[0], WIDTH - others))
     last = len(widths) - 1
 
-    def layout(row_cells: list[_Cell], bold: bool = False) -> list[str]:
+    def layout(row_cells: list[_Cell]) -> list[str]:
         """Cells (each a list of lines) side by side, as output lines."""
         height = max(len(c) for c in row_cells)
         out = []
         for row in range(height):
             parts = []
             for i, cell in enumerate(row_cells):
-                ln: _CellLine = cell[row] if row < len(cell) else []
-                pad = " " * (widths[i] - width(ln))
-                painted = "".join(
-                    _paint(text, "bold" if bold else style, color) for text, style in ln
-                )
-                parts.append(pad + painted if i == last else painted + pad)
+                w, text = cell[row] if row < len(cell) else (0, "")
+                pad = " " * (widths[i] - w)
+                parts.append(pad + text if i == last else text + pad)
             out.append(gap.join(parts).rstrip())
         return out
 
-    lines = layout([[[(h, "")]] for h in headers], bold=True)
+    lines = layout([one(h, "bold") for h in headers])
     lines.append("\u2500" * (sum(widths) + len(gap) * last))
     fold = widths[0]
     for cells in rows:
-        name = cells[0][0][0][0]
+        name = cells[0][0][1]
         if len(name) > fold:
-            cells[0] = [[(name[i : i + fold], "")] for i in range(0, len(name), fold)]
+            cells[0] = [
+                (len(part), part)
+                for part in (name[i : i + fold] for i in range(0, len(name), fold))
+            ]
         lines += layout(cells)
     return lines
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:
     """The plan as plain text (ANSI colours only when ``color`` is true)."""
+    with gc_paused():
+        return _render_text(plan, color)
+
+
+def _render_text(plan: Plan, color: bool) -> str:
     out: list[str] = []
 
     def line(*parts: tuple[str, str] | str) -> None:
