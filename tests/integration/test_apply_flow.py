@@ -25,9 +25,7 @@ moto differences the tests work around (not remediator bugs):
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -57,6 +55,7 @@ from remediator.journal import Journal, read_journal
 from remediator.lock import DynamoLock, FileLock, LockHeld, lock_key, owner_info
 from remediator.plandata import Change, Plan
 from remediator.policy import Policy, parse_policy
+from tests.moto_worlds import Ec2World, seed_ec2_part
 
 REGION = sandbox.REGION
 NOW = "2026-01-01T00:00:00Z"
@@ -433,13 +432,6 @@ def test_a_plan_without_changes_applies_nothing(world: World) -> None:
 # The EC2 kinds: NAT routes, VPC DNS, endpoint security group, Lambda endpoint
 
 
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("h.py", "def h(event, context):\n    return 1\n")
-    return buffer.getvalue()
-
-
 EC2_POLICY = """
 [[rules]]
 match_names = ["iso-nat"]
@@ -452,82 +444,13 @@ allow_endpoint_creation = true
 """
 
 
-@dataclass
-class Ec2World:
-    nat_vpc: str
-    nat_id: str
-    isolated_tables: list[str]
-    api_vpc: str
-    api_subnets: list[str]
-    api_sg: str
-
-
 @pytest.fixture
 def ec2_world(session: boto3.session.Session, tmp_path: Path) -> tuple[World, Ec2World]:
-    """VPC 1: IGW, NAT in a public subnet, a function in two isolated subnets
-    (each its own route table). VPC 2: no IGW, no NAT, DNS attributes off, a
-    function in two isolated subnets."""
+    """``moto_worlds.seed_ec2_part``: iso-nat (NAT routes), iso-api (DNS,
+    endpoint group, Lambda endpoint)."""
     ec2, lam, iam = session.client("ec2"), session.client("lambda"), session.client("iam")
     role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-
-    vpc1 = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc1)
-    public = ec2.create_subnet(VpcId=vpc1, CidrBlock="10.1.0.0/24", AvailabilityZone=f"{REGION}a")[
-        "Subnet"
-    ]["SubnetId"]
-    public_rt = ec2.create_route_table(VpcId=vpc1)["RouteTable"]["RouteTableId"]
-    ec2.create_route(RouteTableId=public_rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
-    ec2.associate_route_table(RouteTableId=public_rt, SubnetId=public)
-    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
-    nat = ec2.create_nat_gateway(SubnetId=public, AllocationId=allocation)["NatGateway"][
-        "NatGatewayId"
-    ]
-    isolated, tables = [], []
-    for i, az in enumerate("ab"):
-        subnet = ec2.create_subnet(
-            VpcId=vpc1, CidrBlock=f"10.1.{10 + i}.0/24", AvailabilityZone=f"{REGION}{az}"
-        )["Subnet"]["SubnetId"]
-        table = ec2.create_route_table(VpcId=vpc1)["RouteTable"]["RouteTableId"]
-        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
-        isolated.append(subnet)
-        tables.append(table)
-    sg1 = ec2.create_security_group(GroupName="fn1", Description="fn1", VpcId=vpc1)["GroupId"]
-    lam.create_function(
-        FunctionName="iso-nat",
-        Runtime="python3.12",
-        Role=role,
-        Handler="h.h",
-        Code={"ZipFile": _zip()},
-        VpcConfig={"SubnetIds": isolated, "SecurityGroupIds": [sg1]},
-    )
-
-    vpc2 = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
-    ec2.modify_vpc_attribute(VpcId=vpc2, EnableDnsSupport={"Value": False})
-    ec2.modify_vpc_attribute(VpcId=vpc2, EnableDnsHostnames={"Value": False})
-    subnets2 = [
-        ec2.create_subnet(VpcId=vpc2, CidrBlock=f"10.2.{i}.0/24", AvailabilityZone=f"{REGION}{az}")[
-            "Subnet"
-        ]["SubnetId"]
-        for i, az in enumerate("ab")
-    ]
-    sg2 = ec2.create_security_group(GroupName="fn2", Description="fn2", VpcId=vpc2)["GroupId"]
-    lam.create_function(
-        FunctionName="iso-api",
-        Runtime="python3.12",
-        Role=role,
-        Handler="h.h",
-        Code={"ZipFile": _zip()},
-        VpcConfig={"SubnetIds": subnets2, "SecurityGroupIds": [sg2]},
-    )
-    return World(session=session, tmp=tmp_path), Ec2World(
-        nat_vpc=vpc1,
-        nat_id=nat,
-        isolated_tables=sorted(tables),
-        api_vpc=vpc2,
-        api_subnets=sorted(subnets2),
-        api_sg=sg2,
-    )
+    return World(session=session, tmp=tmp_path), seed_ec2_part(ec2, lam, role)
 
 
 def _dns(ec2: Any, vpc_id: str) -> tuple[bool, bool]:

@@ -16,8 +16,6 @@ The world (us-east-1):
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +27,7 @@ from moto import mock_aws
 from remediator import discover as discovery
 from remediator import errors
 from remediator.models import Function, Inventory, RegionInventory
+from tests.moto_worlds import function_zip
 
 REGION = "us-east-1"
 LAMBDA_SERVICE = f"com.amazonaws.{REGION}.lambda"
@@ -46,13 +45,6 @@ def mocked() -> Iterator[boto3.session.Session]:
             env.delenv(name, raising=False)
         with mock_aws():
             yield discovery.make_session()
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
-    return buffer.getvalue()
 
 
 @dataclass
@@ -188,7 +180,7 @@ def _create_function(
         "Runtime": "python3.12",
         "Role": role,
         "Handler": "handler.handler",
-        "Code": {"ZipFile": _zip()},
+        "Code": {"ZipFile": function_zip()},
     }
     if subnets is not None:
         params["VpcConfig"] = {"SubnetIds": subnets, "SecurityGroupIds": sgs}

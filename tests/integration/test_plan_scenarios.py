@@ -4,9 +4,7 @@ build the plan, and check findings (code, subnets, status) and changes
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +17,7 @@ from remediator import discover, planfile, planner, sandbox
 from remediator.models import Inventory
 from remediator.plandata import Change, Finding, FunctionSummary, Plan
 from remediator.policy import Policy, Settings, default_policy
+from tests.moto_worlds import function_zip
 
 REGION = "us-east-1"
 NOW = "2026-01-01T00:00:00Z"
@@ -27,13 +26,6 @@ AZ_A, AZ_B, AZ_C = f"{REGION}a", f"{REGION}b", f"{REGION}c"
 
 # --------------------------------------------------------------------------
 # A small world builder on top of boto3 (inside mock_aws)
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
-    return buffer.getvalue()
 
 
 @dataclass
@@ -128,7 +120,7 @@ class Aws:
             "Runtime": "python3.12",
             "Role": self.role,
             "Handler": "handler.handler",
-            "Code": {"ZipFile": _zip()},
+            "Code": {"ZipFile": function_zip()},
         }
         if subnets is not None:
             params["VpcConfig"] = {"SubnetIds": subnets, "SecurityGroupIds": list(sgs)}

@@ -5,8 +5,6 @@ and 50 changes."""
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +22,7 @@ from moto import mock_aws
 from remediator import discover, executor, planfile, planner, sandbox
 from remediator.plandata import Plan
 from remediator.policy import Policy, parse_policy
+from tests.moto_worlds import function_zip, seed_ec2_part
 from tests.reliability.awslike import AwsLike
 
 REGION = sandbox.REGION
@@ -260,14 +259,6 @@ def differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 # Builders
 
 
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        info = zipfile.ZipInfo("h.py", date_time=(2024, 1, 1, 0, 0, 0))
-        archive.writestr(info, "def h(event, context):\n    return 1\n")
-    return buffer.getvalue()
-
-
 def add_extra_functions(
     world: World, count: int, *, env: dict[str, str] | None = None, prefix: str = "extra"
 ) -> list[str]:
@@ -277,7 +268,7 @@ def add_extra_functions(
     info = world.info
     lam = world.raw("lambda")
     names = []
-    code = _zip()
+    code = function_zip()
     for i in range(count):
         name = f"{prefix}-{i:03d}"
         kwargs: dict[str, Any] = {
@@ -303,63 +294,10 @@ def add_extra_functions(
 
 
 def add_ec2_part(world: World) -> None:
-    """VPC 10.1/16: NAT in a public subnet, ``iso-nat`` in two isolated
-    subnets (own tables) -> two ec2.put-nat-route. VPC 10.2/16 without NAT,
-    DNS attributes off, ``iso-api`` -> enable-vpc-dns, endpoint security
-    group, Lambda endpoint."""
-    ec2, lam = world.raw("ec2"), world.raw("lambda")
+    """``moto_worlds.seed_ec2_part``: ``iso-nat`` -> two ec2.put-nat-route;
+    ``iso-api`` -> enable-vpc-dns, endpoint security group, Lambda endpoint."""
     assert world.info is not None
-    role = world.info.role_arn
-    vpc1 = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc1)
-    public = ec2.create_subnet(VpcId=vpc1, CidrBlock="10.1.0.0/24", AvailabilityZone=f"{REGION}a")[
-        "Subnet"
-    ]["SubnetId"]
-    public_rt = ec2.create_route_table(VpcId=vpc1)["RouteTable"]["RouteTableId"]
-    ec2.create_route(RouteTableId=public_rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
-    ec2.associate_route_table(RouteTableId=public_rt, SubnetId=public)
-    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
-    ec2.create_nat_gateway(SubnetId=public, AllocationId=allocation)
-    isolated = []
-    for i, az in enumerate("ab"):
-        subnet = ec2.create_subnet(
-            VpcId=vpc1, CidrBlock=f"10.1.{10 + i}.0/24", AvailabilityZone=f"{REGION}{az}"
-        )["Subnet"]["SubnetId"]
-        table = ec2.create_route_table(VpcId=vpc1)["RouteTable"]["RouteTableId"]
-        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
-        isolated.append(subnet)
-    sg1 = ec2.create_security_group(GroupName="fn1", Description="fn1", VpcId=vpc1)["GroupId"]
-    lam.create_function(
-        FunctionName="iso-nat",
-        Runtime="python3.12",
-        Role=role,
-        Handler="h.h",
-        Code={"ZipFile": _zip()},
-        VpcConfig={"SubnetIds": isolated, "SecurityGroupIds": [sg1]},
-    )
-    vpc2 = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
-    ec2.modify_vpc_attribute(VpcId=vpc2, EnableDnsSupport={"Value": False})
-    ec2.modify_vpc_attribute(VpcId=vpc2, EnableDnsHostnames={"Value": False})
-    subnets2 = [
-        ec2.create_subnet(VpcId=vpc2, CidrBlock=f"10.2.{i}.0/24", AvailabilityZone=f"{REGION}{az}")[
-            "Subnet"
-        ]["SubnetId"]
-        for i, az in enumerate("ab")
-    ]
-    sg2 = ec2.create_security_group(GroupName="fn2", Description="fn2", VpcId=vpc2)["GroupId"]
-    lam.create_function(
-        FunctionName="iso-api",
-        Runtime="python3.12",
-        Role=role,
-        Handler="h.h",
-        Code={"ZipFile": _zip()},
-        VpcConfig={"SubnetIds": subnets2, "SecurityGroupIds": [sg2]},
-    )
-
-
-# --------------------------------------------------------------------------
-# Fixtures
+    seed_ec2_part(world.raw("ec2"), world.raw("lambda"), world.info.role_arn)
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,7 @@ Three nets, so that a new call without its permission fails a test:
 from __future__ import annotations
 
 import ast
-import io
 import json
-import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,6 +39,7 @@ from remediator.apply import ApplyOptions, run_apply, run_rollback
 from remediator.cli import _verifier
 from remediator.errors import EXIT_OK, BadInput
 from remediator.policy import Policy, parse_policy
+from tests.moto_worlds import seed_ec2_part
 
 REGION = sandbox.REGION
 NOW = "2026-01-01T00:00:00Z"
@@ -350,84 +349,12 @@ def _moto_private_dns(params: dict[str, Any], **_: Any) -> None:
     ]
 
 
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("h.py", "def h(event, context):\n    return 1\n")
-    return buffer.getvalue()
-
-
 def _ec2_kinds_world(session: boto3.session.Session) -> None:
-    """Beside the sandbox: ``iso-nat`` in two isolated subnets of a VPC with a
-    NAT gateway (add-nat-route), ``iso-api`` in a VPC without NAT and with
-    DNS off (VPC DNS, endpoint security group, Lambda endpoint)."""
+    """Beside the sandbox, ``moto_worlds.seed_ec2_part`` with its third VPC:
+    every EC2 change kind gets a function that needs it."""
     ec2, lam, iam_client = (session.client(s) for s in ("ec2", "lambda", "iam"))
     role = iam_client.create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    vpc1 = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc1)
-    public = ec2.create_subnet(VpcId=vpc1, CidrBlock="10.1.0.0/24", AvailabilityZone=f"{REGION}a")
-    public_id = public["Subnet"]["SubnetId"]
-    public_rt = ec2.create_route_table(VpcId=vpc1)["RouteTable"]["RouteTableId"]
-    ec2.create_route(RouteTableId=public_rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
-    ec2.associate_route_table(RouteTableId=public_rt, SubnetId=public_id)
-    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
-    ec2.create_nat_gateway(SubnetId=public_id, AllocationId=allocation)
-    isolated = []
-    for i, az in enumerate("ab"):
-        subnet = ec2.create_subnet(
-            VpcId=vpc1, CidrBlock=f"10.1.{10 + i}.0/24", AvailabilityZone=f"{REGION}{az}"
-        )["Subnet"]["SubnetId"]
-        table = ec2.create_route_table(VpcId=vpc1)["RouteTable"]["RouteTableId"]
-        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
-        isolated.append(subnet)
-    sg1 = ec2.create_security_group(GroupName="fn1", Description="fn1", VpcId=vpc1)["GroupId"]
-    vpc2 = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
-    ec2.modify_vpc_attribute(VpcId=vpc2, EnableDnsSupport={"Value": False})
-    ec2.modify_vpc_attribute(VpcId=vpc2, EnableDnsHostnames={"Value": False})
-    subnets2 = [
-        ec2.create_subnet(VpcId=vpc2, CidrBlock=f"10.2.{i}.0/24", AvailabilityZone=f"{REGION}{az}")[
-            "Subnet"
-        ]["SubnetId"]
-        for i, az in enumerate("ab")
-    ]
-    sg2 = ec2.create_security_group(GroupName="fn2", Description="fn2", VpcId=vpc2)["GroupId"]
-    # VPC 3: DNS on, a Lambda endpoint with private DNS off whose group does
-    # not allow 443 from the function (enable private DNS, authorize ingress).
-    vpc3 = ec2.create_vpc(CidrBlock="10.3.0.0/16")["Vpc"]["VpcId"]
-    ec2.modify_vpc_attribute(VpcId=vpc3, EnableDnsSupport={"Value": True})
-    ec2.modify_vpc_attribute(VpcId=vpc3, EnableDnsHostnames={"Value": True})
-    subnets3 = [
-        ec2.create_subnet(VpcId=vpc3, CidrBlock=f"10.3.{i}.0/24", AvailabilityZone=f"{REGION}{az}")[
-            "Subnet"
-        ]["SubnetId"]
-        for i, az in enumerate("ab")
-    ]
-    sg3 = ec2.create_security_group(GroupName="fn3", Description="fn3", VpcId=vpc3)["GroupId"]
-    endpoint_sg = ec2.create_security_group(GroupName="ep3", Description="ep3", VpcId=vpc3)[
-        "GroupId"
-    ]
-    ec2.create_vpc_endpoint(
-        VpcEndpointType="Interface",
-        VpcId=vpc3,
-        ServiceName=f"com.amazonaws.{REGION}.lambda",
-        SubnetIds=subnets3,
-        SecurityGroupIds=[endpoint_sg],
-        PrivateDnsEnabled=False,
-    )
-    for name, subnets, sg in (
-        ("iso-nat", isolated, sg1),
-        ("iso-api", subnets2, sg2),
-        ("iso-endpoint", subnets3, sg3),
-    ):
-        lam.create_function(
-            FunctionName=name,
-            Runtime="python3.12",
-            Role=role,
-            Handler="h.h",
-            Code={"ZipFile": _zip()},
-            VpcConfig={"SubnetIds": subnets, "SecurityGroupIds": [sg]},
-        )
+    seed_ec2_part(ec2, lam, role, endpoint_vpc=True)
 
 
 EVERY_KIND_POLICY = """
