@@ -64,7 +64,18 @@ def _render(plan: Plan, fmt: Format) -> str:
         return asff.render(plan)
     from remediator import report
 
-    return report.render(plan, fmt.value)
+    return report.render(plan, fmt.value, color=fmt is Format.text and _use_color())
+
+
+def _use_color() -> bool:
+    """Colour the text report only for a person at a terminal: stdout is a
+    TTY, ``NO_COLOR`` is unset (https://no-color.org) and TERM is not dumb.
+    Files, pipes and CI logs get plain text."""
+    return (
+        sys.stdout.isatty()
+        and not os.environ.get("NO_COLOR")
+        and os.environ.get("TERM", "") != "dumb"
+    )
 
 
 @contextlib.contextmanager

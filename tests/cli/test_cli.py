@@ -388,3 +388,28 @@ def test_usage_error_exits_1_from_the_real_entry_point() -> None:
     assert done.returncode == 1, done.stderr
     assert done.stdout == ""
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("tty", "env", "coloured"),
+    [
+        (True, {}, True),
+        (False, {}, False),
+        (True, {"NO_COLOR": "1"}, False),
+        (True, {"TERM": "dumb"}, False),
+    ],
+)
+def test_text_report_is_coloured_only_for_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, tty: bool, env: dict[str, str], coloured: bool
+) -> None:
+    from remediator import cli
+    from tests.unit.test_report import _seed_case_plan
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
+    text = cli._render(_seed_case_plan(), cli.Format.text)
+    assert ("\x1b[" in text) is coloured
+    assert "\x1b[" not in cli._render(_seed_case_plan(), cli.Format.markdown)
