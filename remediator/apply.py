@@ -129,6 +129,7 @@ def run_apply(
     done: dict[str, dict[str, Any]] = {}
     uncertain: set[str] = set()
     partial_results: dict[str, dict[str, Any]] = {}
+    resumed_run_id: str | None = None
     if opts.resume is not None:
         view = read_journal(opts.resume)
         if view.header.get("plan_digest") != plan.digest:
@@ -144,6 +145,10 @@ def run_apply(
         partial_results = {
             cid: view.records[cid].result for cid in uncertain if view.records[cid].result
         }
+        # the resumed run goes on under the interrupted run's id (the journal's
+        # first header), so its idempotency tokens are the ones that run sent
+        header_run_id = view.header.get("run_id")
+        resumed_run_id = header_run_id if isinstance(header_run_id, str) else None
     elif journal_path.exists():
         view = read_journal(journal_path)
         outcome = (view.finished or {}).get("outcome")
@@ -209,7 +214,7 @@ def run_apply(
         lines.append(f"Dry run passed: {len(reports)} change(s) would be applied.")
         return Outcome(EXIT_OK, lines)
 
-    run_id = opts.run_id or "run-" + uuid.uuid4().hex[:12]
+    run_id = resumed_run_id or opts.run_id or "run-" + uuid.uuid4().hex[:12]
     lock = opts.lock or FileLock(plan_path.parent / ".locks")
     key = lock_key(plan.account_id, plan.regions)
     with (
@@ -228,8 +233,13 @@ def run_apply(
             )
             # Terraform-like: a stale target refuses the whole plan before any change.
             # A change an interrupted run may have made (intent without outcome)
-            # counts as done when its target already has the planned after-state;
-            # otherwise an unchanged target is applied, a changed one is stale.
+            # counts as done when its target already has the planned after-state,
+            # or holds the whole change as its own work (an endpoint tagged with
+            # its change id); part of it (journaled progress, or recognised as its
+            # own: a group of its name and tag, DNS support on without hostnames)
+            # is taken back and the change applied afresh. Otherwise an unchanged
+            # target is applied, a changed one is stale.
+            aws.plan_id, aws.run_id = plan.plan_id, run_id
             preflight = []
             for c in [c for c in chosen if c.id not in done]:
                 h = executor.handler(c.kind)
@@ -245,6 +255,22 @@ def run_apply(
                         recovered=True,
                     )
                     continue
+                if stale_why and c.id in uncertain and c.id not in partial_results:
+                    own = h.own_work(aws, c, live)
+                    if own is not None and own.complete:
+                        h.settle(aws, c, own.result)
+                        after = h.read_after(aws, c, own.result, done)
+                        done[c.id] = own.result
+                        journal.change(
+                            "done",
+                            c,
+                            result=own.result,
+                            state_after=after.state,
+                            recovered=True,
+                        )
+                        continue
+                    if own is not None:
+                        partial_results[c.id] = own.result
                 if stale_why and c.id in partial_results:
                     # the interrupted run made part of this change (e.g. a group
                     # without its rule): take that part back, then apply afresh
@@ -271,7 +297,13 @@ def run_apply(
                 lines.append("Run `remediate plan` again and review the new plan.")
                 return Outcome(EXIT_STALE, lines, journal_path)
             result = executor.apply_changes(
-                aws, plan, chosen, journal, rollback_on_failure=opts.rollback, done=done
+                aws,
+                plan,
+                chosen,
+                journal,
+                rollback_on_failure=opts.rollback,
+                done=done,
+                run_id=run_id,
             )
             lines += [_step_line(s) for s in result.steps]
             applied = [c for c in chosen if c.id in result.results]
@@ -371,6 +403,15 @@ def run_rollback(
                 lines_skip.append(f"  never-applied {change.id}  {change.kind}  {change.target}")
                 continue
             expected_after = h.expected_after(change)
+            own = (
+                h.own_work(aws, change, live)
+                if expected_after is not None and live.state != expected_after
+                else None
+            )
+            if own is not None:
+                # part of the change, recognised as its own (killed between its calls)
+                items.append((change, own.result))
+                continue
             if expected_after is not None and live.state != expected_after:
                 refused.append(
                     executor.StepReport(

@@ -18,7 +18,9 @@ undo it. The clock, the sleep and the waiters are injectable for tests.
 
 from __future__ import annotations
 
+import hashlib
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,6 +136,11 @@ class Aws:
     calls: list[str] = field(default_factory=list)
     retries: int = 0
     plan_id: str = ""
+    # the apply run's id (a resumed run keeps the interrupted run's): with the
+    # change id, it makes the ClientToken of a create, so a retried create gets
+    # the resource its first attempt made and another run of the same plan a
+    # new one
+    run_id: str = ""
     last_api: str = ""
     # set by apply_changes: journals what a multi-call change has done so far,
     # so a kill between its calls still leaves a record rollback can use
@@ -283,6 +290,39 @@ class Handler:
     ) -> Live:
         """The state this change leaves (rollback compares against it)."""
         return self.read(aws, change, {**results, change.id: result})
+
+    def own_work(self, aws: Aws, change: Change, live: Live) -> OwnWork | None:
+        """For a change an interrupted run started (an ``intent`` line without
+        outcome or progress) whose target is neither as planned nor as the
+        change leaves it: what of the target is recognisably this change's own
+        work (its name and ``remediator:change-id`` tag, or a state only its
+        own calls produce), or None when nothing is."""
+        return None
+
+
+@dataclass
+class OwnWork:
+    """What an interrupted attempt of a change left in effect.
+
+    ``result`` is what ``undo`` needs to take it back. ``complete``: the change
+    is wholly in effect (settle it and take it as done); otherwise it is a part
+    of the change, to take back before the change is applied afresh."""
+
+    result: dict[str, Any]
+    complete: bool = False
+
+
+def client_token(aws: Aws, change: Change) -> str:
+    """The idempotency token of a create: the same for the retries of one
+    run's call (and for a resumed run), another for every other run."""
+    token = f"{aws.run_id or aws.plan_id}-{change.id}"
+    if len(token) > 64:  # EC2's limit; keep it unique rather than cut the change id off
+        token = hashlib.sha256(token.encode()).hexdigest()[:64]
+    return token
+
+
+def _has_tag(tags: Iterable[dict[str, Any]] | None, key: str, value: str) -> bool:
+    return any(t.get("Key") == key and t.get("Value") == value for t in tags or ())
 
 
 def safe_read(h: Handler, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:
@@ -522,13 +562,26 @@ class EnableVpcDns(Handler):
             }
         )
 
-    def _set(self, aws: Aws, change: Change, values: dict[str, Any]) -> None:
+    @staticmethod
+    def _order(values: dict[str, Any]) -> list[str]:
         # hostnames need support: turn support on first, and off last
-        order = (
+        return (
             ["EnableDnsSupport", "EnableDnsHostnames"]
             if values["EnableDnsSupport"]
             else ["EnableDnsHostnames", "EnableDnsSupport"]
         )
+
+    def _set(
+        self,
+        aws: Aws,
+        change: Change,
+        values: dict[str, Any],
+        on_step: Callable[[dict[str, Any] | None], None] | None = None,
+    ) -> None:
+        """Set both attributes to ``values``, in the order DNS allows. A failed
+        call takes the earlier one back. ``on_step`` hears what is set so far
+        (``None``: taken back, nothing of it is in effect)."""
+        order = self._order(values)
         done: list[str] = []
         for key in order:
             try:
@@ -536,8 +589,27 @@ class EnableVpcDns(Handler):
             except (ClientError, BotoCoreError):
                 for earlier in reversed(done):  # leave the VPC as it was
                     self._modify(aws, change, earlier, not bool(values[earlier]))
+                if done and on_step is not None:
+                    on_step(None)
                 raise
             done.append(key)
+            if on_step is not None and len(done) < len(order):
+                # journaled before the next call: a kill between the two calls
+                # leaves a record that part of the change is in effect
+                on_step({"Set": list(done)})
+
+    def _prefix_states(self, change: Change) -> list[dict[str, Any]]:
+        """The states the change leaves when only its first call(s) went
+        through: some attributes as planned, the rest as they were."""
+        assert change.before is not None
+        order = self._order(change.after)
+        states = []
+        for n in range(1, len(order)):
+            state = {k: change.before[k] for k in order}
+            state.update({k: change.after[k] for k in order[:n]})
+            if state not in (dict(change.before), dict(change.after)):
+                states.append(state)
+        return states
 
     def _modify(self, aws: Aws, change: Change, key: str, value: bool) -> None:
         aws.call(
@@ -551,8 +623,15 @@ class EnableVpcDns(Handler):
     def apply(
         self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
     ) -> dict[str, Any]:
-        self._set(aws, change, change.after)
+        self._set(aws, change, change.after, on_step=aws.progress)
         return {}
+
+    def own_work(self, aws: Aws, change: Change, live: Live) -> OwnWork | None:
+        # killed after the first call went through, before its progress line:
+        # support on and hostnames as they were is this change's half
+        if change.before is not None and live.state in self._prefix_states(change):
+            return OwnWork({})
+        return None
 
     def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
         assert change.before is not None
@@ -601,18 +680,31 @@ class CreateEndpointSecurityGroup(Handler):
     def apply(
         self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
     ) -> dict[str, Any]:
-        out = aws.call(
-            "ec2",
-            change.region,
-            "create_security_group",
-            GroupName=change.after["GroupName"],
-            Description=change.after["Description"],
-            VpcId=change.target,
-            TagSpecifications=[
-                {"ResourceType": "security-group", "Tags": _tags(change, aws.plan_id)}
-            ],
-        )
-        group_id = out["GroupId"]
+        try:
+            out = aws.call(
+                "ec2",
+                change.region,
+                "create_security_group",
+                GroupName=change.after["GroupName"],
+                Description=change.after["Description"],
+                VpcId=change.target,
+                TagSpecifications=[
+                    {"ResourceType": "security-group", "Tags": _tags(change, aws.plan_id)}
+                ],
+            )
+            group_id = str(out["GroupId"])
+        except ClientError as exc:
+            # CreateSecurityGroup takes no ClientToken: an attempt whose answer
+            # was lost (a read timeout after AWS made the group) is retried and
+            # refused as a duplicate. The target had no such group when this
+            # change began (the stale check), so a group of this name carrying
+            # this change's tag is the one the first attempt made: go on with it.
+            if exc.response.get("Error", {}).get("Code") != "InvalidGroup.Duplicate":
+                raise
+            own = self._own_group(aws, change)
+            if own is None:
+                raise
+            group_id = own
         aws.progress({"GroupId": group_id})
         try:
             aws.call(
@@ -629,12 +721,21 @@ class CreateEndpointSecurityGroup(Handler):
             raise
         return {"GroupId": group_id}
 
+    def own_work(self, aws: Aws, change: Change, live: Live) -> OwnWork | None:
+        # killed right after CreateSecurityGroup, before its progress line: the
+        # group (without its rule, or with it) is taken back and made afresh
+        group_id = self._own_group(aws, change)
+        return OwnWork({"GroupId": group_id}) if group_id else None
+
     def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
-        group_id = result.get("GroupId") or self._find(aws, change)
+        group_id = result.get("GroupId") or self._own_group(aws, change)
         if group_id:
             aws.call("ec2", change.region, "delete_security_group", GroupId=group_id)
 
-    def _find(self, aws: Aws, change: Change) -> str | None:
+    def _own_group(self, aws: Aws, change: Change) -> str | None:
+        """The group this change made: its name in the VPC, carrying its
+        ``remediator:change-id`` tag (a group of that name without the tag is
+        someone else's)."""
         out = aws.call(
             "ec2",
             change.region,
@@ -644,8 +745,10 @@ class CreateEndpointSecurityGroup(Handler):
                 {"Name": "group-name", "Values": [change.after["GroupName"]]},
             ],
         )
-        groups = out.get("SecurityGroups", [])
-        return str(groups[0]["GroupId"]) if groups else None
+        for group in out.get("SecurityGroups", []):
+            if _has_tag(group.get("Tags"), "remediator:change-id", change.id):
+                return str(group["GroupId"])
+        return None
 
 
 class AuthorizeEndpointIngress(Handler):
@@ -747,7 +850,7 @@ class CreateLambdaEndpoint(Handler):
             SubnetIds=list(change.after["SubnetIds"]),
             SecurityGroupIds=[group_id] if group_id else [],
             PrivateDnsEnabled=bool(change.after.get("PrivateDnsEnabled", True)),
-            ClientToken=f"{aws.plan_id}-{change.id}"[:64],
+            ClientToken=client_token(aws, change),
             TagSpecifications=[
                 {"ResourceType": "vpc-endpoint", "Tags": _tags(change, aws.plan_id)}
             ],
@@ -774,15 +877,27 @@ class CreateLambdaEndpoint(Handler):
             failed=["failed", "rejected", None],
         )
 
+    def _own_endpoint(self, aws: Aws, change: Change) -> str | None:
+        """The live endpoint this change made (its ``remediator:change-id`` tag)."""
+        for e in self._lambda_endpoints(aws, change):
+            if _has_tag(e.get("Tags"), "remediator:change-id", change.id):
+                return str(e["VpcEndpointId"])
+        return None
+
+    def own_work(self, aws: Aws, change: Change, live: Live) -> OwnWork | None:
+        # killed right after CreateVpcEndpoint, before its done line: the
+        # endpoint is the whole change; it is complete once it settles, unless
+        # the VPC also has an endpoint the plan did not see (then it is taken
+        # back, and the stale check reports the other one)
+        eid = self._own_endpoint(aws, change)
+        if eid is None:
+            return None
+        others = sorted(set(live.state.get("LambdaEndpoints", [])) - {eid})
+        planned = sorted(change.fingerprint.state.get("LambdaEndpoints", []))
+        return OwnWork({"VpcEndpointId": eid}, complete=others == planned)
+
     def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
-        eid = result.get("VpcEndpointId")
-        if not eid:
-            tagged = [
-                e
-                for e in self._lambda_endpoints(aws, change)
-                if {"Key": "remediator:change-id", "Value": change.id} in e.get("Tags", [])
-            ]
-            eid = tagged[0]["VpcEndpointId"] if tagged else None
+        eid = result.get("VpcEndpointId") or self._own_endpoint(aws, change)
         if not eid:
             return
         aws.call("ec2", change.region, "delete_vpc_endpoints", VpcEndpointIds=[eid])
@@ -1062,9 +1177,13 @@ def apply_changes(
     *,
     rollback_on_failure: bool = True,
     done: dict[str, dict[str, Any]] | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
-    """Apply ``changes`` in order, journaling each step; roll back on failure."""
+    """Apply ``changes`` in order, journaling each step; roll back on failure.
+    ``run_id``: the run's id (a resumed run passes the interrupted run's); a
+    new one when not given."""
     aws.plan_id = plan.plan_id
+    aws.run_id = run_id or "run-" + uuid.uuid4().hex[:12]
     result = RunResult("applied", results=dict(done or {}))
     completed: list[Change] = []
     failure: str | None = None

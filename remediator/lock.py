@@ -43,6 +43,16 @@ def owner_info(run_id: str, now: str) -> dict[str, Any]:
     }
 
 
+def _read_holder(path: Path) -> dict[str, Any] | None:
+    """The holder a lock file names; None when it is unreadable or not a JSON
+    object (a kill before the write, or an edit by hand)."""
+    try:
+        holder = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return holder if isinstance(holder, dict) else None
+
+
 def _describe(holder: dict[str, Any]) -> str:
     return f"{holder.get('owner', '?')} (pid {holder.get('pid', '?')}, run {holder.get('run_id', '?')}) since {holder.get('since', '?')}"
 
@@ -60,10 +70,7 @@ class FileLock:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            try:
-                holder = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                holder = {}
+            holder = _read_holder(path) or {}
             raise LockHeld(
                 f"Another apply holds the lock for {key}: {_describe(holder)}.",
                 hint=f"Wait for it to finish; if that run is dead, break the lock with `remediate unlock PLAN` (file {path}).",
@@ -75,11 +82,8 @@ class FileLock:
 
     def release(self, key: str, info: dict[str, Any]) -> None:
         path = self.path(key)
-        try:
-            holder = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return
-        if holder.get("run_id") == info.get("run_id"):
+        holder = _read_holder(path)
+        if holder is not None and holder.get("run_id") == info.get("run_id"):
             path.unlink(missing_ok=True)
 
     def break_lock(self, key: str) -> bool:

@@ -136,22 +136,13 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
 # --------------------------------------------------------------------------
 # Known bugs: where a loss is expected until it is fixed (see
 # tests/reliability/test_found_bugs.py and docs/reliability.md). A loss
-# anywhere else fails test_fault_campaign at once. BUG-1..4 and BUG-9 are
-# fixed; their classes are gone from here. BUG-11..13 come from the full
-# setting's EC2 positions (the default selection does not reach them).
+# anywhere else fails test_fault_campaign at once. BUG-1..4, BUG-9 and
+# BUG-11..13 are fixed; their classes are gone from here. None is open: a
+# bug found later gets a branch here (its fault kind and mutating call) and
+# a strict xfail test until it is fixed.
 
 
 def known_bug(kind: FaultKind, operation: str) -> str | None:
-    if operation == "ec2:ModifyVpcAttribute":
-        return "BUG-11 enable-vpc-dns half done is neither undone nor resumed"
-    if (
-        kind.recovery == "resume"
-        and kind.phase == "after"
-        and operation in ("ec2:CreateSecurityGroup", "ec2:CreateVpcEndpoint")
-    ):
-        return "BUG-12 resume after a kill right after a create: exit 3, rollback keeps it"
-    if kind.name.startswith("read timeout") and operation == "ec2:CreateSecurityGroup":
-        return "BUG-13 a security group whose create timed out is created twice, one kept"
     return None
 
 
@@ -244,7 +235,6 @@ class Campaign:
     def clean_run(self) -> None:
         """Apply without faults and roll back: learns the mutating calls."""
         plan, path = self.fresh_plan()
-        self.world.awslike.forget_client_tokens()
         rec = self.world.recorder
         rec.faults, rec.mutating, rec.operations = [], 0, []
         outcome = run_apply(
@@ -265,9 +255,9 @@ class Campaign:
         bug = known_bug(kind, self.operations[position - 1])
         plan, path = self.fresh_plan()
         journal = path.with_name(path.name.removesuffix(".json") + ".journal.jsonl")
-        # each run stands for an apply on another day: the ClientTokens of the
-        # previous run (same plan id, same change ids) are forgotten; see BUG-14
-        world.awslike.forget_client_tokens()
+        # the sandbox keeps the ClientTokens of the earlier runs, as AWS does
+        # within its idempotency window: every run has its own run id, so its
+        # creates carry new tokens (BUG-14); a resumed run keeps its own
         rec = world.recorder
         rec.mutating, rec.injected, rec.operations = 0, 0, []
         rec.faults = [Fault(kind.make, position, kind.times, kind.phase)]
@@ -421,12 +411,6 @@ def test_fault_campaign(campaign: Figures) -> None:
     assert campaign.worlds_restored + sum(campaign.known.values()) >= campaign.runs
 
 
-@pytest.mark.xfail(
-    FULL,
-    strict=True,
-    reason="BUG-11, BUG-12, BUG-13 (tests/reliability/test_found_bugs.py): in the full "
-    "setting, kills and timeouts inside the EC2 multi-call changes still leave one in effect",
-)
 def test_fault_campaign_loses_nothing(campaign: Figures) -> None:
     assert campaign.changes_lost == 0
     assert campaign.worlds_restored == campaign.runs

@@ -1,13 +1,18 @@
 """The bugs the reliability campaigns found, one small test each, on the
 AWS-like world. BUG-1..6 and BUG-8 were fixed in the executor (journaled
 progress of multi-call changes, versions marked as created, lost write
-outcomes recognised, rollback leaving a changed target alone); these tests
-keep them fixed. An open bug is a strict xfail (docs/reliability.md says
-where and how to fix it): fixing it makes the test XPASS, which fails the
-suite until the marker is removed."""
+outcomes recognised, rollback leaving a changed target alone), BUG-9 in the
+alias move, BUG-11..14 in the EC2 multi-call changes and the resume
+preflight (progress between the DNS calls, an interrupted change's own work
+recognised by its state, name and tag, a duplicate group taken as the lost
+attempt's, the run id in the ClientToken); these tests keep them fixed. An
+open bug is a strict xfail (docs/reliability.md says where and how to fix
+it): fixing it makes the test XPASS, which fails the suite until the marker
+is removed. None is open."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import botocore.session
@@ -190,68 +195,85 @@ def test_bug9_resume_after_a_kill_after_publish_then_rollback_restores(world: Wo
     assert differences(before, world.snapshot()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-11: executor.EnableVpcDns journals no progress between its two "
-    "ModifyVpcAttribute calls; killed after the first, `remediate rollback` finds "
-    "EnableDnsSupport on and hostnames off, 'neither as planned nor as this change leaves "
-    "it', and leaves it (exit 5); resume calls the plan stale (exit 3). Journal a progress "
-    "line after the first call, or accept the prefix state {support: after, hostnames: "
-    "before} as this change's own",
+@pytest.mark.parametrize("recovery", ["rollback", "resume"])
+@pytest.mark.parametrize(
+    ("position", "phase"),
+    [(1, "after"), (2, "before")],  # after EnableDnsSupport=true, before hostnames
+    ids=["killed-after-the-first-call", "killed-before-the-second-call"],
 )
 def test_bug11_a_kill_between_the_two_dns_calls_is_rolled_back(
-    tmp_path: Path, botocore_session: botocore.session.Session
+    tmp_path: Path,
+    botocore_session: botocore.session.Session,
+    position: int,
+    phase: str,
+    recovery: str,
 ) -> None:
-    with open_world(tmp_path, botocore_session, ec2_part=True) as world:
-        before = world.snapshot()
-        plan, path = world.plan(functions=("iso-api",), name="p.json")
-        _arm(world, Fault(_kill, 1, phase="after"))  # after EnableDnsSupport=true
-        with pytest.raises(KeyboardInterrupt):
-            run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
-        world.recorder.faults = []
-        rolled = run_rollback(
-            plan, path.with_name("p.journal.jsonl"), world.aws(), None, lambda: NOW
-        )
-        assert rolled.exit_code == EXIT_OK, outcome_text(rolled)
-        assert differences(before, world.snapshot()) == []
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-12: apply.run_apply --resume after a kill right after CreateSecurityGroup "
-    "(before any progress line): the preflight sees the group, calls the plan stale "
-    "(exit 3) and journals the change 'skipped', so `remediate rollback` keeps the group "
-    "(rollback alone would find it by name). Take an intent-only change back in the "
-    "resume preflight as rollback does, or refuse without journaling 'skipped'",
-)
-def test_bug12_resume_after_a_kill_right_after_a_create_then_rollback_restores(
-    tmp_path: Path, botocore_session: botocore.session.Session
-) -> None:
+    """BUG-11 (fixed): killed between the two ModifyVpcAttribute calls,
+    `remediate rollback` found DNS support on and hostnames off, 'neither as
+    planned nor as this change leaves it', and left it (exit 5); resume called
+    the plan stale (exit 3). The change now journals progress between its calls,
+    and the state its first call leaves is recognised as its own."""
     with open_world(tmp_path, botocore_session, ec2_part=True) as world:
         before = world.snapshot()
         plan, path = world.plan(functions=("iso-api",), name="p.json")
         journal = path.with_name("p.journal.jsonl")
-        _arm(world, Fault(_kill, 3, phase="after"))  # right after CreateSecurityGroup
+        _arm(world, Fault(_kill, position, phase=phase))
+        with pytest.raises(KeyboardInterrupt):
+            run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
+        world.recorder.faults = []
+        if recovery == "resume":
+            resumed = run_apply(
+                plan,
+                path,
+                world.aws(),
+                ApplyOptions(max_risk="high", resume=journal, now=lambda: NOW),
+            )
+            assert resumed.exit_code == EXIT_OK, outcome_text(resumed)
+        rolled = run_rollback(plan, journal, world.aws(), None, lambda: NOW)
+        assert rolled.exit_code == EXIT_OK, outcome_text(rolled)
+        assert differences(before, world.snapshot()) == []
+
+
+@pytest.mark.parametrize(
+    "position", [3, 5], ids=["after-CreateSecurityGroup", "after-CreateVpcEndpoint"]
+)
+def test_bug12_resume_after_a_kill_right_after_a_create_then_rollback_restores(
+    tmp_path: Path, botocore_session: botocore.session.Session, position: int
+) -> None:
+    """BUG-12 (fixed): killed right after a create (before any progress line),
+    resume saw the resource, called the plan stale (exit 3) and journaled the
+    change 'skipped', so rollback kept it. Resume now recognises the resource
+    by its name and remediator:change-id tag: a group is taken back and made
+    afresh, an endpoint is the whole change and is taken as done."""
+    with open_world(tmp_path, botocore_session, ec2_part=True) as world:
+        before = world.snapshot()
+        plan, path = world.plan(functions=("iso-api",), name="p.json")
+        journal = path.with_name("p.journal.jsonl")
+        _arm(world, Fault(_kill, position, phase="after"))
         with pytest.raises(KeyboardInterrupt):
             run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
         world.recorder.faults = []
         resumed = run_apply(
             plan, path, world.aws(), ApplyOptions(max_risk="high", resume=journal, now=lambda: NOW)
         )
-        run_rollback(plan, journal, world.aws(), None, lambda: NOW)
+        assert resumed.exit_code == EXIT_OK, outcome_text(resumed)
+        assert "skipped" not in journal.read_text(encoding="utf-8")
+        # the resumed run goes on under the interrupted run's id
+        runs = [e for e in map(json.loads, journal.read_text().splitlines()) if e["event"] == "run"]
+        assert [r["resume"] for r in runs] == [False, True]
+        assert runs[0]["run_id"] == runs[1]["run_id"]
+        rolled = run_rollback(plan, journal, world.aws(), None, lambda: NOW)
+        assert rolled.exit_code == EXIT_OK, outcome_text(rolled)
         assert differences(before, world.snapshot()) == [], outcome_text(resumed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-13: executor.CreateEndpointSecurityGroup.apply: a ReadTimeoutError after "
-    "AWS made the group is retried; the retry gets InvalidGroup.Duplicate and the group "
-    "the first attempt made is neither used nor undone. On Duplicate, look the group up "
-    "by name (and the remediator:change-id tag) and go on with it",
-)
 def test_bug13_a_security_group_whose_create_timed_out_is_not_left_behind(
     tmp_path: Path, botocore_session: botocore.session.Session
 ) -> None:
+    """BUG-13 (fixed): a ReadTimeoutError after AWS made the group; the retry
+    got InvalidGroup.Duplicate, the change failed and the group stayed. The
+    group of the change's name and tag is now taken as the one the lost
+    attempt made, and the change goes on with it."""
     with open_world(tmp_path, botocore_session, ec2_part=True) as world:
         before = world.snapshot()
         plan, path = world.plan(functions=("iso-api",), name="p.json")
@@ -264,22 +286,27 @@ def test_bug13_a_security_group_whose_create_timed_out_is_not_left_behind(
             ),
         )
         out = run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
+        assert out.exit_code == EXIT_OK, outcome_text(out)
         world.recorder.faults = []
-        run_rollback(plan, path.with_name("p.journal.jsonl"), world.aws(), None, lambda: NOW)
+        groups = world.raw("ec2").describe_security_groups(
+            Filters=[{"Name": "group-name", "Values": ["remediator-lambda-endpoint-*"]}]
+        )["SecurityGroups"]
+        assert len(groups) == 1
+        rolled = run_rollback(
+            plan, path.with_name("p.journal.jsonl"), world.aws(), None, lambda: NOW
+        )
+        assert rolled.exit_code == EXIT_OK, outcome_text(rolled)
         assert differences(before, world.snapshot()) == [], outcome_text(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG-14: executor.CreateLambdaEndpoint sends ClientToken=f'{plan_id}-{change.id}'; "
-    "the plan id comes from the content, so applying the plan again after a rollback (which "
-    "apply allows) reuses the token, and AWS answers with the endpoint the first run made, "
-    "now deleted. Put the run id in the token (a resumed run reuses the interrupted run's)",
-)
 def test_bug14_the_same_plan_applied_again_after_a_rollback_gets_a_new_endpoint(
     tmp_path: Path, botocore_session: botocore.session.Session
 ) -> None:
+    """BUG-14 (fixed): the endpoint's ClientToken was the plan id and the
+    change id, so the same plan applied again after a rollback got the deleted
+    endpoint back. The token now carries the run id."""
     with open_world(tmp_path, botocore_session, ec2_part=True) as world:
+        before = world.snapshot()
         plan, path = world.plan(functions=("iso-api",), name="p.json")
         first = run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
         assert first.exit_code == EXIT_OK, outcome_text(first)
@@ -287,3 +314,6 @@ def test_bug14_the_same_plan_applied_again_after_a_rollback_gets_a_new_endpoint(
         assert run_rollback(plan, journal, world.aws(), None, lambda: NOW).exit_code == EXIT_OK
         again = run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
         assert again.exit_code == EXIT_OK, outcome_text(again)
+        assert world.awslike.seen["idempotent-create"] == 0
+        assert run_rollback(plan, journal, world.aws(), None, lambda: NOW).exit_code == EXIT_OK
+        assert differences(before, world.snapshot()) == []

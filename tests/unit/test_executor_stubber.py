@@ -459,6 +459,7 @@ def test_endpoint_create_uses_the_group_of_the_change_it_depends_on(stubbed: Stu
     change = _endpoint_change()
     h = executor.handler(change.kind)
     stubbed.aws.plan_id = "plan-abc"
+    stubbed.aws.run_id = "run-1"
     stubbed.ec2.add_response(
         "create_vpc_endpoint",
         {"VpcEndpoint": {"VpcEndpointId": "vpce-9", "State": "pending"}},
@@ -469,7 +470,7 @@ def test_endpoint_create_uses_the_group_of_the_change_it_depends_on(stubbed: Stu
             "SubnetIds": ["subnet-a", "subnet-b"],
             "SecurityGroupIds": ["sg-endpoint"],
             "PrivateDnsEnabled": True,
-            "ClientToken": "plan-abc-c-ep",
+            "ClientToken": "run-1-c-ep",
             "TagSpecifications": [
                 {
                     "ResourceType": "vpc-endpoint",
@@ -485,6 +486,162 @@ def test_endpoint_create_uses_the_group_of_the_change_it_depends_on(stubbed: Stu
     assert out == {"VpcEndpointId": "vpce-9"}
     with pytest.raises(executor.ChangeFailed, match="c-sg"):
         h.apply(stubbed.aws, change, executor.Live({}), {})
+
+
+def test_the_client_token_belongs_to_the_run_and_the_change(fake_time: FakeTime) -> None:
+    aws = executor.Aws(lambda s, r: None, settings=executor.Settings(clock=fake_time.clock))
+    change = _endpoint_change()
+    aws.plan_id, aws.run_id = "plan-abc", "run-1"
+    assert executor.client_token(aws, change) == "run-1-c-ep"
+    aws.run_id = "run-2"  # the same plan applied again (after a rollback): another token
+    assert executor.client_token(aws, change) == "run-2-c-ep"
+    aws.run_id = "auto-" + "x" * 80  # EC2 takes 64 characters: a hash, not a cut
+    token = executor.client_token(aws, change)
+    assert len(token) == 64
+    aws.run_id = "auto-" + "x" * 79 + "y"
+    assert executor.client_token(aws, change) != token
+
+
+# --------------------------------------------------------------------------
+# CreateEndpointSecurityGroup: a create whose answer was lost
+
+
+def _sg_change() -> Change:
+    return Change(
+        id="c-sg",
+        kind=kinds.CREATE_ENDPOINT_SG,
+        region=REGION,
+        target="vpc-1",
+        after={
+            "GroupName": "remediator-lambda-endpoint-vpc-1",
+            "Description": "test",
+            "VpcId": "vpc-1",
+            "IngressTcp443FromGroups": [SG],
+        },
+        risk="low",
+        reason="test",
+        fingerprint=_fp(
+            {"VpcId": "vpc-1", "GroupName": "remediator-lambda-endpoint-vpc-1", "Exists": False}
+        ),
+    )
+
+
+def _sg_lookup(stubber: Stubber, groups: list[dict[str, Any]]) -> None:
+    stubber.add_response(
+        "describe_security_groups",
+        {"SecurityGroups": groups},
+        {
+            "Filters": [
+                {"Name": "vpc-id", "Values": ["vpc-1"]},
+                {"Name": "group-name", "Values": ["remediator-lambda-endpoint-vpc-1"]},
+            ]
+        },
+    )
+
+
+def _sg(tags: list[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "GroupId": "sg-made",
+        "GroupName": "remediator-lambda-endpoint-vpc-1",
+        "VpcId": "vpc-1",
+        "Tags": tags,
+    }
+
+
+def test_a_duplicate_group_carrying_the_change_tag_is_the_one_a_lost_attempt_made(
+    stubbed: Stubbed,
+) -> None:
+    change = _sg_change()
+    progress: list[dict[str, Any] | None] = []
+    stubbed.aws.on_progress = progress.append
+    stubbed.ec2.add_client_error(
+        "create_security_group", service_error_code="InvalidGroup.Duplicate", http_status_code=400
+    )
+    _sg_lookup(stubbed.ec2, [_sg([{"Key": "remediator:change-id", "Value": "c-sg"}])])
+    stubbed.ec2.add_response("authorize_security_group_ingress", {"Return": True})
+    out = executor.handler(change.kind).apply(stubbed.aws, change, executor.Live({}), {})
+    assert out == {"GroupId": "sg-made"}
+    assert progress == [{"GroupId": "sg-made"}]
+    stubbed.ec2.assert_no_pending_responses()
+
+
+def test_a_duplicate_group_without_the_change_tag_is_someone_elses(stubbed: Stubbed) -> None:
+    change = _sg_change()
+    stubbed.ec2.add_client_error(
+        "create_security_group", service_error_code="InvalidGroup.Duplicate", http_status_code=400
+    )
+    _sg_lookup(stubbed.ec2, [_sg([{"Key": "remediator:change-id", "Value": "c-other"}])])
+    with pytest.raises(ClientError, match=r"InvalidGroup\.Duplicate"):
+        executor.handler(change.kind).apply(stubbed.aws, change, executor.Live({}), {})
+    stubbed.ec2.assert_no_pending_responses()
+
+
+# --------------------------------------------------------------------------
+# EnableVpcDns: the state between its two calls
+
+
+def _dns_change() -> Change:
+    before = {"EnableDnsSupport": False, "EnableDnsHostnames": False}
+    return Change(
+        id="c-dns",
+        kind=kinds.ENABLE_VPC_DNS,
+        region=REGION,
+        target="vpc-1",
+        before=before,
+        after={"EnableDnsSupport": True, "EnableDnsHostnames": True},
+        risk="medium",
+        reason="test",
+        fingerprint=_fp(before),
+    )
+
+
+def test_enable_vpc_dns_journals_progress_between_its_two_calls(stubbed: Stubbed) -> None:
+    change = _dns_change()
+    progress: list[dict[str, Any] | None] = []
+    stubbed.aws.on_progress = progress.append
+    for key in ("EnableDnsSupport", "EnableDnsHostnames"):
+        stubbed.ec2.add_response(
+            "modify_vpc_attribute", {}, {"VpcId": "vpc-1", key: {"Value": True}}
+        )
+    executor.handler(change.kind).apply(stubbed.aws, change, executor.Live({}), {})
+    assert progress == [{"Set": ["EnableDnsSupport"]}]
+    stubbed.ec2.assert_no_pending_responses()
+
+
+def test_enable_vpc_dns_that_took_its_first_call_back_says_nothing_is_in_effect(
+    stubbed: Stubbed,
+) -> None:
+    change = _dns_change()
+    progress: list[dict[str, Any] | None] = []
+    stubbed.aws.on_progress = progress.append
+    stubbed.ec2.add_response(
+        "modify_vpc_attribute", {}, {"VpcId": "vpc-1", "EnableDnsSupport": {"Value": True}}
+    )
+    stubbed.ec2.add_client_error(
+        "modify_vpc_attribute", service_error_code="UnauthorizedOperation", http_status_code=403
+    )
+    stubbed.ec2.add_response(
+        "modify_vpc_attribute", {}, {"VpcId": "vpc-1", "EnableDnsSupport": {"Value": False}}
+    )
+    with pytest.raises(ClientError, match="UnauthorizedOperation"):
+        executor.handler(change.kind).apply(stubbed.aws, change, executor.Live({}), {})
+    assert progress == [{"Set": ["EnableDnsSupport"]}, None]
+    stubbed.ec2.assert_no_pending_responses()
+
+
+def test_enable_vpc_dns_owns_the_state_between_its_two_calls(stubbed: Stubbed) -> None:
+    change = _dns_change()
+    h = executor.handler(change.kind)
+
+    def own(support: bool, hostnames: bool) -> executor.OwnWork | None:
+        live = executor.Live({"EnableDnsSupport": support, "EnableDnsHostnames": hostnames})
+        return h.own_work(stubbed.aws, change, live)
+
+    assert own(True, False) == executor.OwnWork({})
+    # hostnames without support is not a state its calls make: someone else's
+    assert own(False, True) is None
+    assert own(False, False) is None  # as planned
+    assert own(True, True) is None  # as it leaves it (recognised as done, not as a part)
 
 
 # --------------------------------------------------------------------------
