@@ -32,7 +32,7 @@ from remediator.errors import (
     ApprovalRefused,
     BadInput,
 )
-from remediator.journal import Journal, read_journal
+from remediator.journal import ChangeRecord, Journal, read_journal
 from remediator.lock import DynamoLock, FileLock, held, lock_key, owner_info
 from remediator.plandata import RISK_ORDER, Change, Plan
 
@@ -367,8 +367,14 @@ def run_rollback(
     aws: executor.Aws,
     confirm: Callable[[str], bool] | None,
     now: Callable[[], str],
+    lock: FileLock | DynamoLock | None = None,
 ) -> Outcome:
-    """Undo a finished or interrupted run from its journal, newest first."""
+    """Undo a finished or interrupted run from its journal, newest first.
+
+    With ``lock`` (the one apply takes for the plan's account and regions),
+    the rollback holds it from its first read to its last write, so it cannot
+    overlap an apply, a resumed apply or another rollback of the same account
+    and regions; a held lock refuses the rollback before anything changes."""
     view = read_journal(journal_path)
     if view.header.get("plan_digest") != plan.digest:
         raise BadInput(
@@ -387,6 +393,22 @@ def run_rollback(
         f"Roll back {len(todo)} change(s) recorded in {journal_path}?"
     ):
         raise ApprovalRefused("Rollback cancelled; nothing changed.")
+    if lock is None:
+        return _rollback(plan, journal_path, todo, aws, now, lines)
+    key = lock_key(plan.account_id, plan.regions)
+    with held(lock, key, owner_info("rollback-" + uuid.uuid4().hex[:12], now())):
+        return _rollback(plan, journal_path, todo, aws, now, lines)
+
+
+def _rollback(
+    plan: Plan,
+    journal_path: Path,
+    todo: list[ChangeRecord],
+    aws: executor.Aws,
+    now: Callable[[], str],
+    lines: list[str],
+) -> Outcome:
+    by_id = {c.id: c for c in plan.changes}
     items = []
     expected: dict[str, dict[str, Any]] = {}
     lines_skip = []

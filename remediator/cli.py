@@ -518,11 +518,16 @@ def rollback(
         typer.Option("--plan", help="The plan of that run. Default: beside the journal."),
     ] = None,
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask.")] = False,
+    lock_table: Annotated[
+        str | None,
+        typer.Option("--lock-table", help="DynamoDB lock table, as given to apply."),
+    ] = None,
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
     log_level: LogOpt = "warning",
 ) -> None:
-    """Undo a finished or interrupted run from its journal, newest change first."""
+    """Undo a finished or interrupted run from its journal, newest change first.
+    Holds the same lock as apply while it runs."""
     with _errors():
         _setup_logging(log_level)
         from remediator import apply as applying
@@ -539,8 +544,15 @@ def rollback(
             journal_file.name.removesuffix(".journal.jsonl") + ".json"
         )
         loaded = planfile.read_plan(path)
-        _, aws = _exec_aws(profile, endpoint_url, False)
-        outcome = applying.run_rollback(loaded, journal_file, aws, _confirm(auto_approve), _now)
+        session, aws = _exec_aws(profile, endpoint_url, False)
+        outcome = applying.run_rollback(
+            loaded,
+            journal_file,
+            aws,
+            _confirm(auto_approve),
+            _now,
+            lock=_lock(lock_table, session, endpoint_url, loaded, path),
+        )
         typer.echo("\n".join(outcome.lines))
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)

@@ -72,7 +72,7 @@ class FileLock:
         except FileExistsError:
             holder = _read_holder(path) or {}
             raise LockHeld(
-                f"Another apply holds the lock for {key}: {_describe(holder)}.",
+                f"Another run (apply or rollback) holds the lock for {key}: {_describe(holder)}.",
                 hint=f"Wait for it to finish; if that run is dead, break the lock with `remediate unlock PLAN` (file {path}).",
             ) from None
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -114,7 +114,7 @@ class DynamoLock:
                 ).get("Item", {})
                 holder = {k: v.get("S") for k, v in held.items()}
                 raise LockHeld(
-                    f"Another apply holds the lock for {key} in table {self.table}: {_describe(holder)}.",
+                    f"Another run (apply or rollback) holds the lock for {key} in table {self.table}: {_describe(holder)}.",
                     hint="Wait for it to finish; if that run is dead, break it with `remediate unlock PLAN --lock-table TABLE`.",
                 ) from None
             if code == "ResourceNotFoundException":

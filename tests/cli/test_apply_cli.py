@@ -254,6 +254,25 @@ def test_unlock(world: World) -> None:
     assert not lock.path(key).exists()
 
 
+def test_rollback_refuses_while_the_lock_is_held(world: World) -> None:
+    assert _plan(world).exit_code == 0
+    assert _apply(world, "p.json", "--auto-approve", "--max-risk", "high").exit_code == 0
+    applied = world.snapshot()
+    plan = json.loads(Path("p.json").read_text(encoding="utf-8"))
+    key = lock_key(plan["account_id"], plan["regions"])
+    lock = FileLock(Path(".locks"))
+    lock.acquire(key, {"owner": "bob@ci", "pid": 1, "run_id": "run-resumed", "since": "then"})
+    args = ["rollback", "p.journal.jsonl", "--auto-approve", "--endpoint-url", world.url]
+    held = _run(args)
+    assert held.exit_code == 1
+    assert "bob@ci" in _error_line(held) and "rollback" in _error_line(held)
+    assert world.snapshot() == applied
+    assert _run(["unlock", "p.json"]).exit_code == 0
+    assert _run(args).exit_code == 0
+    assert world.snapshot() != applied
+    assert not lock.path(key).exists()
+
+
 def test_rollback_of_a_missing_journal_exits_1(world: World) -> None:
     assert _plan(world).exit_code == 0
     result = _run(["rollback", "p.journal.jsonl", "--auto-approve", "--endpoint-url", world.url])

@@ -1077,6 +1077,34 @@ def test_apply_refuses_while_another_run_holds_the_lock(world: World) -> None:
     assert lock.path(key).exists(), "the other run's lock must stay"
 
 
+def test_rollback_holds_the_apply_lock_and_refuses_while_another_run_has_it(world: World) -> None:
+    plan, path = world.plan()
+    before = world.snapshot()
+    assert run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high")).exit_code == EXIT_OK
+    applied = world.snapshot()
+    journal = path.parent / "p.journal.jsonl"
+    lock = FileLock(path.parent / ".locks")
+    key = lock_key(plan.account_id, plan.regions)
+
+    lock.acquire(key, {"owner": "bob@ci", "pid": 4242, "run_id": "run-resumed", "since": NOW})
+    world.hooks.operations.clear()
+    with pytest.raises(LockHeld, match="bob@ci"):
+        run_rollback(plan, journal, world.aws(), None, lambda: NOW, lock=lock)
+    assert world.snapshot() == applied
+    assert world.hooks.mutating() == []
+    assert lock.path(key).exists(), "the other run's lock must stay"
+    lock.release(key, {"owner": "bob@ci", "pid": 4242, "run_id": "run-resumed", "since": NOW})
+
+    seen: list[bool] = []
+    for operation in ("GetFunctionConfiguration", "UpdateFunctionConfiguration"):
+        world.hooks.on(operation, lambda _n: True, lambda _op: seen.append(lock.path(key).exists()))
+    rolled = run_rollback(plan, journal, world.aws(), None, lambda: NOW, lock=lock)
+    assert rolled.exit_code == EXIT_OK, _text(rolled)
+    assert world.snapshot() == before
+    assert seen and all(seen), "the rollback reads and writes under the lock"
+    assert not lock.path(key).exists(), "the rollback releases its lock"
+
+
 def _lock_table(session: boto3.session.Session) -> Any:
     client = session.client("dynamodb")
     client.create_table(

@@ -304,7 +304,9 @@ def test_a_lock_file_holding_json_that_is_not_an_object_still_refuses(
     lock = FileLock(tmp_path)
     key = "remediator/1/us-east-1"
     lock.path(key).write_text(content, encoding="utf-8")
-    with pytest.raises(LockHeld, match=r"Another apply holds the lock .*\(pid \?, run \?\)"):
+    with pytest.raises(
+        LockHeld, match=r"Another run \(apply or rollback\) holds the lock .*\(pid \?, run \?\)"
+    ):
         lock.acquire(key, _info("run-a", "ana"))
     lock.release(key, _info("run-a", "ana"))  # not its holder's: left for `remediate unlock`
     assert lock.path(key).read_text(encoding="utf-8") == content
