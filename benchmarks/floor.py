@@ -11,6 +11,8 @@ Its wall time (interpreter start-up and ``import boto3`` included, as for
     ListAliases        for each function with a published version in a VPC
     ListTags           for each VPC function (only with --tags: the policy
                        matches on tags, as the built-in one does)
+    GetResources       tagged functions, 100 a page (only with --tagging-api:
+                       the policy reads tags from the Tagging API)
     DescribeSubnets    by the subnet ids in use, then by their VPCs
     DescribeVpcs, DescribeRouteTables, DescribeInternetGateways,
     DescribeNatGateways, DescribeVpcEndpoints    by those VPCs
@@ -37,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--tags", action="store_true", help="read tags of VPC functions")
+    parser.add_argument(
+        "--tagging-api",
+        action="store_true",
+        help="read tags of functions from the Resource Groups Tagging API (pages of 100)",
+    )
     args = parser.parse_args(argv)
 
     calls: Counter[str] = Counter()
@@ -83,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         for arn in arns:
             lam.list_tags(Resource=arn)
+    if args.tagging_api and vpc_entries:
+        tagging = session.client("resourcegroupstaggingapi")
+        for _page in tagging.get_paginator("get_resources").paginate(
+            ResourceTypeFilters=["lambda:function"], ResourcesPerPage=100
+        ):
+            pass
 
     subnet_ids = sorted({s for e in vpc_entries for s in subnets_of(e)})
     group_ids = {

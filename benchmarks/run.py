@@ -58,12 +58,16 @@ from benchmarks import apply_stub, estate  # noqa: E402
 
 REGION = estate.REGION
 NO_TAGS = HERE / "policy-no-tags.toml"
+TAGGING_API = HERE / "policy-tagging-api.toml"
 # variant -> (policy file or None for the built-in policy, report format)
 VARIANTS: dict[str, tuple[Path | None, str]] = {
     "default": (None, "text"),
     "no-tags": (NO_TAGS, "text"),
     "no-tags-json": (NO_TAGS, "json"),
+    "tagging-api": (TAGGING_API, "text"),
 }
+# the floor makes the tag reads the variant's policy makes
+FLOOR_FLAGS: dict[str, list[str]] = {"default": ["--tags"], "tagging-api": ["--tagging-api"]}
 TARGETS = {
     "plan_floor_ratio_at_5000": 1.5,
     "core_seconds_at_10000": 1.0,
@@ -241,8 +245,7 @@ def plan_and_floor(
     if fmt != "text":
         plan_cmd += ["--format", fmt]
     floor_cmd = [sys.executable, str(HERE / "floor.py"), "--region", REGION]
-    if policy is None:
-        floor_cmd.append("--tags")
+    floor_cmd += FLOOR_FLAGS.get(variant, [])
     plans, floors = [], []
     for _ in range(repeat):
         plans.append(spawner.measure(plan_cmd, env, scratch / f"plan-{size}-{variant}.out"))

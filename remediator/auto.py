@@ -649,6 +649,7 @@ class _Runner:
             [pair.target.region],
             endpoint_url=opts.endpoint_url,
             need_tags=opts.policy.uses_tags,
+            tags_from=opts.policy.tags_from,
             dns_for_all_vpcs=opts.policy.may_create_endpoints,
             allowed_account_ids=opts.policy.allowed_account_ids,
         )

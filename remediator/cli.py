@@ -198,6 +198,7 @@ def run_plan(
             endpoint_url=endpoint_url,
             function_patterns=functions,
             need_tags=policy.uses_tags,
+            tags_from=policy.tags_from,
             dns_for_all_vpcs=policy.may_create_endpoints,
             progress=update,
             allowed_account_ids=policy.allowed_account_ids,
@@ -363,6 +364,7 @@ def _verifier(session: Any, endpoint_url: str | None, policy: Policy) -> Any:
             endpoint_url=endpoint_url,
             function_patterns=names,
             need_tags=policy.uses_tags,
+            tags_from=policy.tags_from,
             dns_for_all_vpcs=policy.may_create_endpoints,
         )
         now = diagnose(inventory, policy)

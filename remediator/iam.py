@@ -67,7 +67,11 @@ ASSUME_ACTIONS: tuple[str, ...] = ("sts:AssumeRole",)
 IDENTITY_ACTIONS: tuple[str, ...] = ("sts:GetCallerIdentity",)
 
 # botocore's service name -> the IAM prefix, where they differ.
-_IAM_PREFIX: dict[str, str] = {"monitoring": "cloudwatch", "email": "ses"}
+_IAM_PREFIX: dict[str, str] = {
+    "monitoring": "cloudwatch",
+    "email": "ses",
+    "resourcegroupstaggingapi": "tag",
+}
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,10 @@ class Policy(Frozen):
     rules: tuple[Rule, ...] = ()
     max_changes: int = Field(default=100, ge=1, le=10_000)
     allowed_account_ids: tuple[str, ...] = ()
+    # where discovery reads tags when a rule matches on them: Lambda's ListTags
+    # (one call per VPC function, always current) or the Resource Groups
+    # Tagging API (100 functions a call, may lag behind a new tag)
+    tags_from: Literal["lambda", "tagging-api"] = "lambda"
 
     @property
     def uses_tags(self) -> bool:

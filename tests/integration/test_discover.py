@@ -426,6 +426,17 @@ def test_tags_read_only_when_asked_and_only_for_vpc_functions(world: World) -> N
     assert inventory.api_calls["lambda:ListTags"] == len(vpc_functions) == 5
 
 
+def test_tags_from_the_tagging_api_match_list_tags_in_one_call(world: World) -> None:
+    by_function = _run(world.session, need_tags=True)
+    by_page = _run(world.session, need_tags=True, tags_from="tagging-api")
+
+    assert by_page.model_copy(update={"api_calls": {}}) == by_function.model_copy(
+        update={"api_calls": {}}
+    )
+    assert by_page.api_calls["resourcegroupstaggingapi:GetResources"] == 1
+    assert "lambda:ListTags" not in by_page.api_calls
+
+
 def test_function_patterns_narrow_the_inventory(world: World) -> None:
     inventory = _run(world.session, function_patterns=["mix*", "plain"])
     region = _region(inventory)

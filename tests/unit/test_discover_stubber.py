@@ -602,3 +602,77 @@ def test_progress_and_log_events(stubs: Stubs) -> None:
     assert events["functions_listed"]["functions"] == 1
     assert events["network_read"]["vpcs"] == 1
     assert events["inventory_discovered"]["api_calls"] == sum(inventory.api_calls.values())
+
+
+def _tag_page(
+    stubs: Stubs, mappings: list[dict[str, Any]], token: str | None, next_token: str | None
+) -> None:
+    params: dict[str, Any] = {"ResourceTypeFilters": ["lambda:function"], "ResourcesPerPage": 100}
+    if token:
+        params["PaginationToken"] = token
+    response: dict[str, Any] = {"ResourceTagMappingList": mappings}
+    if next_token:
+        response["PaginationToken"] = next_token
+    stubs.stub("resourcegroupstaggingapi").add_response("get_resources", response, params)
+
+
+def _arn(name: str, qualifier: str = "") -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}" + (
+        f":{qualifier}" if qualifier else ""
+    )
+
+
+def test_tags_from_the_tagging_api_are_read_in_pages_not_per_function(stubs: Stubs) -> None:
+    _identity(stubs)
+    _list_functions(
+        stubs,
+        [_fn("alpha", ["subnet-a"], [SG]), _fn("beta", ["subnet-a"], [SG])],
+        [_fn("gamma", ["subnet-a"], [SG]), _fn("plain")],
+    )
+    _tag_page(
+        stubs,
+        [
+            {
+                "ResourceARN": _arn("alpha"),
+                "Tags": [
+                    {"Key": "team", "Value": "pay"},
+                    {"Key": "remediator:exempt", "Value": "true"},
+                ],
+            },
+            # a version's own ARN is not the function's: its tags do not count
+            {"ResourceARN": _arn("beta", "live"), "Tags": [{"Key": "x", "Value": "1"}]},
+        ],
+        None,
+        "page-2",
+    )
+    _tag_page(
+        stubs,
+        [{"ResourceARN": _arn("gamma"), "Tags": []}, {"ResourceARN": _arn("deleted-fn")}],
+        "page-2",
+        None,
+    )
+    _network(stubs, used_subnets=["subnet-a"])
+
+    inventory = _discover(stubs, need_tags=True, tags_from="tagging-api")
+
+    tags = {f.name: f.tags for f in inventory.regions[0].functions}
+    assert tags == {
+        "alpha": {"remediator:exempt": "true", "team": "pay"},
+        "beta": {},
+        "gamma": {},
+        "plain": {},
+    }
+    assert inventory.api_calls["resourcegroupstaggingapi:GetResources"] == 2
+    assert "lambda:ListTags" not in inventory.api_calls
+
+
+def test_tags_from_the_tagging_api_without_permission_names_it(stubs: Stubs) -> None:
+    _identity(stubs)
+    _list_functions(stubs, [_fn("alpha", ["subnet-a"], [SG])])
+    stubs.stub("resourcegroupstaggingapi").add_client_error(
+        "get_resources", service_error_code="AccessDeniedException", http_status_code=400
+    )
+    with pytest.raises(errors.AwsAccessError, match=r"missing IAM permission tag:GetResources"):
+        discovery.discover(
+            None, [REGION], client_factory=stubs, need_tags=True, tags_from="tagging-api"
+        )
