@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -649,6 +649,40 @@ def _ingress(groups: Iterable[str]) -> list[dict[str, Any]]:
     ]
 
 
+def _allowed(rules: Iterable[Mapping[str, Any]]) -> set[tuple[Any, ...]]:
+    """What a group's ingress rules allow, one (protocol, ports, source) per
+    source: AWS merges rules of the same protocol and ports into one, so two
+    states are compared by what they allow, not by how AWS groups it."""
+    return {
+        (r["protocol"], r["from_port"], r["to_port"], source)
+        for r in rules
+        for source in [*r["cidrs"], *r["group_ids"]]
+    }
+
+
+def _tcp443_from(groups: Iterable[str]) -> set[tuple[Any, ...]]:
+    return {("tcp", 443, 443, g) for g in groups}
+
+
+def _authorize_443(aws: Aws, change: Change, group_id: str, sources: Iterable[str]) -> None:
+    """Allow 443 from ``sources`` into ``group_id``. AuthorizeSecurityGroupIngress
+    takes no ClientToken: an attempt whose answer was lost (a read timeout
+    after AWS added the rule) is retried and refused as a duplicate. The rule
+    was not there when the change began (the stale check), so the duplicate
+    is the first attempt's own rule: the change is done."""
+    try:
+        aws.call(
+            "ec2",
+            change.region,
+            "authorize_security_group_ingress",
+            GroupId=group_id,
+            IpPermissions=_ingress(sources),
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "InvalidPermission.Duplicate":
+            raise
+
+
 def _tags(change: Change, plan_id: str) -> list[dict[str, str]]:
     return [
         {"Key": "remediator:change-id", "Value": change.id},
@@ -707,13 +741,7 @@ class CreateEndpointSecurityGroup(Handler):
             group_id = own
         aws.progress({"GroupId": group_id})
         try:
-            aws.call(
-                "ec2",
-                change.region,
-                "authorize_security_group_ingress",
-                GroupId=group_id,
-                IpPermissions=_ingress(change.after["IngressTcp443FromGroups"]),
-            )
+            _authorize_443(aws, change, group_id, change.after["IngressTcp443FromGroups"])
         except (ClientError, BotoCoreError):
             # do not leave half a change behind: the group is ours and unused
             aws.call("ec2", change.region, "delete_security_group", GroupId=group_id)
@@ -767,14 +795,18 @@ class AuthorizeEndpointIngress(Handler):
     def apply(
         self, aws: Aws, change: Change, live: Live, results: dict[str, dict[str, Any]]
     ) -> dict[str, Any]:
-        aws.call(
-            "ec2",
-            change.region,
-            "authorize_security_group_ingress",
-            GroupId=change.target,
-            IpPermissions=_ingress(change.after["SourceSecurityGroupIds"]),
-        )
+        _authorize_443(aws, change, change.target, change.after["SourceSecurityGroupIds"])
         return {}
+
+    def own_work(self, aws: Aws, change: Change, live: Live) -> OwnWork | None:
+        # killed right after AuthorizeSecurityGroupIngress, before its done
+        # line: the group allows exactly what it allowed at plan time plus
+        # this change's sources; that is the whole change
+        before = _allowed(change.fingerprint.state.get("Ingress", []))
+        added = _tcp443_from(change.after["SourceSecurityGroupIds"])
+        if added - before and _allowed(live.state.get("Ingress", [])) == before | added:
+            return OwnWork({}, complete=True)
+        return None
 
     def undo(self, aws: Aws, change: Change, result: dict[str, Any]) -> None:
         aws.call(

@@ -293,11 +293,13 @@ def add_extra_functions(
     return names
 
 
-def add_ec2_part(world: World) -> None:
+def add_ec2_part(world: World, *, endpoint_vpc: bool = False) -> None:
     """``moto_worlds.seed_ec2_part``: ``iso-nat`` -> two ec2.put-nat-route;
     ``iso-api`` -> enable-vpc-dns, endpoint security group, Lambda endpoint."""
     assert world.info is not None
-    seed_ec2_part(world.raw("ec2"), world.raw("lambda"), world.info.role_arn)
+    seed_ec2_part(
+        world.raw("ec2"), world.raw("lambda"), world.info.role_arn, endpoint_vpc=endpoint_vpc
+    )
 
 
 @pytest.fixture(scope="session")
@@ -312,6 +314,7 @@ def open_world(
     botocore_session: botocore.session.Session,
     *,
     ec2_part: bool = False,
+    endpoint_vpc: bool = False,
     extra: int = 0,
     env: dict[str, str] | None = None,
 ) -> Iterator[World]:
@@ -320,8 +323,8 @@ def open_world(
         session = boto3.Session(botocore_session=botocore_session, region_name=REGION)
         world = World(session=session, tmp=tmp)
         world.info = sandbox.seed(session, REGION)
-        if ec2_part:
-            add_ec2_part(world)
+        if ec2_part or endpoint_vpc:
+            add_ec2_part(world, endpoint_vpc=endpoint_vpc)
         if extra:
             add_extra_functions(world, extra, env=env)
         yield world

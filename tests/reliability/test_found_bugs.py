@@ -22,6 +22,7 @@ from botocore.exceptions import ReadTimeoutError
 from remediator import kinds
 from remediator.apply import ApplyOptions, run_apply, run_rollback
 from remediator.errors import EXIT_OK
+from remediator.journal import read_journal
 from tests.reliability.conftest import (
     NOW,
     REGION,
@@ -316,4 +317,55 @@ def test_bug14_the_same_plan_applied_again_after_a_rollback_gets_a_new_endpoint(
         assert again.exit_code == EXIT_OK, outcome_text(again)
         assert world.awslike.seen["idempotent-create"] == 0
         assert run_rollback(plan, journal, world.aws(), None, lambda: NOW).exit_code == EXIT_OK
+        assert differences(before, world.snapshot()) == []
+
+
+@pytest.mark.parametrize("recovery", ["resume", "rollback"])
+def test_a_kill_right_after_an_ingress_rule_is_resumed_or_rolled_back(
+    tmp_path: Path, botocore_session: botocore.session.Session, recovery: str
+) -> None:
+    """Found by reading after BUG-12 (the campaign's plans have no
+    authorize-endpoint-ingress): killed right after AuthorizeSecurityGroupIngress,
+    resume called the plan stale and journaled the change skipped. The rule
+    in effect is now recognised as the whole change."""
+    with open_world(tmp_path, botocore_session, endpoint_vpc=True) as world:
+        before = world.snapshot()
+        plan, path = world.plan(functions=("iso-endpoint",), name="p.json")
+        kinds_planned = [c.kind for c in plan.changes]
+        assert "ec2.authorize-endpoint-ingress" in kinds_planned, kinds_planned
+        # learn where the rule is sent: a clean run, rolled back
+        world.recorder.operations = []
+        world.recorder.mutating = 0
+        clean = run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
+        assert clean.exit_code == EXIT_OK, outcome_text(clean)
+        operations = world.recorder.mutations()
+        journal = path.with_name("p.journal.jsonl")
+        assert run_rollback(plan, journal, world.aws(), None, lambda: NOW).exit_code == EXIT_OK
+        assert differences(before, world.snapshot()) == []
+
+        plan, path = world.plan(functions=("iso-endpoint",), name="q.json")
+        journal = path.with_name("q.journal.jsonl")
+        position = operations.index("ec2:AuthorizeSecurityGroupIngress") + 1
+        _arm(world, Fault(_kill, position, phase="after"))
+        with pytest.raises(KeyboardInterrupt):
+            run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
+        world.recorder.faults = []
+        if recovery == "resume":
+            resumed = run_apply(
+                plan,
+                path,
+                world.aws(),
+                ApplyOptions(max_risk="high", resume=journal, now=lambda: NOW),
+            )
+            assert resumed.exit_code == EXIT_OK, outcome_text(resumed)
+            assert (
+                read_journal(journal)
+                .records[
+                    next(c.id for c in plan.changes if c.kind == "ec2.authorize-endpoint-ingress")
+                ]
+                .state
+                == "done"
+            )
+        rolled = run_rollback(plan, journal, world.aws(), None, lambda: NOW)
+        assert rolled.exit_code == EXIT_OK, outcome_text(rolled)
         assert differences(before, world.snapshot()) == []

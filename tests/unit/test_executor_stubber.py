@@ -576,6 +576,80 @@ def test_a_duplicate_group_without_the_change_tag_is_someone_elses(stubbed: Stub
     stubbed.ec2.assert_no_pending_responses()
 
 
+def test_the_groups_rule_retried_after_a_lost_answer_is_taken_as_made(stubbed: Stubbed) -> None:
+    change = _sg_change()
+    stubbed.ec2.add_response("create_security_group", {"GroupId": "sg-made"})
+    stubbed.ec2.add_client_error(
+        "authorize_security_group_ingress",
+        service_error_code="InvalidPermission.Duplicate",
+        http_status_code=400,
+    )
+    out = executor.handler(change.kind).apply(stubbed.aws, change, executor.Live({}), {})
+    assert out == {"GroupId": "sg-made"}  # not deleted, not failed
+    stubbed.ec2.assert_no_pending_responses()
+
+
+# --------------------------------------------------------------------------
+# AuthorizeEndpointIngress: a rule whose answer was lost, a kill after it
+
+OTHER = {
+    "protocol": "tcp",
+    "from_port": 443,
+    "to_port": 443,
+    "cidrs": ["10.0.0.0/8"],
+    "group_ids": [],
+}
+
+
+def _ingress_change() -> Change:
+    return Change(
+        id="c-in",
+        kind=kinds.AUTHORIZE_ENDPOINT_INGRESS,
+        region=REGION,
+        target="sg-ep",
+        after={"SourceSecurityGroupIds": [SG]},
+        risk="low",
+        reason="test",
+        fingerprint=_fp({"GroupId": "sg-ep", "Ingress": [OTHER]}),
+    )
+
+
+def test_an_ingress_rule_retried_after_a_lost_answer_is_done(stubbed: Stubbed) -> None:
+    change = _ingress_change()
+    stubbed.ec2.add_client_error(
+        "authorize_security_group_ingress",
+        service_error_code="InvalidPermission.Duplicate",
+        http_status_code=400,
+    )
+    assert executor.handler(change.kind).apply(stubbed.aws, change, executor.Live({}), {}) == {}
+    stubbed.ec2.add_client_error(
+        "authorize_security_group_ingress",
+        service_error_code="InvalidPermission.NotFound",
+        http_status_code=400,
+    )
+    with pytest.raises(ClientError, match="NotFound"):
+        executor.handler(change.kind).apply(stubbed.aws, change, executor.Live({}), {})
+
+
+def test_an_ingress_rule_in_effect_after_a_kill_is_the_whole_change(stubbed: Stubbed) -> None:
+    change = _ingress_change()
+    h = executor.handler(change.kind)
+
+    def own(*rules: dict[str, Any]) -> executor.OwnWork | None:
+        live = executor.Live({"GroupId": "sg-ep", "Ingress": list(rules)})
+        return h.own_work(stubbed.aws, change, live)
+
+    ours = {**OTHER, "cidrs": [], "group_ids": [SG]}
+    # AWS merges rules of the same ports: one rule or two, the same allowance
+    merged = {**OTHER, "group_ids": [SG]}
+    assert own(OTHER, ours) == executor.OwnWork({}, complete=True)
+    assert own(merged) == executor.OwnWork({}, complete=True)
+    assert own(OTHER) is None  # as planned: nothing happened
+    assert own(ours) is None  # someone also removed the other rule: not only ours
+    extra = {**OTHER, "cidrs": ["0.0.0.0/0"]}
+    assert own(OTHER, ours, extra) is None  # and something else besides
+
+
 # --------------------------------------------------------------------------
 # EnableVpcDns: the state between its two calls
 
