@@ -16,7 +16,7 @@ import boto3
 import botocore.session
 import pytest
 import structlog
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 from moto import mock_aws
 
 from remediator import discover, executor, planfile, planner, sandbox
@@ -58,6 +58,25 @@ def is_read(operation: str) -> bool:
 
 # --------------------------------------------------------------------------
 # Faults
+
+
+def _url(service: str) -> str:
+    return f"https://{service}.{REGION}.amazonaws.com/"
+
+
+def connect_timeout(service: str, operation: str) -> BaseException:
+    """A fault maker: the call never reached AWS."""
+    return ConnectTimeoutError(endpoint_url=_url(service))
+
+
+def read_timeout(service: str, operation: str) -> BaseException:
+    """A fault maker: with ``phase="after"``, AWS did the call and the answer was lost."""
+    return ReadTimeoutError(endpoint_url=_url(service))
+
+
+def kill(service: str, operation: str) -> BaseException:
+    """A fault maker: the process dies (Ctrl-C) at this call."""
+    return KeyboardInterrupt()
 
 
 @dataclass

@@ -32,7 +32,6 @@ from typing import Any
 
 import botocore.session
 import pytest
-from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from remediator.apply import ApplyOptions, run_apply, run_rollback
 from remediator.errors import (
@@ -46,12 +45,14 @@ from remediator.errors import (
 from remediator.journal import read_journal
 from tests.reliability.conftest import (
     NOW,
-    REGION,
     Fault,
     World,
     client_error,
+    connect_timeout,
     differences,
+    kill,
     open_world,
+    read_timeout,
 )
 
 FULL = os.environ.get("REMEDIATOR_CAMPAIGN", "").lower() == "full"
@@ -79,22 +80,6 @@ def aws_error(kind: str) -> Callable[[str, str], BaseException]:
         return client_error(code, operation, status)
 
     return make
-
-
-def _url(service: str) -> str:
-    return f"https://{service}.{REGION}.amazonaws.com/"
-
-
-def connect_timeout(service: str, operation: str) -> BaseException:
-    return ConnectTimeoutError(endpoint_url=_url(service))
-
-
-def read_timeout(service: str, operation: str) -> BaseException:
-    return ReadTimeoutError(endpoint_url=_url(service))
-
-
-def kill(service: str, operation: str) -> BaseException:
-    return KeyboardInterrupt()
 
 
 def sigterm(service: str, operation: str) -> BaseException:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import botocore.session
 import pytest
-from botocore.exceptions import ReadTimeoutError
 
 from remediator import kinds
 from remediator.apply import ApplyOptions, run_apply, run_rollback
@@ -25,18 +24,16 @@ from remediator.errors import EXIT_OK
 from remediator.journal import read_journal
 from tests.reliability.conftest import (
     NOW,
-    REGION,
     Fault,
     World,
     client_error,
+    connect_timeout,
     differences,
+    kill,
     open_world,
     outcome_text,
+    read_timeout,
 )
-
-
-def _kill(service: str, operation: str) -> BaseException:
-    return KeyboardInterrupt()
 
 
 def _arm(world: World, fault: Fault) -> None:
@@ -51,7 +48,7 @@ def test_bug1_an_interrupted_alias_move_leaves_no_version_behind(world: World) -
     before = world.snapshot()
     position = 1  # PublishVersion, then UpdateAlias
     plan, path = world.plan(functions=("payments-api",), name="p.json")
-    _arm(world, Fault(_kill, position, phase="after"))  # killed right after the publish
+    _arm(world, Fault(kill, position, phase="after"))  # killed right after the publish
     with pytest.raises(KeyboardInterrupt):
         run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
     world.recorder.faults = []
@@ -72,7 +69,7 @@ def test_bug2_resume_after_a_half_made_change_restores_everything(
         position = 4
         plan, path = world.plan(functions=functions, name="p.json")
         journal = path.with_name("p.journal.jsonl")
-        _arm(world, Fault(_kill, position))  # killed between CreateSecurityGroup and the rule
+        _arm(world, Fault(kill, position))  # killed between CreateSecurityGroup and the rule
         with pytest.raises(KeyboardInterrupt):
             run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
         world.recorder.faults = []
@@ -112,7 +109,7 @@ def test_bug4_an_update_whose_answer_timed_out_is_undone(world: World) -> None:
     _arm(
         world,
         Fault(
-            lambda s, o: ReadTimeoutError(endpoint_url=f"https://{s}.{REGION}.amazonaws.com/"),
+            read_timeout,
             1,
             phase="after",
         ),
@@ -143,13 +140,11 @@ def test_bug5_rollback_keeps_a_version_it_did_not_publish(world: World) -> None:
 
 def test_bug6_a_connection_failure_names_the_api_operation(world: World) -> None:
     """BUG-6 (fixed): the message said lambda:lambda.update-vpc-config."""
-    from botocore.exceptions import ConnectTimeoutError
-
     plan, path = world.plan(functions=("reports-nightly",), name="p.json")
     _arm(
         world,
         Fault(
-            lambda s, o: ConnectTimeoutError(endpoint_url=f"https://{s}.{REGION}.amazonaws.com/"),
+            connect_timeout,
             1,
             times=10,
         ),
@@ -165,7 +160,7 @@ def test_bug8_rollback_leaves_a_hand_edit_after_an_unfinished_change_alone(world
     target since; rollback overwrote their edit with the plan's before."""
     assert world.info is not None
     plan, path = world.plan(functions=("reports-nightly",), name="p.json")
-    _arm(world, Fault(_kill, 1))  # killed before the update was sent
+    _arm(world, Fault(kill, 1))  # killed before the update was sent
     with pytest.raises(KeyboardInterrupt):
         run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
     world.recorder.faults = []
@@ -183,7 +178,7 @@ def test_bug9_resume_after_a_kill_after_publish_then_rollback_restores(world: Wo
     before = world.snapshot()
     plan, path = world.plan(functions=("payments-api",), name="p.json")
     journal = path.with_name("p.journal.jsonl")
-    _arm(world, Fault(_kill, 1, phase="after"))  # killed right after PublishVersion
+    _arm(world, Fault(kill, 1, phase="after"))  # killed right after PublishVersion
     with pytest.raises(KeyboardInterrupt):
         run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
     world.recorder.faults = []
@@ -218,7 +213,7 @@ def test_bug11_a_kill_between_the_two_dns_calls_is_rolled_back(
         before = world.snapshot()
         plan, path = world.plan(functions=("iso-api",), name="p.json")
         journal = path.with_name("p.journal.jsonl")
-        _arm(world, Fault(_kill, position, phase=phase))
+        _arm(world, Fault(kill, position, phase=phase))
         with pytest.raises(KeyboardInterrupt):
             run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
         world.recorder.faults = []
@@ -250,7 +245,7 @@ def test_bug12_resume_after_a_kill_right_after_a_create_then_rollback_restores(
         before = world.snapshot()
         plan, path = world.plan(functions=("iso-api",), name="p.json")
         journal = path.with_name("p.journal.jsonl")
-        _arm(world, Fault(_kill, position, phase="after"))
+        _arm(world, Fault(kill, position, phase="after"))
         with pytest.raises(KeyboardInterrupt):
             run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
         world.recorder.faults = []
@@ -281,7 +276,7 @@ def test_bug13_a_security_group_whose_create_timed_out_is_not_left_behind(
         _arm(
             world,
             Fault(
-                lambda s, o: ReadTimeoutError(endpoint_url=f"https://{s}.{REGION}.amazonaws.com/"),
+                read_timeout,
                 3,
                 phase="after",
             ),
@@ -346,7 +341,7 @@ def test_a_kill_right_after_an_ingress_rule_is_resumed_or_rolled_back(
         plan, path = world.plan(functions=("iso-endpoint",), name="q.json")
         journal = path.with_name("q.journal.jsonl")
         position = operations.index("ec2:AuthorizeSecurityGroupIngress") + 1
-        _arm(world, Fault(_kill, position, phase="after"))
+        _arm(world, Fault(kill, position, phase="after"))
         with pytest.raises(KeyboardInterrupt):
             run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
         world.recorder.faults = []
