@@ -28,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from remediator.diagnose import diagnose
+    from remediator.domain.policy import load_policy
     from remediator.planner import build_plan
-    from remediator.policy import load_policy
 
     inventory = pickle.loads(args.inventory.read_bytes())
     policy = load_policy(args.policy)

@@ -209,7 +209,7 @@ def core_inventory(url: str, specs: list[dict[str, Any]], path: Path) -> None:
     """
     import boto3
 
-    from remediator import discover
+    from remediator.aws import discover
 
     session = boto3.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from remediator.errors import BadInput
+from remediator.domain.errors import BadInput
 
 if TYPE_CHECKING:
     from moto.server import ThreadedMotoServer

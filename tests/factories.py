@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from remediator.models import (
+from remediator.domain.inventory import (
     Alias,
     Function,
     FunctionVersion,
@@ -45,7 +45,7 @@ from remediator.models import (
     VpcConfig,
     VpcEndpoint,
 )
-from remediator.policy import Policy, Rule, Settings, default_policy
+from remediator.domain.policy import Policy, Rule, Settings, default_policy
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

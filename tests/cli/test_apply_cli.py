@@ -15,9 +15,10 @@ import boto3
 import pytest
 from typer.testing import CliRunner, Result
 
-from remediator import executor, sandbox
-from remediator.cli import app
-from remediator.lock import FileLock, lock_key
+from remediator import sandbox
+from remediator.cli.app import app
+from remediator.run import engine as executor
+from remediator.run.lock import FileLock, lock_key
 
 REGION = sandbox.REGION
 

@@ -21,8 +21,9 @@ import boto3
 import pytest
 from typer.testing import CliRunner, Result
 
-from remediator import cli_auto, sandbox
-from remediator.cli import app
+from remediator import sandbox
+from remediator.cli import auto as cli_auto
+from remediator.cli.app import app
 
 REGION = sandbox.REGION
 HOME = sandbox.ACCOUNT_ID

@@ -17,8 +17,9 @@ import pytest
 from botocore.exceptions import ClientError
 from typer.testing import CliRunner, Result
 
-from remediator import discover, sandbox
-from remediator.cli import app
+from remediator import sandbox
+from remediator.aws import discover
+from remediator.cli.app import app
 
 REGION = "us-east-1"
 
@@ -402,7 +403,7 @@ def test_usage_error_exits_1_from_the_real_entry_point() -> None:
 def test_text_report_is_coloured_only_for_a_terminal(
     monkeypatch: pytest.MonkeyPatch, tty: bool, env: dict[str, str], coloured: bool
 ) -> None:
-    from remediator import cli
+    from remediator.cli import app as cli
     from tests.unit.test_report import _seed_case_plan
 
     monkeypatch.delenv("NO_COLOR", raising=False)

@@ -38,11 +38,11 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from remediator import discover, executor, kinds, planfile, planner, sandbox
-from remediator.apply import ApplyOptions, Outcome, run_apply, run_rollback
-from remediator.approval import write_approval
+from remediator import planfile, planner, sandbox
+from remediator.aws import discover
+from remediator.changes import kinds
 from remediator.diagnose import diagnose
-from remediator.errors import (
+from remediator.domain.errors import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_ROLLBACK_INCOMPLETE,
@@ -51,10 +51,13 @@ from remediator.errors import (
     ApprovalRefused,
     BadInput,
 )
-from remediator.journal import Journal, read_journal
-from remediator.lock import DynamoLock, FileLock, LockHeld, lock_key, owner_info
-from remediator.plandata import Change, Plan
-from remediator.policy import Policy, parse_policy
+from remediator.domain.plan import Change, Plan
+from remediator.domain.policy import Policy, parse_policy
+from remediator.planfile.approval import write_approval
+from remediator.run import engine as executor
+from remediator.run.apply import ApplyOptions, Outcome, run_apply, run_rollback
+from remediator.run.journal import Journal, read_journal
+from remediator.run.lock import DynamoLock, FileLock, LockHeld, lock_key, owner_info
 from tests.moto_worlds import Ec2World, seed_ec2_part
 
 REGION = sandbox.REGION

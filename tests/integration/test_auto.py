@@ -26,11 +26,14 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from structlog.testing import LogCapture
 
-from remediator import auto, executor, notify, planfile, sandbox
-from remediator.cli import _verifier
-from remediator.errors import BadInput
-from remediator.journal import read_journal
-from remediator.policy import default_policy
+from remediator import planfile, sandbox
+from remediator.aws import notify
+from remediator.cli.app import _verifier
+from remediator.domain.errors import BadInput
+from remediator.domain.policy import default_policy
+from remediator.run import auto
+from remediator.run import engine as executor
+from remediator.run.journal import read_journal
 
 NOW = "2026-01-01T00:00:00Z"
 HOME = sandbox.ACCOUNT_ID

@@ -24,9 +24,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from remediator import discover as discovery
-from remediator import errors
-from remediator.models import Function, Inventory, RegionInventory
+from remediator.aws import discover as discovery
+from remediator.domain import errors
+from remediator.domain.inventory import Function, Inventory, RegionInventory
 from tests.moto_worlds import function_zip
 
 REGION = "us-east-1"

@@ -13,10 +13,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from remediator import discover, planfile, planner, sandbox
-from remediator.models import Inventory
-from remediator.plandata import Change, Finding, FunctionSummary, Plan
-from remediator.policy import Policy, Settings, default_policy
+from remediator import planfile, planner, sandbox
+from remediator.aws import discover
+from remediator.domain.inventory import Inventory
+from remediator.domain.plan import Change, Finding, FunctionSummary, Plan
+from remediator.domain.policy import Policy, Settings, default_policy
 from tests.moto_worlds import function_zip
 
 REGION = "us-east-1"

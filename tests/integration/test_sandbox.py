@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from remediator import sandbox
-from remediator.errors import BadInput
+from remediator.domain.errors import BadInput
 
 REGION = "us-east-1"
 

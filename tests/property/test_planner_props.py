@@ -21,13 +21,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from remediator import kinds
+from remediator.changes import kinds
 from remediator.diagnose import AZ_BELOW_MIN, RegionIndex
-from remediator.models import Function, Inventory, RegionInventory
-from remediator.plandata import Plan
+from remediator.domain.inventory import Function, Inventory, RegionInventory
+from remediator.domain.plan import Plan
+from remediator.domain.policy import Policy, Rule, Settings
 from remediator.planfile import dumps, parse_plan
 from remediator.planner import MAX_SECURITY_GROUPS, MAX_SUBNETS, SUBNET_CODES, build_plan
-from remediator.policy import Policy, Rule, Settings
 from tests import factories as fx
 
 PROPS = settings(

@@ -19,9 +19,11 @@ import structlog
 from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutError
 from moto import mock_aws
 
-from remediator import discover, executor, planfile, planner, sandbox
-from remediator.plandata import Plan
-from remediator.policy import Policy, parse_policy
+from remediator import planfile, planner, sandbox
+from remediator.aws import discover
+from remediator.domain.plan import Plan
+from remediator.domain.policy import Policy, parse_policy
+from remediator.run import engine as executor
 from tests.moto_worlds import function_zip, seed_ec2_part
 from tests.reliability.awslike import AwsLike
 

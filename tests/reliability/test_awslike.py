@@ -10,10 +10,10 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
-from remediator import kinds
-from remediator.apply import ApplyOptions, run_apply, run_rollback
-from remediator.errors import EXIT_OK, EXIT_STALE
-from remediator.journal import read_journal
+from remediator.changes import kinds
+from remediator.domain.errors import EXIT_OK, EXIT_STALE
+from remediator.run.apply import ApplyOptions, run_apply, run_rollback
+from remediator.run.journal import read_journal
 from tests.reliability.conftest import (
     NOW,
     REGION,

@@ -31,9 +31,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
-from remediator import executor, planner, sandbox
-from remediator.cli import app
-from remediator.plandata import Plan
+from remediator import planner, sandbox
+from remediator.cli.app import app
+from remediator.domain.plan import Plan
+from remediator.run import engine as executor
 
 REGION = sandbox.REGION
 FULL = os.environ.get("REMEDIATOR_CAMPAIGN", "").lower() == "full"

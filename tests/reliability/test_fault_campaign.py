@@ -33,8 +33,7 @@ from typing import Any
 import botocore.session
 import pytest
 
-from remediator.apply import ApplyOptions, run_apply, run_rollback
-from remediator.errors import (
+from remediator.domain.errors import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_ROLLBACK_INCOMPLETE,
@@ -42,7 +41,8 @@ from remediator.errors import (
     EXIT_STALE,
     RemediatorError,
 )
-from remediator.journal import read_journal
+from remediator.run.apply import ApplyOptions, run_apply, run_rollback
+from remediator.run.journal import read_journal
 from tests.reliability.conftest import (
     NOW,
     Fault,

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from remediator import planfile, planner
-from remediator.approval import read_approval, write_approval
-from remediator.journal import Journal, read_journal
-from remediator.lock import FileLock
-from remediator.plandata import Plan
+from remediator.domain.plan import Plan
+from remediator.planfile.approval import read_approval, write_approval
+from remediator.run.journal import Journal, read_journal
+from remediator.run.lock import FileLock
 from tests import factories as fx
 
 NOW = "2026-01-01T00:00:00Z"

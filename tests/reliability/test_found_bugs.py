@@ -18,10 +18,10 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from remediator import kinds
-from remediator.apply import ApplyOptions, run_apply, run_rollback
-from remediator.errors import EXIT_OK
-from remediator.journal import read_journal
+from remediator.changes import kinds
+from remediator.domain.errors import EXIT_OK
+from remediator.run.apply import ApplyOptions, run_apply, run_rollback
+from remediator.run.journal import read_journal
 from tests.reliability.conftest import (
     NOW,
     Fault,

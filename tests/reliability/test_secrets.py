@@ -18,9 +18,10 @@ import botocore.client
 import pytest
 from typer.testing import CliRunner, Result
 
-from remediator import executor, planner, sandbox
-from remediator.cli import app
+from remediator import planner, sandbox
+from remediator.cli.app import app
 from remediator.planfile import read_plan, write_plan
+from remediator.run import engine as executor
 
 REGION = sandbox.REGION
 READS = ("Describe", "Get", "List")

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from remediator import asff
-from remediator.plandata import Plan
+from remediator.domain.plan import Plan
 from remediator.planner import build_plan
+from remediator.render import asff
 from tests import factories as fx
 
 ACCOUNT = fx.ACCOUNT

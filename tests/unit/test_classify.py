@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from remediator.diagnose import RegionIndex
-from remediator.models import RegionInventory
+from remediator.domain.inventory import RegionInventory
 from tests import factories as fx
 
 A = "a"  # the VPC tag of the base world

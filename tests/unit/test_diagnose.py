@@ -6,9 +6,9 @@ import pytest
 
 from remediator import diagnose as d
 from remediator.diagnose import Diagnosis, diagnose
-from remediator.models import Function, RegionInventory
-from remediator.plandata import Finding, FunctionSummary
-from remediator.policy import Policy, Rule, default_policy
+from remediator.domain.inventory import Function, RegionInventory
+from remediator.domain.plan import Finding, FunctionSummary
+from remediator.domain.policy import Policy, Rule, default_policy
 from tests import factories as fx
 
 A = "a"

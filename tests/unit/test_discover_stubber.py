@@ -13,9 +13,9 @@ import pytest
 import structlog.testing
 from botocore.stub import Stubber
 
-from remediator import discover as discovery
-from remediator import errors
-from remediator.models import Inventory
+from remediator.aws import discover as discovery
+from remediator.domain import errors
+from remediator.domain.inventory import Inventory
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -15,8 +15,10 @@ import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 from botocore.stub import Stubber
 
-from remediator import executor, kinds, planner
-from remediator.plandata import Change, Plan, PlanSummary
+from remediator import planner
+from remediator.changes import kinds
+from remediator.domain.plan import Change, Plan, PlanSummary
+from remediator.run import engine as executor
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -34,11 +34,16 @@ from botocore import xform_name
 from moto import mock_aws
 
 import remediator
-from remediator import auto, discover, executor, iam, kinds, planfile, planner, sandbox
-from remediator.apply import ApplyOptions, run_apply, run_rollback
-from remediator.cli import _verifier
-from remediator.errors import EXIT_OK, BadInput
-from remediator.policy import Policy, parse_policy
+from remediator import planfile, planner, sandbox
+from remediator.aws import discover
+from remediator.changes import kinds
+from remediator.cli.app import _verifier
+from remediator.domain.errors import EXIT_OK, BadInput
+from remediator.domain.policy import Policy, parse_policy
+from remediator.render import iam
+from remediator.run import auto
+from remediator.run import engine as executor
+from remediator.run.apply import ApplyOptions, run_apply, run_rollback
 from tests.moto_worlds import seed_ec2_part
 
 REGION = sandbox.REGION
@@ -195,7 +200,7 @@ def _str(node: ast.expr) -> str | None:
 
 
 # file -> service of bare client calls (``self.client.put_item``, ``client.publish``)
-_CLIENT_SERVICE = {"lock.py": "dynamodb", "notify.py": "sns"}
+_CLIENT_SERVICE = {"run/lock.py": "dynamodb", "aws/notify.py": "sns"}
 _SERVICES = {"sts", "lambda", "ec2", "organizations", "sns", "dynamodb"}
 
 
@@ -237,17 +242,17 @@ def _scan_file(name: str) -> set[str]:
 def test_the_scanner_finds_the_calls_it_should() -> None:
     """A broken scanner would pass everything: check it finds known calls."""
     assert {"sts:GetCallerIdentity", "lambda:ListFunctions", "ec2:DescribeNatGateways"} <= (
-        _scan_file("discover.py")
+        _scan_file("aws/discover.py")
     )
     assert {
         "lambda:UpdateFunctionConfiguration",
         "ec2:CreateVpcEndpoint",
         "lambda:UpdateAlias",
-    } <= (_scan_file("executor.py"))
-    assert {"dynamodb:PutItem", "dynamodb:DeleteItem"} <= _scan_file("lock.py")
-    assert _scan_file("notify.py") == {"sns:Publish"}
+    } <= (_scan_file("run/engine.py"))
+    assert {"dynamodb:PutItem", "dynamodb:DeleteItem"} <= _scan_file("run/lock.py")
+    assert _scan_file("aws/notify.py") == {"sns:Publish"}
     assert {"sts:AssumeRole", "organizations:ListAccounts", "ec2:DescribeRegions"} <= _scan_file(
-        "auto.py"
+        "run/auto.py"
     )
 
 
@@ -257,10 +262,10 @@ def test_every_call_in_the_source_is_covered_by_its_modes_policy() -> None:
     runner_doc = _doc(
         "auto", role_arn=ROLE, organization=True, notify_sns=TOPIC, lock_table="locks"
     )
-    assert iam.uncovered(_scan_file("discover.py"), plan_doc) == []
-    for name in ("executor.py", "apply.py", "lock.py"):
+    assert iam.uncovered(_scan_file("aws/discover.py"), plan_doc) == []
+    for name in ("run/engine.py", "run/apply.py", "run/lock.py"):
         assert iam.uncovered(_scan_file(name), apply_doc) == [], name
-    for name in ("auto.py", "notify.py"):
+    for name in ("run/auto.py", "aws/notify.py"):
         assert iam.uncovered(_scan_file(name), runner_doc) == [], name
 
 
@@ -270,7 +275,7 @@ def test_the_static_check_fails_on_a_new_undeclared_call() -> None:
         "    aws.call('ec2', region, 'describe_flow_logs', Filters=[])\n"
         "    aws.items('lambda', region, 'list_functions', 'Functions')\n"
     )
-    found = scan(source, "discover.py")
+    found = scan(source, "aws/discover.py")
     assert found == {"ec2:DescribeFlowLogs", "lambda:ListFunctions"}
     assert iam.uncovered(found, _doc("plan")) == ["ec2:DescribeFlowLogs"]
 

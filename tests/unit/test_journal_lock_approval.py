@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from remediator import journal as journal_mod
 from remediator import planner
-from remediator.approval import Approval, read_approval, write_approval
-from remediator.errors import ApprovalRefused, BadInput
-from remediator.journal import Journal, read_journal
-from remediator.lock import FileLock, LockHeld, held, lock_key, owner_info
-from remediator.plandata import Plan, PlanSummary
+from remediator.domain.errors import ApprovalRefused, BadInput
+from remediator.domain.plan import Plan, PlanSummary
+from remediator.planfile.approval import Approval, read_approval, write_approval
+from remediator.run import journal as journal_mod
+from remediator.run.journal import Journal, read_journal
+from remediator.run.lock import FileLock, LockHeld, held, lock_key, owner_info
 
 NOW = "2026-01-01T00:00:00Z"
 

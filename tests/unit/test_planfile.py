@@ -10,11 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from remediator import planfile, report
-from remediator.errors import BadInput
-from remediator.plandata import FORMAT_VERSION, Plan
+from remediator import planfile
+from remediator.domain.errors import BadInput
+from remediator.domain.plan import FORMAT_VERSION, Plan
 from remediator.planfile import dumps, parse_plan, read_plan, write_plan
 from remediator.planner import build_plan, plan_digest
+from remediator.render import report
 from tests import factories as fx
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,11 +4,11 @@ blast radius and permissions; what is blocked or deferred and why."""
 from __future__ import annotations
 
 from remediator import diagnose as d
-from remediator import kinds
-from remediator.models import RegionInventory
-from remediator.plandata import Change, Finding, Plan
+from remediator.changes import kinds
+from remediator.domain.inventory import RegionInventory
+from remediator.domain.plan import Change, Finding, Plan
+from remediator.domain.policy import Policy, Rule
 from remediator.planner import MAX_SUBNETS, build_plan, plan_digest
-from remediator.policy import Policy, Rule
 from tests import factories as fx
 
 A = "a"

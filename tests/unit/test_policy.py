@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from remediator.errors import BadInput
-from remediator.policy import (
+from remediator.domain.errors import BadInput
+from remediator.domain.policy import (
     DEFAULT_STRATEGIES,
     EXEMPT_TAG,
     Policy,

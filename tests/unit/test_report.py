@@ -6,9 +6,8 @@ import re
 
 import pytest
 
-from remediator import report
-from remediator.errors import BadInput
-from remediator.plandata import (
+from remediator.domain.errors import BadInput
+from remediator.domain.plan import (
     BlastRadius,
     Change,
     Finding,
@@ -18,6 +17,7 @@ from remediator.plandata import (
     PlanSummary,
     SubnetEgress,
 )
+from remediator.render import report
 
 REGION = "us-east-1"
 VPC = "vpc-0shop"

@@ -15,8 +15,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from remediator.discover import translate_error
-from remediator.errors import AwsAccessError, BadInput
+from remediator.aws.discover import translate_error
+from remediator.domain.errors import AwsAccessError, BadInput
 
 MAX_MESSAGE_BYTES = 250_000  # SNS allows 262,144 bytes with the attributes
 SUBJECT_MAX = 100

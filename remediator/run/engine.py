@@ -36,12 +36,13 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from remediator import __version__, kinds
-from remediator.discover import _route_table, _rules, translate_error
-from remediator.errors import RemediatorError
-from remediator.journal import Journal
-from remediator.plandata import Change, Plan
+from remediator import __version__
+from remediator.aws.discover import _route_table, _rules, translate_error
+from remediator.changes import kinds
+from remediator.domain.errors import RemediatorError
+from remediator.domain.plan import Change, Plan
 from remediator.planner import route_state, state_hash, vpc_config_state
+from remediator.run.journal import Journal
 
 log = structlog.get_logger(__name__)
 

@@ -29,7 +29,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediator import __version__, kinds
+from remediator import __version__
+from remediator.changes import kinds
 from remediator.diagnose import (
     ALIAS_BROKEN,
     AZ_BELOW_MIN,
@@ -51,8 +52,15 @@ from remediator.diagnose import (
     judge_config,
     stable_id,
 )
-from remediator.models import Function, Inventory, NatGateway, RouteTable, Subnet, gc_paused
-from remediator.plandata import (
+from remediator.domain.inventory import (
+    Function,
+    Inventory,
+    NatGateway,
+    RouteTable,
+    Subnet,
+    gc_paused,
+)
+from remediator.domain.plan import (
     BlastRadius,
     Change,
     Finding,
@@ -61,7 +69,7 @@ from remediator.plandata import (
     PlanSummary,
     Risk,
 )
-from remediator.policy import Policy, Settings
+from remediator.domain.policy import Policy, Settings
 
 MAX_SUBNETS = 16
 MAX_SECURITY_GROUPS = 5

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from remediator.errors import RemediatorError
+from remediator.domain.errors import RemediatorError
 
 
 class LockHeld(RemediatorError):

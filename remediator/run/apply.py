@@ -21,9 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from remediator import executor
-from remediator.approval import read_approval
-from remediator.errors import (
+from remediator.domain.errors import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_ROLLBACK_INCOMPLETE,
@@ -32,9 +30,11 @@ from remediator.errors import (
     ApprovalRefused,
     BadInput,
 )
-from remediator.journal import ChangeRecord, Journal, read_journal
-from remediator.lock import DynamoLock, FileLock, held, lock_key, owner_info
-from remediator.plandata import RISK_ORDER, Change, Plan
+from remediator.domain.plan import RISK_ORDER, Change, Plan
+from remediator.planfile.approval import read_approval
+from remediator.run import engine as executor
+from remediator.run.journal import ChangeRecord, Journal, read_journal
+from remediator.run.lock import DynamoLock, FileLock, held, lock_key, owner_info
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import pydantic_core
 from pydantic import Field
 
-from remediator.models import Frozen, gc_paused
+from remediator.domain.inventory import Frozen, gc_paused
 
 FORMAT_VERSION = 1
 

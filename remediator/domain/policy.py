@@ -18,8 +18,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from remediator.errors import BadInput
-from remediator.models import Frozen, Function
+from remediator.domain.errors import BadInput
+from remediator.domain.inventory import Frozen, Function
 
 Strategy = Literal["keep-private-subnets", "add-nat-route", "lambda-endpoint"]
 DEFAULT_STRATEGIES: tuple[Strategy, ...] = (

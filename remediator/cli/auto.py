@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from remediator.auto import RunSummary
+    from remediator.run.auto import RunSummary
 
 
 class PolicyMode(StrEnum):
@@ -65,7 +65,7 @@ def _progress() -> tuple[AbstractContextManager[Any], Any]:
 
 
 def _print_summary(summary: RunSummary) -> None:
-    from remediator.auto import OUTCOME_TEXT
+    from remediator.run.auto import OUTCOME_TEXT
 
     for t in summary.targets:
         line = (
@@ -201,14 +201,14 @@ def auto(
     3 stale, 4 rolled back, 5 rollback incomplete, 1 error (worst target wins).
     The last line of stdout is the run summary as JSON.
     """
-    from remediator import cli
+    from remediator.cli import app as cli
 
     with cli._errors():
         cli._setup_logging(log_level)
-        from remediator import auto as running
-        from remediator.errors import BadInput, RemediatorError
-        from remediator.plandata import RISK_ORDER
-        from remediator.policy import load_policy
+        from remediator.domain.errors import BadInput, RemediatorError
+        from remediator.domain.plan import RISK_ORDER
+        from remediator.domain.policy import load_policy
+        from remediator.run import auto as running
 
         run_id = running.new_run_id()
         if out_dir is None:
@@ -228,7 +228,7 @@ def auto(
                 if not accounts:
                     raise BadInput(f"--accounts-file {accounts_file} lists no account.")
             if notify_sns:
-                from remediator.notify import topic_region
+                from remediator.aws.notify import topic_region
 
                 topic_region(notify_sns)
             opts = running.AutoOptions(
@@ -309,10 +309,10 @@ def iam_policy(
     as the run it is for. With --role-arn, `--mode auto` is the runner's
     policy; each member role needs `--mode apply`.
     """
-    from remediator import cli
+    from remediator.cli import app as cli
 
     with cli._errors():
-        from remediator import iam
+        from remediator.render import iam
 
         typer.echo(
             iam.render(

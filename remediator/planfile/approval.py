@@ -14,9 +14,9 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from remediator.errors import ApprovalRefused, BadInput
-from remediator.models import Frozen
-from remediator.plandata import Plan
+from remediator.domain.errors import ApprovalRefused, BadInput
+from remediator.domain.inventory import Frozen
+from remediator.domain.plan import Plan
 from remediator.planfile import atomic_write
 
 

@@ -32,9 +32,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from remediator import kinds
-from remediator.discover import READ_PERMISSIONS
-from remediator.errors import BadInput
+from remediator.aws.discover import READ_PERMISSIONS
+from remediator.changes import kinds
+from remediator.domain.errors import BadInput
 
 Mode = Literal["plan", "apply", "auto"]
 MODES: tuple[str, ...] = ("plan", "apply", "auto")

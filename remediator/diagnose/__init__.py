@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from remediator.models import (
+from remediator.domain.inventory import (
     Function,
     Inventory,
     NatGateway,
@@ -44,8 +44,8 @@ from remediator.models import (
     VpcEndpoint,
     gc_paused,
 )
-from remediator.plandata import Finding, FunctionSummary, Severity, SubnetEgress
-from remediator.policy import Policy, Settings
+from remediator.domain.plan import Finding, FunctionSummary, Severity, SubnetEgress
+from remediator.domain.policy import Policy, Settings
 
 IPV4_DEFAULT = "0.0.0.0/0"
 IPV6_DEFAULT = "::/0"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from remediator.errors import BadInput
+from remediator.domain.errors import BadInput
 
 
 class Journal:

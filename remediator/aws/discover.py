@@ -60,8 +60,9 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from remediator import __version__, errors
-from remediator.models import (
+from remediator import __version__
+from remediator.domain import errors
+from remediator.domain.inventory import (
     Alias,
     Function,
     FunctionVersion,

@@ -18,8 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from remediator.errors import BadInput
-from remediator.plandata import FORMAT_VERSION, Plan, canonical_json
+from remediator.domain.errors import BadInput
+from remediator.domain.plan import FORMAT_VERSION, Plan, canonical_json
 from remediator.planner import plan_digest
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from remediator.plandata import Finding, FunctionSummary, Plan
+from remediator.domain.plan import Finding, FunctionSummary, Plan
 
 SCHEMA_VERSION = "2018-10-08"
 FINDING_TYPE = "Software and Configuration Checks/AWS Security Best Practices"

@@ -52,13 +52,16 @@ import structlog
 from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
-from remediator import apply as applying
-from remediator import asff, discover, executor, notify, planfile, planner, report
-from remediator.errors import EXIT_ERROR, AwsAccessError, BadInput, RemediatorError
-from remediator.lock import DynamoLock, FileLock
-from remediator.models import Inventory
-from remediator.plandata import Change, Plan
-from remediator.policy import Policy
+from remediator import planfile, planner
+from remediator.aws import discover, notify
+from remediator.domain.errors import EXIT_ERROR, AwsAccessError, BadInput, RemediatorError
+from remediator.domain.inventory import Inventory
+from remediator.domain.plan import Change, Plan
+from remediator.domain.policy import Policy
+from remediator.render import asff, report
+from remediator.run import apply as applying
+from remediator.run import engine as executor
+from remediator.run.lock import DynamoLock, FileLock
 
 log = structlog.get_logger(__name__)
 

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from remediator.errors import EXIT_CHANGES, EXIT_ERROR, RemediatorError
+from remediator.domain.errors import EXIT_CHANGES, EXIT_ERROR, RemediatorError
 
 if TYPE_CHECKING:
-    from remediator.plandata import Plan
-    from remediator.policy import Policy
+    from remediator.domain.plan import Plan
+    from remediator.domain.policy import Policy
 
 try:  # typer >= 0.26 carries its own copy of click
     from typer._click import exceptions as _click_exceptions
@@ -59,10 +59,10 @@ class Format(StrEnum):
 def _render(plan: Plan, fmt: Format) -> str:
     """The report for ``fmt``: ASFF findings come from ``asff``, the rest from ``report``."""
     if fmt is Format.asff:
-        from remediator import asff
+        from remediator.render import asff
 
         return asff.render(plan)
-    from remediator import report
+    from remediator.render import report
 
     return report.render(plan, fmt.value, color=fmt is Format.text and _use_color())
 
@@ -143,7 +143,7 @@ def _setup_logging(level: str) -> None:
     from remediator import log
 
     if level not in log.LEVELS:
-        from remediator.errors import BadInput
+        from remediator.domain.errors import BadInput
 
         raise BadInput(f"--log-level {level!r} is not one of {', '.join(log.LEVELS)}.")
     log.configure(level)
@@ -151,7 +151,7 @@ def _setup_logging(level: str) -> None:
 
 def _check_account(policy: Policy, account_id: str) -> None:
     if policy.allowed_account_ids and account_id not in policy.allowed_account_ids:
-        from remediator.errors import BadInput
+        from remediator.domain.errors import BadInput
 
         raise BadInput(
             f"Account {account_id} is not in the policy's allowed_account_ids ({', '.join(policy.allowed_account_ids)}).",
@@ -169,8 +169,9 @@ def run_plan(
     progress: bool,
 ) -> Plan:
     """discover -> diagnose -> plan, shared by `plan` and `demo`."""
-    from remediator import discover, planner
-    from remediator.errors import BadInput
+    from remediator import planner
+    from remediator.aws import discover
+    from remediator.domain.errors import BadInput
 
     session = discover.make_session(profile)
     if not regions:
@@ -242,7 +243,7 @@ def plan(
     """Read the account, diagnose every function and write a plan. Changes nothing."""
     with _errors():
         _setup_logging(log_level)
-        from remediator.policy import load_policy
+        from remediator.domain.policy import load_policy
 
         pol = load_policy(policy)
         result = run_plan(
@@ -282,7 +283,7 @@ def demo(
     with _errors():
         _setup_logging(log_level)
         from remediator import sandbox
-        from remediator.policy import load_policy
+        from remediator.domain.policy import load_policy
 
         pol = load_policy(policy)
         with sandbox.mock_world():
@@ -335,7 +336,8 @@ def sandbox_cmd(
 
 
 def _exec_aws(profile: str | None, endpoint_url: str | None, dry_run: bool) -> Any:
-    from remediator import discover, executor
+    from remediator.aws import discover
+    from remediator.run import engine as executor
 
     session: Any = discover.make_session(profile)
 
@@ -350,7 +352,7 @@ def _exec_aws(profile: str | None, endpoint_url: str | None, dry_run: bool) -> A
 
 def _verifier(session: Any, endpoint_url: str | None, policy: Policy) -> Any:
     """Re-discover the functions a run touched and re-diagnose them."""
-    from remediator import discover
+    from remediator.aws import discover
     from remediator.diagnose import diagnose
 
     def verify(plan: Plan, applied: list[Any]) -> list[str]:
@@ -393,7 +395,7 @@ def _confirm(auto_approve: bool) -> Any:
 def _lock(
     lock_table: str | None, session: Any, endpoint_url: str | None, plan: Plan, plan_file: Path
 ) -> Any:
-    from remediator.lock import DynamoLock, FileLock
+    from remediator.run.lock import DynamoLock, FileLock
 
     if lock_table:
         kwargs: dict[str, Any] = {"region_name": plan.regions[0]}
@@ -455,9 +457,9 @@ def apply(
     """Apply a reviewed plan: stale check, approvals, journal, rollback, verification."""
     with _errors():
         _setup_logging(log_level)
-        from remediator import apply as applying
         from remediator import planfile
-        from remediator.policy import load_policy
+        from remediator.domain.policy import load_policy
+        from remediator.run import apply as applying
 
         loaded = planfile.read_plan(plan_file)
         pol = load_policy(policy)
@@ -498,9 +500,9 @@ def approve(
 ) -> None:
     """Approve a plan: writes an approval bound to the plan's digest."""
     with _errors():
-        from remediator import approval as approving
         from remediator import planfile
-        from remediator.errors import BadInput
+        from remediator.domain.errors import BadInput
+        from remediator.planfile import approval as approving
 
         if max_risk not in ("low", "medium", "high"):
             raise BadInput(f"--max-risk {max_risk!r} is not low, medium or high.")
@@ -532,11 +534,11 @@ def rollback(
     Holds the same lock as apply while it runs."""
     with _errors():
         _setup_logging(log_level)
-        from remediator import apply as applying
         from remediator import planfile
+        from remediator.run import apply as applying
 
         if plan_file is None and not journal_file.name:
-            from remediator.errors import BadInput
+            from remediator.domain.errors import BadInput
 
             raise BadInput(
                 f"{journal_file} is not a journal file.",
@@ -574,12 +576,12 @@ def unlock(
     """Break a stale lock left by a dead apply."""
     with _errors():
         from remediator import planfile
-        from remediator.lock import lock_key
+        from remediator.run.lock import lock_key
 
         loaded = planfile.read_plan(plan_file)
         session = None
         if lock_table:
-            from remediator import discover
+            from remediator.aws import discover
 
             session = discover.make_session(profile)
         lock = _lock(lock_table, session, endpoint_url, loaded, plan_file)
@@ -596,7 +598,7 @@ def schema() -> None:
         typer.echo(planfile.schema_text(), nl=False)
 
 
-from remediator import cli_auto  # noqa: E402  (commands for unattended runs)
+from remediator.cli import auto as cli_auto  # noqa: E402  (commands for unattended runs)
 
 cli_auto.register(app)
 
