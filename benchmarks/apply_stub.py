@@ -120,7 +120,7 @@ def run(
     throttled responses the stub sent, the executor's retries, and the calls
     that failed (raised out of ``Aws.call``).
     """
-    from remediator.run.engine import Aws, Settings
+    from remediator.aws.door import Aws, Settings
 
     if clock == "simulated":
         sim = SimClock()

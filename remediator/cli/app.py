@@ -336,18 +336,17 @@ def sandbox_cmd(
 
 
 def _exec_aws(profile: str | None, endpoint_url: str | None, dry_run: bool) -> Any:
-    from remediator.aws import discover
-    from remediator.run import engine as executor
+    from remediator.aws import discover, door
 
     session: Any = discover.make_session(profile)
 
     def factory(service: str, region: str) -> Any:
-        kwargs: dict[str, Any] = {"region_name": region, "config": executor.executor_config()}
+        kwargs: dict[str, Any] = {"region_name": region, "config": door.executor_config()}
         if endpoint_url:
             kwargs["endpoint_url"] = endpoint_url
         return session.client(service, **kwargs)
 
-    return session, executor.Aws(factory, dry_run=dry_run)
+    return session, door.Aws(factory, dry_run=dry_run)
 
 
 def _verifier(session: Any, endpoint_url: str | None, policy: Policy) -> Any:

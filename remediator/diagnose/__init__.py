@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from remediator.domain.base import gc_paused
 from remediator.domain.inventory import (
     Function,
     Inventory,
@@ -42,7 +43,6 @@ from remediator.domain.inventory import (
     Subnet,
     VpcConfig,
     VpcEndpoint,
-    gc_paused,
 )
 from remediator.domain.plan import Finding, FunctionSummary, Severity, SubnetEgress
 from remediator.domain.policy import Policy, Settings

@@ -57,3 +57,11 @@ class ApplyRolledBack(RemediatorError):
 
 class RollbackIncomplete(RemediatorError):
     exit_code = EXIT_ROLLBACK_INCOMPLETE
+
+
+class ChangeFailed(RemediatorError):
+    """One change could not be applied (the run then rolls back)."""
+
+
+class StaleTarget(RemediatorError):
+    """The target no longer has the state the plan was made against."""

@@ -18,8 +18,9 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from remediator.domain.base import Frozen
 from remediator.domain.errors import BadInput
-from remediator.domain.inventory import Frozen, Function
+from remediator.domain.inventory import Function
 
 Strategy = Literal["keep-private-subnets", "add-nat-route", "lambda-endpoint"]
 DEFAULT_STRATEGIES: tuple[Strategy, ...] = (

@@ -19,8 +19,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from remediator.domain.errors import BadInput
-from remediator.domain.plan import FORMAT_VERSION, Plan, canonical_json
-from remediator.planner import plan_digest
+from remediator.domain.plan import FORMAT_VERSION, Plan
+from remediator.planfile.digest import plan_digest
+from remediator.planfile.encode import canonical_json
 
 
 def dumps(plan: Plan) -> str:

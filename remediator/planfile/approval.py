@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from remediator.domain.base import Frozen
 from remediator.domain.errors import ApprovalRefused, BadInput
-from remediator.domain.inventory import Frozen
 from remediator.domain.plan import Plan
 from remediator.planfile import atomic_write
 

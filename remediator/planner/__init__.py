@@ -23,14 +23,13 @@ functions (a route table, a VPC's endpoint) are planned once.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from remediator import __version__
 from remediator.changes import kinds
+from remediator.changes.state import route_state, vpc_config_state
 from remediator.diagnose import (
     ALIAS_BROKEN,
     AZ_BELOW_MIN,
@@ -52,13 +51,14 @@ from remediator.diagnose import (
     judge_config,
     stable_id,
 )
+from remediator.domain.base import gc_paused
+from remediator.domain.canonical import canonical, fingerprint, state_hash  # noqa: F401
 from remediator.domain.inventory import (
     Function,
     Inventory,
     NatGateway,
     RouteTable,
     Subnet,
-    gc_paused,
 )
 from remediator.domain.plan import (
     BlastRadius,
@@ -70,6 +70,7 @@ from remediator.domain.plan import (
     Risk,
 )
 from remediator.domain.policy import Policy, Settings
+from remediator.planfile.digest import _canonical_sha256, _plan_digest, plan_digest, with_digest  # noqa: F401
 
 MAX_SUBNETS = 16
 MAX_SECURITY_GROUPS = 5
@@ -82,37 +83,6 @@ ENDPOINT_CODES = {
     ENDPOINT_SG_BLOCKS,
     ENDPOINT_VPC_DNS_OFF,
 }
-
-
-def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def state_hash(state: dict[str, Any]) -> str:
-    return "sha256:" + hashlib.sha256(canonical(state).encode()).hexdigest()
-
-
-def fingerprint(state: dict[str, Any], revision_id: str | None = None) -> Fingerprint:
-    return Fingerprint(revision_id=revision_id, state_hash=state_hash(state), state=state)
-
-
-def vpc_config_state(subnet_ids: Iterable[str], group_ids: Iterable[str]) -> dict[str, Any]:
-    """The relevant state of a function for its fingerprint (AWS names)."""
-    return {"SubnetIds": sorted(subnet_ids), "SecurityGroupIds": sorted(group_ids)}
-
-
-def route_state(rt: RouteTable) -> dict[str, Any]:
-    route = next((r for r in rt.routes if r.destination == "0.0.0.0/0"), None)
-    return {
-        "RouteTableId": rt.route_table_id,
-        "DefaultRoute": None
-        if route is None
-        else {
-            "DestinationCidrBlock": route.destination,
-            "Target": route.target,
-            "State": route.state,
-        },
-    }
 
 
 @dataclass
@@ -906,63 +876,6 @@ def _build_plan(inventory: Inventory, policy: Policy, now: str) -> Plan:
     return plan.model_copy(
         update={"digest": _plan_digest(plan, findings=finding_json, changes=change_json)}
     )
-
-
-def _canonical_sha256(members: dict[str, str | Iterable[str]]) -> str:
-    """The sha256 (hex) of ``canonical()`` of an object whose members come
-    already encoded: each value is a canonical JSON text, or an iterable of
-    the canonical texts of a list's items. The bytes hashed are exactly those
-    of ``canonical(whole object)``, without building the object or its text
-    (for a plan of 10,000 functions, tens of MB)."""
-    h = hashlib.sha256()
-    sep = "{"
-    for key in sorted(members):
-        value = members[key]
-        h.update(f"{sep}{canonical(key)}:".encode())
-        sep = ","
-        if isinstance(value, str):
-            h.update(value.encode())
-            continue
-        item_sep = "["
-        for item in value:
-            h.update((item_sep + item).encode())
-            item_sep = ","
-        h.update(b"[]" if item_sep == "[" else b"]")
-    h.update(b"{}" if sep == "{" else b"}")
-    return h.hexdigest()
-
-
-_LISTS = ("functions", "findings", "changes")
-
-
-def _plan_digest(
-    plan: Plan, *, findings: Iterable[str] | None = None, changes: Iterable[str] | None = None
-) -> str:
-    """``plan_digest``, optionally given the canonical texts of the findings
-    and changes (build_plan has them already)."""
-    head = plan.model_dump(mode="json", exclude={"digest", *_LISTS})
-    members: dict[str, str | Iterable[str]] = {k: canonical(v) for k, v in head.items()}
-    members["functions"] = (canonical(s.model_dump(mode="json")) for s in plan.functions)
-    members["findings"] = (
-        findings
-        if findings is not None
-        else (canonical(f.model_dump(mode="json")) for f in plan.findings)
-    )
-    members["changes"] = (
-        changes
-        if changes is not None
-        else (canonical(c.model_dump(mode="json")) for c in plan.changes)
-    )
-    return "sha256:" + _canonical_sha256(members)
-
-
-def plan_digest(plan: Plan) -> str:
-    """``sha256:`` over the canonical JSON of every field but ``digest``."""
-    return _plan_digest(plan)
-
-
-def with_digest(plan: Plan) -> Plan:
-    return plan.model_copy(update={"digest": plan_digest(plan)})
 
 
 # The public name the issue and docs use: plan(inventory, policy) -> Plan.

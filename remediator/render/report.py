@@ -14,16 +14,16 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from remediator.domain.base import gc_paused
 from remediator.domain.errors import BadInput
-from remediator.domain.inventory import gc_paused
 from remediator.domain.plan import (
     Change,
     Finding,
     FunctionSummary,
     Plan,
     SubnetEgress,
-    canonical_json,
 )
+from remediator.planfile.encode import canonical_json
 
 FORMATS: tuple[str, ...] = ("text", "markdown", "json")
 WIDTH = 120

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from remediator.aws import door
+from remediator.changes import handlers
 from remediator.domain.errors import (
     EXIT_ERROR,
     EXIT_OK,
@@ -32,7 +34,7 @@ from remediator.domain.errors import (
 )
 from remediator.domain.plan import RISK_ORDER, Change, Plan
 from remediator.planfile.approval import read_approval
-from remediator.run import engine as executor
+from remediator.run import engine
 from remediator.run.journal import ChangeRecord, Journal, read_journal
 from remediator.run.lock import DynamoLock, FileLock, held, lock_key, owner_info
 
@@ -105,7 +107,7 @@ def select_changes(plan: Plan, opts: ApplyOptions) -> tuple[list[Change], list[t
     return chosen, refused
 
 
-def _step_line(step: executor.StepReport) -> str:
+def _step_line(step: engine.StepReport) -> str:
     return f"  {step.outcome:<12} {step.change_id}  {step.kind}  {step.target}" + (
         f"\n               {step.detail}" if step.detail else ""
     )
@@ -114,7 +116,7 @@ def _step_line(step: executor.StepReport) -> str:
 def run_apply(
     plan: Plan,
     plan_path: Path,
-    aws: executor.Aws,
+    aws: door.Aws,
     opts: ApplyOptions,
     verify: Callable[[Plan, list[Change]], list[str]] | None = None,
 ) -> Outcome:
@@ -198,7 +200,7 @@ def run_apply(
             raise ApprovalRefused("Apply cancelled; nothing changed.")
 
     if opts.dry_run:
-        reports = executor.check_plan(aws, plan, chosen)
+        reports = engine.check_plan(aws, plan, chosen)
         lines.append("Dry run: no change was sent. Step by step:")
         lines += [_step_line(r) for r in reports]
         stale = [r for r in reports if r.outcome == "stale"]
@@ -242,9 +244,9 @@ def run_apply(
             aws.plan_id, aws.run_id = plan.plan_id, run_id
             preflight = []
             for c in [c for c in chosen if c.id not in done]:
-                h = executor.handler(c.kind)
-                live = executor.safe_read(h, aws, c, done)
-                stale_why = executor.is_stale(c, live)
+                h = handlers.handler(c.kind)
+                live = handlers.safe_read(h, aws, c, done)
+                stale_why = engine.is_stale(c, live)
                 if stale_why and c.id in uncertain and h.expected_after(c) == live.state:
                     done[c.id] = {}
                     journal.change(
@@ -276,12 +278,10 @@ def run_apply(
                     # without its rule): take that part back, then apply afresh
                     h.undo(aws, c, partial_results[c.id])
                     journal.change("undone", c, note="partial change of the interrupted run")
-                    live = executor.safe_read(h, aws, c, done)
-                    stale_why = executor.is_stale(c, live)
+                    live = handlers.safe_read(h, aws, c, done)
+                    stale_why = engine.is_stale(c, live)
                 if stale_why:
-                    preflight.append(
-                        executor.StepReport(c.id, c.kind, c.target, "stale", stale_why)
-                    )
+                    preflight.append(engine.StepReport(c.id, c.kind, c.target, "stale", stale_why))
             if preflight:
                 for r in preflight:
                     journal.write(
@@ -296,7 +296,7 @@ def run_apply(
                 lines += [_step_line(r) for r in preflight]
                 lines.append("Run `remediate plan` again and review the new plan.")
                 return Outcome(EXIT_STALE, lines, journal_path)
-            result = executor.apply_changes(
+            result = engine.apply_changes(
                 aws,
                 plan,
                 chosen,
@@ -314,7 +314,7 @@ def run_apply(
                     lines.append("Verification failed:")
                     lines += [f"  {p}" for p in problems]
                     if opts.rollback_on_verify_failure:
-                        undo = executor.undo_changes(
+                        undo = engine.undo_changes(
                             aws, [(c, result.results[c.id]) for c in reversed(applied)], journal
                         )
                         lines += [_step_line(s) for s in undo.steps]
@@ -364,7 +364,7 @@ def run_apply(
 def run_rollback(
     plan: Plan,
     journal_path: Path,
-    aws: executor.Aws,
+    aws: door.Aws,
     confirm: Callable[[str], bool] | None,
     now: Callable[[], str],
     lock: FileLock | DynamoLock | None = None,
@@ -404,7 +404,7 @@ def _rollback(
     plan: Plan,
     journal_path: Path,
     todo: list[ChangeRecord],
-    aws: executor.Aws,
+    aws: door.Aws,
     now: Callable[[], str],
     lines: list[str],
 ) -> Outcome:
@@ -412,15 +412,15 @@ def _rollback(
     items = []
     expected: dict[str, dict[str, Any]] = {}
     lines_skip = []
-    refused: list[executor.StepReport] = []
+    refused: list[engine.StepReport] = []
     for rec in reversed(todo):
         change = by_id[rec.change_id]
-        h = executor.handler(change.kind)
+        h = handlers.handler(change.kind)
         if rec.state == "intent" and not rec.result:
             # Unknown outcome. Unchanged target: it never happened. The change's
             # own after-state: it happened, undo it. Anything else: someone
             # else changed the target since; leave it and say so.
-            live = executor.safe_read(h, aws, change, {})
+            live = handlers.safe_read(h, aws, change, {})
             if live.hash == change.fingerprint.state_hash:
                 lines_skip.append(f"  never-applied {change.id}  {change.kind}  {change.target}")
                 continue
@@ -436,7 +436,7 @@ def _rollback(
                 continue
             if expected_after is not None and live.state != expected_after:
                 refused.append(
-                    executor.StepReport(
+                    engine.StepReport(
                         change.id,
                         change.kind,
                         change.target,
@@ -449,7 +449,7 @@ def _rollback(
             expected[change.id] = rec.state_after
         items.append((change, rec.result))
     with Journal(journal_path, clock=now) as journal:
-        result = executor.undo_changes(aws, items, journal, expected)
+        result = engine.undo_changes(aws, items, journal, expected)
         for r in refused:
             journal.write(
                 "undo-skipped", change_id=r.change_id, kind=r.kind, target=r.target, error=r.detail

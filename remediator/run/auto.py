@@ -53,14 +53,13 @@ from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
 from remediator import planfile, planner
-from remediator.aws import discover, notify
+from remediator.aws import discover, door, notify
 from remediator.domain.errors import EXIT_ERROR, AwsAccessError, BadInput, RemediatorError
 from remediator.domain.inventory import Inventory
 from remediator.domain.plan import Change, Plan
 from remediator.domain.policy import Policy
 from remediator.render import asff, report
 from remediator.run import apply as applying
-from remediator.run import engine as executor
 from remediator.run.lock import DynamoLock, FileLock
 
 log = structlog.get_logger(__name__)
@@ -237,7 +236,7 @@ class Deps:
     verifier: Callable[[Any, str | None, Policy], Verify]
     now: Callable[[], str]
     make_session: Callable[[str | None], Any] = discover.make_session
-    settings: executor.Settings = field(default_factory=executor.Settings)
+    settings: door.Settings = field(default_factory=door.Settings)
     clock: Callable[[], float] = time.monotonic
     on_session: Callable[[Any, Target | None], None] | None = None
     """Called with every session the run makes (``None``: the runner's own)."""
@@ -807,16 +806,16 @@ class _Runner:
         else:
             result.outcome, result.review = "clean", None
 
-    def _aws(self, pair: _Pair) -> executor.Aws:
+    def _aws(self, pair: _Pair) -> door.Aws:
         session, endpoint_url = pair.session, self.opts.endpoint_url
 
         def factory(service: str, region: str) -> Any:
-            kwargs: dict[str, Any] = {"region_name": region, "config": executor.executor_config()}
+            kwargs: dict[str, Any] = {"region_name": region, "config": door.executor_config()}
             if endpoint_url:
                 kwargs["endpoint_url"] = endpoint_url
             return session.client(service, **kwargs)
 
-        return executor.Aws(factory, settings=self.deps.settings, dry_run=self.opts.dry_run)
+        return door.Aws(factory, settings=self.deps.settings, dry_run=self.opts.dry_run)
 
 
 def _rel(path: Path, root: Path) -> str:

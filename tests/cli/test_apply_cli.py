@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from remediator import sandbox
+from remediator.aws import door
 from remediator.cli.app import app
-from remediator.run import engine as executor
 from remediator.run.lock import FileLock, lock_key
 
 REGION = sandbox.REGION
@@ -66,13 +66,13 @@ def no_real_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The CLI builds its executor with the default Settings (real sleep, so
     the 15/s Lambda rate limit really waits): give it a recording sleep."""
     sleeps: list[float] = []
-    real = executor.Aws
+    real = door.Aws
 
-    def aws(client_factory: Any, **kwargs: Any) -> executor.Aws:
-        kwargs.setdefault("settings", executor.Settings(sleep=sleeps.append))
+    def aws(client_factory: Any, **kwargs: Any) -> door.Aws:
+        kwargs.setdefault("settings", door.Settings(sleep=sleeps.append))
         return real(client_factory, **kwargs)
 
-    monkeypatch.setattr(executor, "Aws", aws)
+    monkeypatch.setattr(door, "Aws", aws)
     return sleeps
 
 

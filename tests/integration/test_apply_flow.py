@@ -3,7 +3,7 @@
 Every test seeds a fresh world, plans it the way ``remediate plan`` does
 (``discover.discover`` + ``planner.build_plan``), writes the plan file, reads
 it back and hands it to ``apply.run_apply`` / ``apply.run_rollback`` with an
-``executor.Aws`` whose clients come from an injectable factory. The factory
+``door.Aws`` whose clients come from an injectable factory. The factory
 adds a botocore ``before-call`` hook to every client: it records every
 operation the executor sends and lets a test make the n-th call of an
 operation fail (or do something else, such as a hand edit mid-run).
@@ -39,7 +39,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from remediator import planfile, planner, sandbox
-from remediator.aws import discover
+from remediator.aws import discover, door
 from remediator.changes import kinds
 from remediator.diagnose import diagnose
 from remediator.domain.errors import (
@@ -54,7 +54,6 @@ from remediator.domain.errors import (
 from remediator.domain.plan import Change, Plan
 from remediator.domain.policy import Policy, parse_policy
 from remediator.planfile.approval import write_approval
-from remediator.run import engine as executor
 from remediator.run.apply import ApplyOptions, Outcome, run_apply, run_rollback
 from remediator.run.journal import Journal, read_journal
 from remediator.run.lock import DynamoLock, FileLock, LockHeld, lock_key, owner_info
@@ -176,7 +175,7 @@ class World:
         return self._client("ec2")
 
     def factory(self, service: str, region: str) -> Any:
-        client = self.session.client(service, region_name=region, config=executor.executor_config())
+        client = self.session.client(service, region_name=region, config=door.executor_config())
         client.meta.events.register("before-call", self.hooks.before_call)
         client.meta.events.register("after-call", self.hooks.after_call)
         client.meta.events.register(
@@ -193,11 +192,11 @@ class World:
         self.sleeps.append(seconds)
         self.now += seconds
 
-    def aws(self, *, dry_run: bool = False) -> executor.Aws:
-        settings = executor.Settings(
+    def aws(self, *, dry_run: bool = False) -> door.Aws:
+        settings = door.Settings(
             clock=self.clock, sleep=self.sleep, settle_timeout=60, poll_interval=1
         )
-        return executor.Aws(self.factory, settings=settings, dry_run=dry_run)
+        return door.Aws(self.factory, settings=settings, dry_run=dry_run)
 
     def snapshot(self) -> dict[str, Any]:
         return sandbox.snapshot({"ec2": self.ec2, "lambda": self.lam}, REGION)

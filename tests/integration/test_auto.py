@@ -27,12 +27,11 @@ from moto import mock_aws
 from structlog.testing import LogCapture
 
 from remediator import planfile, sandbox
-from remediator.aws import notify
+from remediator.aws import door, notify
 from remediator.cli.app import _verifier
 from remediator.domain.errors import BadInput
 from remediator.domain.policy import default_policy
 from remediator.run import auto
-from remediator.run import engine as executor
 from remediator.run.journal import read_journal
 
 NOW = "2026-01-01T00:00:00Z"
@@ -273,7 +272,7 @@ def deps(on_session: Hook | None = None) -> auto.Deps:
     return auto.Deps(
         verifier=_verifier,
         now=lambda: NOW,
-        settings=executor.Settings(sleep=lambda _: None, poll_interval=0, settle_timeout=5),
+        settings=door.Settings(sleep=lambda _: None, poll_interval=0, settle_timeout=5),
         on_session=on_session,
     )
 

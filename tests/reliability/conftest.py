@@ -20,10 +20,9 @@ from botocore.exceptions import ClientError, ConnectTimeoutError, ReadTimeoutErr
 from moto import mock_aws
 
 from remediator import planfile, planner, sandbox
-from remediator.aws import discover
+from remediator.aws import discover, door
 from remediator.domain.plan import Plan
 from remediator.domain.policy import Policy, parse_policy
-from remediator.run import engine as executor
 from tests.moto_worlds import function_zip, seed_ec2_part
 from tests.reliability.awslike import AwsLike
 
@@ -182,7 +181,7 @@ class World:
         client = self.session.client(
             service,  # type: ignore[call-overload]
             region_name=region,
-            config=executor.executor_config(),
+            config=door.executor_config(),
         )
         self.recorder.attach(client)
         return self.awslike.attach(client)
@@ -194,11 +193,11 @@ class World:
         self.sleeps.append(seconds)
         self.now += seconds
 
-    def aws(self, *, dry_run: bool = False) -> executor.Aws:
-        settings = executor.Settings(
+    def aws(self, *, dry_run: bool = False) -> door.Aws:
+        settings = door.Settings(
             clock=self.clock, sleep=self.sleep, settle_timeout=600, poll_interval=5
         )
-        return executor.Aws(self.factory, settings=settings, dry_run=dry_run)
+        return door.Aws(self.factory, settings=settings, dry_run=dry_run)
 
     def snapshot(self) -> dict[str, Any]:
         return comparable(sandbox.snapshot({"ec2": self.raw("ec2"), "lambda": self.raw("lambda")}))

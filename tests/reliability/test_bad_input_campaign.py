@@ -32,9 +32,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from remediator import planner, sandbox
+from remediator.aws import door
 from remediator.cli.app import app
 from remediator.domain.plan import Plan
-from remediator.run import engine as executor
 
 REGION = sandbox.REGION
 FULL = os.environ.get("REMEDIATOR_CAMPAIGN", "").lower() == "full"
@@ -130,9 +130,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             result = _invoke(["plan", *base, "--out", str(path), *extra])
             assert result.exit_code == 0, result.stderr
         # the fresh plan's run: applied, then rolled back (its journal is the mutated one)
-        nowait = executor.Settings(sleep=lambda s: None)
-        real_aws = executor.Aws
-        executor.Aws = lambda f, **kw: real_aws(f, **{"settings": nowait, **kw})  # type: ignore[misc,assignment]
+        nowait = door.Settings(sleep=lambda s: None)
+        real_aws = door.Aws
+        door.Aws = lambda f, **kw: real_aws(f, **{"settings": nowait, **kw})  # type: ignore[misc,assignment]
         try:
             applied = _invoke(
                 ["apply", str(fresh), "--auto-approve", "--max-risk", "high", "--endpoint-url", url]
@@ -149,7 +149,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             )
             assert rolled.exit_code == 0, rolled.stdout + rolled.stderr
         finally:
-            executor.Aws = real_aws  # type: ignore[misc]
+            door.Aws = real_aws  # type: ignore[misc]
         # every target of the stale plan changed by hand
         lam = clients["lambda"]
         sg = seed.security_groups["fn-sg"]
@@ -214,13 +214,13 @@ def recorded(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> Lab:
         return real_call(self, operation_name, api_params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
-    real_aws = executor.Aws
+    real_aws = door.Aws
 
-    def aws(client_factory: Any, **kwargs: Any) -> executor.Aws:
-        kwargs.setdefault("settings", executor.Settings(sleep=lambda s: None))
+    def aws(client_factory: Any, **kwargs: Any) -> door.Aws:
+        kwargs.setdefault("settings", door.Settings(sleep=lambda s: None))
         return real_aws(client_factory, **kwargs)
 
-    monkeypatch.setattr(executor, "Aws", aws)
+    monkeypatch.setattr(door, "Aws", aws)
     monkeypatch.setenv("AWS_ENDPOINT_URL", lab.url)
     monkeypatch.chdir(lab.root)
     return lab

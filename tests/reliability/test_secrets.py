@@ -19,9 +19,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from remediator import planner, sandbox
+from remediator.aws import door
 from remediator.cli.app import app
 from remediator.planfile import read_plan, write_plan
-from remediator.run import engine as executor
 
 REGION = sandbox.REGION
 READS = ("Describe", "Get", "List")
@@ -100,11 +100,11 @@ def world(
         return real_call(self, operation_name, api_params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
-    real_aws = executor.Aws
+    real_aws = door.Aws
     monkeypatch.setattr(
-        executor,
+        door,
         "Aws",
-        lambda f, **kw: real_aws(f, **{"settings": executor.Settings(sleep=lambda s: None), **kw}),
+        lambda f, **kw: real_aws(f, **{"settings": door.Settings(sleep=lambda s: None), **kw}),
     )
     yield server, run
 

@@ -16,9 +16,11 @@ from botocore.exceptions import ClientError, ParamValidationError
 from botocore.stub import Stubber
 
 from remediator import planner
-from remediator.changes import kinds
+from remediator.aws import door
+from remediator.changes import handlers, kinds
+from remediator.domain import errors
 from remediator.domain.plan import Change, Plan, PlanSummary
-from remediator.run import engine as executor
+from remediator.run import engine
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -49,12 +51,12 @@ def fake_time() -> FakeTime:
 
 
 def _client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION, config=executor.executor_config())
+    return boto3.client(service, region_name=REGION, config=door.executor_config())
 
 
 @dataclass
 class Stubbed:
-    aws: executor.Aws
+    aws: door.Aws
     stubbers: dict[str, Stubber]
     made: list[tuple[str, str]]
 
@@ -87,7 +89,7 @@ def _stubbed(time: FakeTime, **overrides: Any) -> Iterator[Stubbed]:
         "poll_interval": 5.0,
     }
     knobs.update(overrides)
-    aws = executor.Aws(factory, settings=executor.Settings(**knobs))
+    aws = door.Aws(factory, settings=door.Settings(**knobs))
     for s in stubbers.values():
         s.activate()
     try:
@@ -218,11 +220,11 @@ def test_a_malformed_request_is_not_retried(fake_time: FakeTime) -> None:
         "lambda",
         region_name=REGION,
         endpoint_url="http://127.0.0.1:9",
-        config=executor.executor_config(),
+        config=door.executor_config(),
     )
-    aws = executor.Aws(
+    aws = door.Aws(
         lambda service, region: client,
-        settings=executor.Settings(
+        settings=door.Settings(
             clock=fake_time.clock, sleep=fake_time.sleep, lambda_rate=float("inf")
         ),
     )
@@ -243,7 +245,7 @@ def test_a_malformed_request_is_not_retried(fake_time: FakeTime) -> None:
 
 
 def test_rate_limiter_spaces_lambda_calls(fake_time: FakeTime) -> None:
-    limiter = executor.RateLimiter(15.0, fake_time.clock, fake_time.sleep)
+    limiter = door.RateLimiter(15.0, fake_time.clock, fake_time.sleep)
     start = fake_time.now
     stamps = []
     for _ in range(30):
@@ -258,7 +260,7 @@ def test_rate_limiter_spaces_lambda_calls(fake_time: FakeTime) -> None:
 
 
 def test_rate_limiter_does_not_sleep_when_calls_are_spread_out(fake_time: FakeTime) -> None:
-    limiter = executor.RateLimiter(15.0, fake_time.clock, fake_time.sleep)
+    limiter = door.RateLimiter(15.0, fake_time.clock, fake_time.sleep)
     for _ in range(5):
         limiter.acquire()
         fake_time.now += 1.0
@@ -323,7 +325,7 @@ def test_update_vpc_config_sends_the_revision_id_it_read_and_waits_for_success(
     stubbed: Stubbed, fake_time: FakeTime
 ) -> None:
     change = _vpc_change()
-    h = executor.handler(change.kind)
+    h = handlers.handler(change.kind)
     _get(stubbed.lam)  # read
     stubbed.lam.add_response(
         "update_function_configuration",
@@ -336,7 +338,7 @@ def test_update_vpc_config_sends_the_revision_id_it_read_and_waits_for_success(
 
     live = h.read(stubbed.aws, change, {})
     assert live.revision_id == "rev-1"
-    assert executor.is_stale(change, live) is None
+    assert engine.is_stale(change, live) is None
     result = h.apply(stubbed.aws, change, live, {})
     h.settle(stubbed.aws, change, result)
 
@@ -349,8 +351,8 @@ def test_update_vpc_config_sends_the_revision_id_it_read_and_waits_for_success(
 def test_a_revision_id_mismatch_makes_the_target_stale(stubbed: Stubbed) -> None:
     change = _vpc_change()
     _get(stubbed.lam, revision="rev-9")
-    live = executor.handler(change.kind).read(stubbed.aws, change, {})
-    why = executor.is_stale(change, live)
+    live = handlers.handler(change.kind).read(stubbed.aws, change, {})
+    why = engine.is_stale(change, live)
     assert why is not None and "rev-9" in why
 
 
@@ -359,8 +361,8 @@ def test_update_vpc_config_without_revision_id_sends_none(stubbed: Stubbed) -> N
     stubbed.lam.add_response(
         "update_function_configuration", {"FunctionName": "orders-api"}, _update_params()
     )
-    result = executor.handler(change.kind).apply(
-        stubbed.aws, change, executor.Live(change.fingerprint.state, None), {}
+    result = handlers.handler(change.kind).apply(
+        stubbed.aws, change, handlers.Live(change.fingerprint.state, None), {}
     )
     assert result == {"RevisionId": None}
     stubbed.lam.assert_no_pending_responses()
@@ -373,8 +375,8 @@ def test_settle_fails_at_once_on_failed_update(stubbed: Stubbed, fake_time: Fake
         LastUpdateStatusReasonCode="SubnetOutOfIPAddresses",
         LastUpdateStatusReason="no IPs",
     )
-    with pytest.raises(executor.ChangeFailed, match="SubnetOutOfIPAddresses"):
-        executor.handler(kinds.UPDATE_VPC_CONFIG).settle(stubbed.aws, _vpc_change(), {})
+    with pytest.raises(errors.ChangeFailed, match="SubnetOutOfIPAddresses"):
+        handlers.handler(kinds.UPDATE_VPC_CONFIG).settle(stubbed.aws, _vpc_change(), {})
     assert fake_time.sleeps == []
 
 
@@ -384,8 +386,8 @@ def test_settle_stops_when_an_update_in_progress_fails(
     _get(stubbed.lam, "InProgress")
     for _ in range(20):
         _get(stubbed.lam, "Failed", LastUpdateStatusReasonCode="InvalidSubnet")
-    with pytest.raises(executor.ChangeFailed) as caught:
-        executor.handler(kinds.UPDATE_VPC_CONFIG).settle(stubbed.aws, _vpc_change(), {})
+    with pytest.raises(errors.ChangeFailed) as caught:
+        handlers.handler(kinds.UPDATE_VPC_CONFIG).settle(stubbed.aws, _vpc_change(), {})
     assert "did not settle" not in str(caught.value)
     assert "InvalidSubnet" in str(caught.value)
     assert len(fake_time.sleeps) <= 1
@@ -395,8 +397,8 @@ def test_settle_times_out(stubbed: Stubbed, fake_time: FakeTime) -> None:
     for _ in range(30):
         _get(stubbed.lam, "InProgress")
     start = fake_time.now
-    with pytest.raises(executor.ChangeFailed, match="did not settle within 60 s"):
-        executor.handler(kinds.UPDATE_VPC_CONFIG).settle(stubbed.aws, _vpc_change(), {})
+    with pytest.raises(errors.ChangeFailed, match="did not settle within 60 s"):
+        handlers.handler(kinds.UPDATE_VPC_CONFIG).settle(stubbed.aws, _vpc_change(), {})
     assert 60.0 <= fake_time.now - start <= 65.0
     assert set(fake_time.sleeps) == {5.0}
 
@@ -438,7 +440,7 @@ def test_endpoint_settle_polls_until_available(stubbed: Stubbed, fake_time: Fake
     _endpoint_state(stubbed.ec2, "pendingAcceptance")
     _endpoint_state(stubbed.ec2, "pending")
     _endpoint_state(stubbed.ec2, "available")
-    executor.handler(kinds.CREATE_LAMBDA_ENDPOINT).settle(
+    handlers.handler(kinds.CREATE_LAMBDA_ENDPOINT).settle(
         stubbed.aws, _endpoint_change(), {"VpcEndpointId": "vpce-1"}
     )
     stubbed.ec2.assert_no_pending_responses()
@@ -451,15 +453,15 @@ def test_endpoint_settle_fails_on_a_failed_or_vanished_endpoint(
 ) -> None:
     _endpoint_state(stubbed.ec2, "pending")
     _endpoint_state(stubbed.ec2, state)
-    with pytest.raises(executor.ChangeFailed, match=f"vpce-1 is {shown}"):
-        executor.handler(kinds.CREATE_LAMBDA_ENDPOINT).settle(
+    with pytest.raises(errors.ChangeFailed, match=f"vpce-1 is {shown}"):
+        handlers.handler(kinds.CREATE_LAMBDA_ENDPOINT).settle(
             stubbed.aws, _endpoint_change(), {"VpcEndpointId": "vpce-1"}
         )
 
 
 def test_endpoint_create_uses_the_group_of_the_change_it_depends_on(stubbed: Stubbed) -> None:
     change = _endpoint_change()
-    h = executor.handler(change.kind)
+    h = handlers.handler(change.kind)
     stubbed.aws.plan_id = "plan-abc"
     stubbed.aws.run_id = "run-1"
     stubbed.ec2.add_response(
@@ -484,24 +486,24 @@ def test_endpoint_create_uses_the_group_of_the_change_it_depends_on(stubbed: Stu
             ],
         },
     )
-    out = h.apply(stubbed.aws, change, executor.Live({}), {"c-sg": {"GroupId": "sg-endpoint"}})
+    out = h.apply(stubbed.aws, change, handlers.Live({}), {"c-sg": {"GroupId": "sg-endpoint"}})
     assert out == {"VpcEndpointId": "vpce-9"}
-    with pytest.raises(executor.ChangeFailed, match="c-sg"):
-        h.apply(stubbed.aws, change, executor.Live({}), {})
+    with pytest.raises(errors.ChangeFailed, match="c-sg"):
+        h.apply(stubbed.aws, change, handlers.Live({}), {})
 
 
 def test_the_client_token_belongs_to_the_run_and_the_change(fake_time: FakeTime) -> None:
-    aws = executor.Aws(lambda s, r: None, settings=executor.Settings(clock=fake_time.clock))
+    aws = door.Aws(lambda s, r: None, settings=door.Settings(clock=fake_time.clock))
     change = _endpoint_change()
     aws.plan_id, aws.run_id = "plan-abc", "run-1"
-    assert executor.client_token(aws, change) == "run-1-c-ep"
+    assert handlers.client_token(aws, change) == "run-1-c-ep"
     aws.run_id = "run-2"  # the same plan applied again (after a rollback): another token
-    assert executor.client_token(aws, change) == "run-2-c-ep"
+    assert handlers.client_token(aws, change) == "run-2-c-ep"
     aws.run_id = "auto-" + "x" * 80  # EC2 takes 64 characters: a hash, not a cut
-    token = executor.client_token(aws, change)
+    token = handlers.client_token(aws, change)
     assert len(token) == 64
     aws.run_id = "auto-" + "x" * 79 + "y"
-    assert executor.client_token(aws, change) != token
+    assert handlers.client_token(aws, change) != token
 
 
 # --------------------------------------------------------------------------
@@ -561,7 +563,7 @@ def test_a_duplicate_group_carrying_the_change_tag_is_the_one_a_lost_attempt_mad
     )
     _sg_lookup(stubbed.ec2, [_sg([{"Key": "remediator:change-id", "Value": "c-sg"}])])
     stubbed.ec2.add_response("authorize_security_group_ingress", {"Return": True})
-    out = executor.handler(change.kind).apply(stubbed.aws, change, executor.Live({}), {})
+    out = handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {})
     assert out == {"GroupId": "sg-made"}
     assert progress == [{"GroupId": "sg-made"}]
     stubbed.ec2.assert_no_pending_responses()
@@ -574,7 +576,7 @@ def test_a_duplicate_group_without_the_change_tag_is_someone_elses(stubbed: Stub
     )
     _sg_lookup(stubbed.ec2, [_sg([{"Key": "remediator:change-id", "Value": "c-other"}])])
     with pytest.raises(ClientError, match=r"InvalidGroup\.Duplicate"):
-        executor.handler(change.kind).apply(stubbed.aws, change, executor.Live({}), {})
+        handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {})
     stubbed.ec2.assert_no_pending_responses()
 
 
@@ -586,7 +588,7 @@ def test_the_groups_rule_retried_after_a_lost_answer_is_taken_as_made(stubbed: S
         service_error_code="InvalidPermission.Duplicate",
         http_status_code=400,
     )
-    out = executor.handler(change.kind).apply(stubbed.aws, change, executor.Live({}), {})
+    out = handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {})
     assert out == {"GroupId": "sg-made"}  # not deleted, not failed
     stubbed.ec2.assert_no_pending_responses()
 
@@ -623,29 +625,29 @@ def test_an_ingress_rule_retried_after_a_lost_answer_is_done(stubbed: Stubbed) -
         service_error_code="InvalidPermission.Duplicate",
         http_status_code=400,
     )
-    assert executor.handler(change.kind).apply(stubbed.aws, change, executor.Live({}), {}) == {}
+    assert handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {}) == {}
     stubbed.ec2.add_client_error(
         "authorize_security_group_ingress",
         service_error_code="InvalidPermission.NotFound",
         http_status_code=400,
     )
     with pytest.raises(ClientError, match="NotFound"):
-        executor.handler(change.kind).apply(stubbed.aws, change, executor.Live({}), {})
+        handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {})
 
 
 def test_an_ingress_rule_in_effect_after_a_kill_is_the_whole_change(stubbed: Stubbed) -> None:
     change = _ingress_change()
-    h = executor.handler(change.kind)
+    h = handlers.handler(change.kind)
 
-    def own(*rules: dict[str, Any]) -> executor.OwnWork | None:
-        live = executor.Live({"GroupId": "sg-ep", "Ingress": list(rules)})
+    def own(*rules: dict[str, Any]) -> handlers.OwnWork | None:
+        live = handlers.Live({"GroupId": "sg-ep", "Ingress": list(rules)})
         return h.own_work(stubbed.aws, change, live)
 
     ours = {**OTHER, "cidrs": [], "group_ids": [SG]}
     # AWS merges rules of the same ports: one rule or two, the same allowance
     merged = {**OTHER, "group_ids": [SG]}
-    assert own(OTHER, ours) == executor.OwnWork({}, complete=True)
-    assert own(merged) == executor.OwnWork({}, complete=True)
+    assert own(OTHER, ours) == handlers.OwnWork({}, complete=True)
+    assert own(merged) == handlers.OwnWork({}, complete=True)
     assert own(OTHER) is None  # as planned: nothing happened
     assert own(ours) is None  # someone also removed the other rule: not only ours
     extra = {**OTHER, "cidrs": ["0.0.0.0/0"]}
@@ -679,7 +681,7 @@ def test_enable_vpc_dns_journals_progress_between_its_two_calls(stubbed: Stubbed
         stubbed.ec2.add_response(
             "modify_vpc_attribute", {}, {"VpcId": "vpc-1", key: {"Value": True}}
         )
-    executor.handler(change.kind).apply(stubbed.aws, change, executor.Live({}), {})
+    handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {})
     assert progress == [{"Set": ["EnableDnsSupport"]}]
     stubbed.ec2.assert_no_pending_responses()
 
@@ -700,20 +702,20 @@ def test_enable_vpc_dns_that_took_its_first_call_back_says_nothing_is_in_effect(
         "modify_vpc_attribute", {}, {"VpcId": "vpc-1", "EnableDnsSupport": {"Value": False}}
     )
     with pytest.raises(ClientError, match="UnauthorizedOperation"):
-        executor.handler(change.kind).apply(stubbed.aws, change, executor.Live({}), {})
+        handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {})
     assert progress == [{"Set": ["EnableDnsSupport"]}, None]
     stubbed.ec2.assert_no_pending_responses()
 
 
 def test_enable_vpc_dns_owns_the_state_between_its_two_calls(stubbed: Stubbed) -> None:
     change = _dns_change()
-    h = executor.handler(change.kind)
+    h = handlers.handler(change.kind)
 
-    def own(support: bool, hostnames: bool) -> executor.OwnWork | None:
-        live = executor.Live({"EnableDnsSupport": support, "EnableDnsHostnames": hostnames})
+    def own(support: bool, hostnames: bool) -> handlers.OwnWork | None:
+        live = handlers.Live({"EnableDnsSupport": support, "EnableDnsHostnames": hostnames})
         return h.own_work(stubbed.aws, change, live)
 
-    assert own(True, False) == executor.OwnWork({})
+    assert own(True, False) == handlers.OwnWork({})
     # hostnames without support is not a state its calls make: someone else's
     assert own(False, True) is None
     assert own(False, False) is None  # as planned
@@ -731,9 +733,9 @@ def test_dry_run_guard_raises_before_any_request(fake_time: FakeTime) -> None:
         made.append(service)
         raise AssertionError("no client may be made for a refused call")
 
-    aws = executor.Aws(
+    aws = door.Aws(
         factory,
-        settings=executor.Settings(clock=fake_time.clock, sleep=fake_time.sleep),
+        settings=door.Settings(clock=fake_time.clock, sleep=fake_time.sleep),
         dry_run=True,
     )
     with pytest.raises(AssertionError, match="dry-run must not call ec2:CreateRoute"):
@@ -938,26 +940,26 @@ def _plan(changes: list[Change]) -> Plan:
 @pytest.mark.parametrize("dry_run", [True, False])
 def test_check_plan_reads_only_and_validates_every_kind(fake_time: FakeTime, dry_run: bool) -> None:
     world = FakeWorld()
-    aws = executor.Aws(
+    aws = door.Aws(
         lambda service, region: world,
-        settings=executor.Settings(clock=fake_time.clock, sleep=fake_time.sleep),
+        settings=door.Settings(clock=fake_time.clock, sleep=fake_time.sleep),
         dry_run=dry_run,
     )
     changes = _every_kind()
-    assert {c.kind for c in changes} == set(executor.HANDLERS) == set(kinds.KINDS)
-    reports = executor.check_plan(aws, _plan(changes), changes)
+    assert {c.kind for c in changes} == set(handlers.HANDLERS) == set(kinds.KINDS)
+    reports = engine.check_plan(aws, _plan(changes), changes)
 
     assert [(r.change_id, r.outcome) for r in reports] == [(c.id, "would-apply") for c in changes]
     assert world.operations
     assert all(op.startswith(("describe_", "get_", "list_")) for op in world.operations)
-    assert all(c.split(":")[1].startswith(executor.READ_PREFIXES) for c in aws.calls)
+    assert all(c.split(":")[1].startswith(door.READ_PREFIXES) for c in aws.calls)
 
 
 def test_check_plan_reports_stale_and_invalid_changes(fake_time: FakeTime) -> None:
     world = FakeWorld()
-    aws = executor.Aws(
+    aws = door.Aws(
         lambda service, region: world,
-        settings=executor.Settings(clock=fake_time.clock, sleep=fake_time.sleep),
+        settings=door.Settings(clock=fake_time.clock, sleep=fake_time.sleep),
         dry_run=True,
     )
     vpc = _vpc_change()
@@ -970,6 +972,6 @@ def test_check_plan_reports_stale_and_invalid_changes(fake_time: FakeTime) -> No
             "after": {"SubnetIds": ["subnet-gone"], "SecurityGroupIds": [SG]},
         }
     )
-    reports = executor.check_plan(aws, _plan([stale, invalid]), [stale, invalid])
+    reports = engine.check_plan(aws, _plan([stale, invalid]), [stale, invalid])
     assert [r.outcome for r in reports] == ["stale", "invalid"]
     assert "subnet-gone" in reports[1].detail

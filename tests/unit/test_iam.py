@@ -35,14 +35,13 @@ from moto import mock_aws
 
 import remediator
 from remediator import planfile, planner, sandbox
-from remediator.aws import discover
-from remediator.changes import kinds
+from remediator.aws import discover, door
+from remediator.changes import handlers, kinds
 from remediator.cli.app import _verifier
 from remediator.domain.errors import EXIT_OK, BadInput
 from remediator.domain.policy import Policy, parse_policy
 from remediator.render import iam
 from remediator.run import auto
-from remediator.run import engine as executor
 from remediator.run.apply import ApplyOptions, run_apply, run_rollback
 from tests.moto_worlds import seed_ec2_part
 
@@ -248,7 +247,7 @@ def test_the_scanner_finds_the_calls_it_should() -> None:
         "lambda:UpdateFunctionConfiguration",
         "ec2:CreateVpcEndpoint",
         "lambda:UpdateAlias",
-    } <= (_scan_file("run/engine.py"))
+    } <= (_scan_file("changes/handlers.py"))
     assert {"dynamodb:PutItem", "dynamodb:DeleteItem"} <= _scan_file("run/lock.py")
     assert _scan_file("aws/notify.py") == {"sns:Publish"}
     assert {"sts:AssumeRole", "organizations:ListAccounts", "ec2:DescribeRegions"} <= _scan_file(
@@ -263,7 +262,7 @@ def test_every_call_in_the_source_is_covered_by_its_modes_policy() -> None:
         "auto", role_arn=ROLE, organization=True, notify_sns=TOPIC, lock_table="locks"
     )
     assert iam.uncovered(_scan_file("aws/discover.py"), plan_doc) == []
-    for name in ("run/engine.py", "run/apply.py", "run/lock.py"):
+    for name in ("changes/handlers.py", "run/engine.py", "run/apply.py", "run/lock.py"):
         assert iam.uncovered(_scan_file(name), apply_doc) == [], name
     for name in ("run/auto.py", "aws/notify.py"):
         assert iam.uncovered(_scan_file(name), runner_doc) == [], name
@@ -314,7 +313,7 @@ class Recorder:
 class _Attributed:
     """A handler whose calls are attributed to its kind while it runs."""
 
-    def __init__(self, inner: executor.Handler, recorder: Recorder) -> None:
+    def __init__(self, inner: handlers.Handler, recorder: Recorder) -> None:
         self._inner, self._recorder = inner, recorder
 
     def __getattr__(self, name: str) -> Any:
@@ -430,19 +429,17 @@ def every_kind_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorde
             session.events.register(
                 "before-parameter-build.ec2.ModifyVpcEndpoint", _moto_private_dns
             )
-            original = executor.handler
-            mp.setattr(executor, "handler", lambda kind: _Attributed(original(kind), recorder))
+            original = handlers.handler
+            mp.setattr(handlers, "handler", lambda kind: _Attributed(original(kind), recorder))
 
-            def aws(dry_run: bool = False) -> executor.Aws:
+            def aws(dry_run: bool = False) -> door.Aws:
                 def factory(service: str, region: str) -> Any:
                     return session.client(
-                        service, region_name=region, config=executor.executor_config()
+                        service, region_name=region, config=door.executor_config()
                     )
 
-                settings = executor.Settings(
-                    sleep=lambda _: None, poll_interval=0, settle_timeout=5
-                )
-                return executor.Aws(factory, settings=settings, dry_run=dry_run)
+                settings = door.Settings(sleep=lambda _: None, poll_interval=0, settle_timeout=5)
+                return door.Aws(factory, settings=settings, dry_run=dry_run)
 
             dry = run_apply(plan, path, aws(True), ApplyOptions(dry_run=True, max_risk="high"))
             assert dry.exit_code == EXIT_OK, dry.lines
@@ -543,7 +540,7 @@ def test_an_auto_run_across_accounts_stays_within_the_runner_and_member_policies
                 verifier=_verifier,
                 now=lambda: NOW,
                 make_session=lambda _profile: boto3.Session(region_name=REGION),
-                settings=executor.Settings(sleep=lambda _: None),
+                settings=door.Settings(sleep=lambda _: None),
                 on_session=on_session,
             ),
         )

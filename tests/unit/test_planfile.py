@@ -14,7 +14,8 @@ from remediator import planfile
 from remediator.domain.errors import BadInput
 from remediator.domain.plan import FORMAT_VERSION, Plan
 from remediator.planfile import dumps, parse_plan, read_plan, write_plan
-from remediator.planner import build_plan, plan_digest
+from remediator.planfile.digest import plan_digest
+from remediator.planner import build_plan
 from remediator.render import report
 from tests import factories as fx
 

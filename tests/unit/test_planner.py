@@ -8,7 +8,8 @@ from remediator.changes import kinds
 from remediator.domain.inventory import RegionInventory
 from remediator.domain.plan import Change, Finding, Plan
 from remediator.domain.policy import Policy, Rule
-from remediator.planner import MAX_SUBNETS, build_plan, plan_digest
+from remediator.planfile.digest import plan_digest
+from remediator.planner import MAX_SUBNETS, build_plan
 from tests import factories as fx
 
 A = "a"
