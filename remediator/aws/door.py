@@ -16,15 +16,18 @@ from typing import Any
 import structlog
 from botocore.config import Config
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    ParamValidationError,
     ReadTimeoutError,
 )
 
 from remediator import __version__
 from remediator.aws.discover import translate_error
+from remediator.domain.errors import AwsCallFailed
 
 log = structlog.get_logger(__name__)
 
@@ -171,15 +174,32 @@ class Aws:
                     s.sleep(min(wait, s.max_delay))
                     delay = min(delay * 2, s.max_delay)
                     continue
-                raise
-            except TRANSIENT:
+                raise _failed(exc, service, api, region, code, status) from exc
+            except TRANSIENT as exc:
                 if attempt < s.max_attempts:
                     self.retries += 1
                     s.sleep(min(delay, s.max_delay))
                     delay = min(delay * 2, s.max_delay)
                     continue
-                raise
+                raise _failed(exc, service, api, region) from exc
+            except ParamValidationError:
+                raise  # a request this code built wrong: a bug, not an AWS failure
+            except BotoCoreError as exc:
+                raise _failed(exc, service, api, region) from exc
         raise AssertionError("unreachable")
+
+
+def _failed(
+    exc: Exception, service: str, api: str, region: str, code: str = "", status: int = 0
+) -> AwsCallFailed:
+    """The one-line, botocore-free form of a failed call."""
+    return AwsCallFailed(
+        _error_text(exc, service, api, region),
+        service=service,
+        operation=api,
+        code=code,
+        status=status,
+    )
 
 
 def _error_text(exc: BaseException, service: str, operation: str, region: str) -> str:

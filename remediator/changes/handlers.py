@@ -8,17 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-)
 
 from remediator.aws.discover import _route_table, _rules
 from remediator.aws.door import Aws
 from remediator.changes import kinds
 from remediator.changes.state import route_state, vpc_config_state
 from remediator.domain.canonical import state_hash
-from remediator.domain.errors import ChangeFailed
+from remediator.domain.errors import AwsCallFailed, ChangeFailed
 from remediator.domain.plan import Change
 
 log = structlog.get_logger(__name__)
@@ -139,8 +135,8 @@ def safe_read(h: Handler, aws: Aws, change: Change, results: dict[str, dict[str,
     (so the stale check reports it instead of the run crashing)."""
     try:
         return h.read(aws, change, results)
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+    except AwsCallFailed as exc:
+        code = exc.code
         if code.endswith(NOT_FOUND_SUFFIXES) or code.startswith("InvalidVpcEndpointId"):
             return Live({"Target": change.target, "Missing": True})
         raise
@@ -395,7 +391,7 @@ class EnableVpcDns(Handler):
         for key in order:
             try:
                 self._modify(aws, change, key, bool(values[key]))
-            except (ClientError, BotoCoreError):
+            except AwsCallFailed:
                 for earlier in reversed(done):  # leave the VPC as it was
                     self._modify(aws, change, earlier, not bool(values[earlier]))
                 if done and on_step is not None:
@@ -487,8 +483,8 @@ def _authorize_443(aws: Aws, change: Change, group_id: str, sources: Iterable[st
             GroupId=group_id,
             IpPermissions=_ingress(sources),
         )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "InvalidPermission.Duplicate":
+    except AwsCallFailed as exc:
+        if exc.code != "InvalidPermission.Duplicate":
             raise
 
 
@@ -536,13 +532,13 @@ class CreateEndpointSecurityGroup(Handler):
                 ],
             )
             group_id = str(out["GroupId"])
-        except ClientError as exc:
+        except AwsCallFailed as exc:
             # CreateSecurityGroup takes no ClientToken: an attempt whose answer
             # was lost (a read timeout after AWS made the group) is retried and
             # refused as a duplicate. The target had no such group when this
             # change began (the stale check), so a group of this name carrying
             # this change's tag is the one the first attempt made: go on with it.
-            if exc.response.get("Error", {}).get("Code") != "InvalidGroup.Duplicate":
+            if exc.code != "InvalidGroup.Duplicate":
                 raise
             own = self._own_group(aws, change)
             if own is None:
@@ -551,7 +547,7 @@ class CreateEndpointSecurityGroup(Handler):
         aws.progress({"GroupId": group_id})
         try:
             _authorize_443(aws, change, group_id, change.after["IngressTcp443FromGroups"])
-        except (ClientError, BotoCoreError):
+        except AwsCallFailed:
             # do not leave half a change behind: the group is ours and unused
             aws.call("ec2", change.region, "delete_security_group", GroupId=group_id)
             aws.progress(None)
@@ -848,7 +844,7 @@ class MoveAlias(Handler):
             params["RevisionId"] = live.revision_id
         try:
             aws.call("lambda", change.region, "update_alias", **params)
-        except (ClientError, BotoCoreError):
+        except AwsCallFailed:
             # the alias did not move: remove the version this change published
             if created:
                 aws.call(

@@ -43,6 +43,26 @@ class AwsAccessError(RemediatorError):
     """AWS refused or could not be reached (credentials, permission, endpoint)."""
 
 
+class AwsCallFailed(RemediatorError):
+    """One AWS call of apply or rollback failed for good (after the door's retries).
+
+    Raised by the AWS door in place of botocore's exceptions, so nothing above
+    ``remediator.aws`` needs botocore to tell a refusal from a conflict.
+    ``code`` is AWS's error code (``""`` for a failure below HTTP, such as a
+    timeout), ``status`` the HTTP status (0 when there was no answer).
+    ``message`` is the one line a user reads (the IAM permission to add, the
+    endpoint that cannot be reached, or AWS's own text)."""
+
+    def __init__(
+        self, message: str, *, service: str, operation: str, code: str = "", status: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.service = service
+        self.operation = operation
+        self.code = code
+        self.status = status
+
+
 class StalePlan(RemediatorError):
     exit_code = EXIT_STALE
 

@@ -23,16 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-)
 
-from remediator.aws.door import Aws, _error_text
+from remediator.aws.door import Aws
 from remediator.changes import handlers
 from remediator.changes.handlers import Handler, Live
 from remediator.domain.canonical import state_hash
-from remediator.domain.errors import RemediatorError
+from remediator.domain.errors import AwsCallFailed, RemediatorError
 from remediator.domain.plan import Change, Plan
 from remediator.run.journal import Journal
 
@@ -68,7 +64,7 @@ def _took_effect(aws: Aws, h: Handler, change: Change, results: dict[str, dict[s
         return False
     try:
         return handlers.safe_read(h, aws, change, results).state == expected
-    except (ClientError, BotoCoreError):
+    except AwsCallFailed:
         return False
 
 
@@ -195,29 +191,15 @@ def apply_changes(
             result.steps.append(
                 StepReport(change.id, change.kind, change.target, "ok", change.reason, seconds)
             )
-        except (ClientError, BotoCoreError, RemediatorError) as exc:
-            text = (
-                _error_text(
-                    exc,
-                    change.kind.split(".")[0],
-                    getattr(exc, "operation_name", None)
-                    or aws.last_api.partition(":")[2]
-                    or change.kind,
-                    change.region,
-                )
-                if not isinstance(exc, RemediatorError)
-                else str(exc)
-            )
+        except RemediatorError as exc:
+            text = str(exc)
             if partial is None and progress:
                 partial = (change, dict(progress))  # some of its calls went through
             if partial is None and attempted and _took_effect(aws, h, change, result.results):
                 # the outcome was lost (a timeout after AWS did the write, then a
                 # retry refused by RevisionId): the change is in effect and ours
                 partial = (change, {})
-            elif (
-                isinstance(exc, ClientError)
-                and exc.response.get("Error", {}).get("Code") == "PreconditionFailedException"
-            ):
+            elif isinstance(exc, AwsCallFailed) and exc.code == "PreconditionFailedException":
                 # RevisionId moved between the check and the write: stale, not a failure
                 stale = True
             journal.change(
@@ -306,7 +288,7 @@ def undo_changes(
                     change.id, change.kind, change.target, "undone", f"restored {change.before}"
                 )
             )
-        except (ClientError, BotoCoreError, RemediatorError) as exc:
+        except RemediatorError as exc:
             leave(change, "undo-failed", str(exc))
     if result.left:
         result.outcome = "rollback-incomplete"

@@ -12,13 +12,14 @@ from typing import Any, ClassVar
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, ParamValidationError
+from botocore.exceptions import ParamValidationError
 from botocore.stub import Stubber
 
 from remediator import planner
 from remediator.aws import door
 from remediator.changes import handlers, kinds
 from remediator.domain import errors
+from remediator.domain.errors import AwsCallFailed
 from remediator.domain.plan import Change, Plan, PlanSummary
 from remediator.run import engine
 
@@ -183,9 +184,9 @@ def test_access_denied_is_not_retried(stubbed: Stubbed, fake_time: FakeTime) -> 
         service_error_code="AccessDeniedException",
         http_status_code=403,
     )
-    with pytest.raises(ClientError) as caught:
+    with pytest.raises(AwsCallFailed) as caught:
         stubbed.aws.call("lambda", REGION, "update_function_configuration", **_update_params())
-    assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert caught.value.code == "AccessDeniedException"
     assert stubbed.aws.retries == 0
     assert fake_time.sleeps == []
     assert stubbed.aws.calls == ["lambda:UpdateFunctionConfiguration"]
@@ -204,9 +205,9 @@ def test_max_attempts_exhausted_raises(fake_time: FakeTime) -> None:
     with _stubbed(fake_time, max_attempts=3) as stubbed:
         for _ in range(3):
             _throttle(stubbed.lam)
-        with pytest.raises(ClientError) as caught:
+        with pytest.raises(AwsCallFailed) as caught:
             stubbed.aws.call("lambda", REGION, "update_function_configuration", **_update_params())
-        assert caught.value.response["Error"]["Code"] == "TooManyRequestsException"
+        assert caught.value.code == "TooManyRequestsException"
         assert stubbed.aws.retries == 2
         assert len(stubbed.aws.calls) == 3
         assert fake_time.sleeps == [0.5, 1.0]
@@ -575,7 +576,7 @@ def test_a_duplicate_group_without_the_change_tag_is_someone_elses(stubbed: Stub
         "create_security_group", service_error_code="InvalidGroup.Duplicate", http_status_code=400
     )
     _sg_lookup(stubbed.ec2, [_sg([{"Key": "remediator:change-id", "Value": "c-other"}])])
-    with pytest.raises(ClientError, match=r"InvalidGroup\.Duplicate"):
+    with pytest.raises(AwsCallFailed, match=r"InvalidGroup\.Duplicate"):
         handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {})
     stubbed.ec2.assert_no_pending_responses()
 
@@ -631,7 +632,7 @@ def test_an_ingress_rule_retried_after_a_lost_answer_is_done(stubbed: Stubbed) -
         service_error_code="InvalidPermission.NotFound",
         http_status_code=400,
     )
-    with pytest.raises(ClientError, match="NotFound"):
+    with pytest.raises(AwsCallFailed, match="NotFound"):
         handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {})
 
 
@@ -701,7 +702,7 @@ def test_enable_vpc_dns_that_took_its_first_call_back_says_nothing_is_in_effect(
     stubbed.ec2.add_response(
         "modify_vpc_attribute", {}, {"VpcId": "vpc-1", "EnableDnsSupport": {"Value": False}}
     )
-    with pytest.raises(ClientError, match="UnauthorizedOperation"):
+    with pytest.raises(AwsCallFailed, match="UnauthorizedOperation"):
         handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {})
     assert progress == [{"Set": ["EnableDnsSupport"]}, None]
     stubbed.ec2.assert_no_pending_responses()
