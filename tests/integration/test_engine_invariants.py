@@ -21,7 +21,7 @@ import pytest
 
 from remediator.changes import handlers
 from remediator.domain.errors import AwsAccessError, BadInput
-from remediator.domain.errors import EXIT_OK, EXIT_ROLLED_BACK
+from remediator.domain.outcomes import EXIT_OK, EXIT_ROLLED_BACK
 from remediator.run import journal as journaling
 from remediator.run.apply import ApplyOptions, run_apply, run_rollback
 from remediator.run.journal import Journal, read_journal
