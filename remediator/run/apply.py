@@ -159,9 +159,7 @@ def _prior_runs(plan: Plan, journal_path: Path, resume: bool) -> _Prior:
     outcome = (view.finished or {}).get("outcome")
     if resume:
         if view.finished is not None:
-            raise BadInput(
-                f"The run in {journal_path} finished ({outcome}); nothing to resume."
-            )
+            raise BadInput(f"The run in {journal_path} finished ({outcome}); nothing to resume.")
         uncertain = {cid for cid, rec in view.records.items() if rec.state == "intent"}
         # the resumed run goes on under the interrupted run's id (the journal's
         # first header), so its idempotency tokens are the ones that run sent
@@ -169,7 +167,9 @@ def _prior_runs(plan: Plan, journal_path: Path, resume: bool) -> _Prior:
         return _Prior(
             done={cid: rec.result for cid, rec in view.records.items() if rec.state == "done"},
             uncertain=uncertain,
-            partial={cid: view.records[cid].result for cid in uncertain if view.records[cid].result},
+            partial={
+                cid: view.records[cid].result for cid in uncertain if view.records[cid].result
+            },
             run_id=header_run_id if isinstance(header_run_id, str) else None,
         )
     if outcome in RETRYABLE_OUTCOMES:
@@ -339,7 +339,7 @@ def _verify(
     applied = [c for c in chosen if c.id in result.results]
     try:
         problems = verify(plan, applied) if verify is not None else []
-    except Exception as exc:  # noqa: BLE001 - see the docstring
+    except Exception as exc:
         problems = [f"verification could not finish: {engine.describe_failure(exc)}"]
     try:
         rec.write("verified", ok=not problems, problems=problems)

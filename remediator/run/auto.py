@@ -70,9 +70,7 @@ from remediator.run.lock import DynamoLock, FileLock
 
 log = structlog.get_logger(__name__)
 
-EXIT_CODES: dict[TargetOutcome, int] = {
-    t: VERDICT_EXIT_CODES[v] for t, v in TARGET_VERDICT.items()
-}
+EXIT_CODES: dict[TargetOutcome, int] = {t: VERDICT_EXIT_CODES[v] for t, v in TARGET_VERDICT.items()}
 """A target outcome's exit code: its verdict's, from the one table."""
 WORST_FIRST: tuple[TargetOutcome, ...] = tuple(
     sorted(TARGET_VERDICT, key=lambda t: VERDICT_ORDER.index(TARGET_VERDICT[t]))
@@ -313,7 +311,9 @@ class RunSummary:
 
     @property
     def outcome(self) -> TargetOutcome:
-        extra: list[TargetOutcome] = ["error"] if self.error or (self.notification or {}).get("error") else []
+        extra: list[TargetOutcome] = (
+            ["error"] if self.error or (self.notification or {}).get("error") else []
+        )
         return worst([t.outcome for t in self.targets] + extra)
 
     @property

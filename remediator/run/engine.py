@@ -72,7 +72,9 @@ class StepReport:
     seconds: float = 0.0
 
     @classmethod
-    def of(cls, change: Change, outcome: StepOutcome, detail: str = "", seconds: float = 0.0) -> StepReport:
+    def of(
+        cls, change: Change, outcome: StepOutcome, detail: str = "", seconds: float = 0.0
+    ) -> StepReport:
         return cls(change.id, change.kind, change.target, outcome, detail, seconds)
 
 
@@ -133,7 +135,9 @@ class Recorder:
             if not best_effort:
                 raise
 
-    def change(self, event: str, change: Change, *, best_effort: bool = False, **fields: Any) -> None:
+    def change(
+        self, event: str, change: Change, *, best_effort: bool = False, **fields: Any
+    ) -> None:
         self.write(
             event,
             best_effort=best_effort,
@@ -375,7 +379,7 @@ def _failed(
         try:
             live = handlers.safe_read(h, aws, change, run.result.results)
             attempt = judge_attempt(aws, h, change, live, None)
-        except Exception:  # noqa: BLE001 - unreadable: nothing known to be in effect
+        except Exception:
             attempt = Attempt("unknown")
     stale = (
         not (judged and attempt.in_effect)
@@ -500,7 +504,7 @@ def undo_changes(
             log.info("change_undone", change_id=change.id, kind=change.kind, target=change.target)
             result.steps.append(StepReport.of(change, "undone", f"restored {change.before}"))
             result.undone.append(change.id)
-        except Exception as exc:  # noqa: BLE001 - every change gets its try; the report lists what is left
+        except Exception as exc:
             leave(change, "undo-failed", describe_failure(exc))
     if result.left:
         result.outcome = "rollback-incomplete"

@@ -35,7 +35,8 @@ class Journal:
     def __init__(self, path: Path, clock: Any = None) -> None:
         self.path = path
         self._clock = clock
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # a folder made here is never writable by others, whatever the umask
+        path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         check_folder(path.parent)
         fd = _open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
         torn = False

@@ -284,7 +284,9 @@ def test_rollback_of_a_missing_journal_exits_1(world: World) -> None:
 def test_rollback_needs_only_the_journal_wherever_it_was_written(world: World) -> None:
     before = world.snapshot()
     assert _plan(world, "plans/p.json").exit_code == 0
-    applied = _apply(world, "plans/p.json", "--auto-approve", "--max-risk", "high", "--journal", "runs/j.jsonl")
+    applied = _apply(
+        world, "plans/p.json", "--auto-approve", "--max-risk", "high", "--journal", "runs/j.jsonl"
+    )
     assert applied.exit_code == 0, (applied.stdout, applied.stderr)
     assert world.snapshot() != before
 

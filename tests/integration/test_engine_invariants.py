@@ -25,15 +25,7 @@ from remediator.domain.outcomes import EXIT_OK, EXIT_ROLLED_BACK
 from remediator.run import journal as journaling
 from remediator.run.apply import ApplyOptions, run_apply, run_rollback
 from remediator.run.journal import Journal, read_journal
-from tests.integration.test_apply_flow import (  # noqa: F401  (fixtures)
-    NOW,
-    World,
-    _text,
-    botocore_session,
-    moto_env,
-    session,
-    world,
-)
+from tests.integration.test_apply_flow import NOW, World, _text
 
 
 def test_apply_refuses_a_journal_that_names_another_plan(world: World) -> None:
