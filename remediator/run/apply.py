@@ -342,7 +342,7 @@ def _verify(
     except Exception as exc:
         problems = [f"verification could not finish: {engine.describe_failure(exc)}"]
     try:
-        rec.write("verified", ok=not problems, problems=problems)
+        rec.verified(problems)
     except OSError:
         problems = problems or [f"the journal could not be written: {rec.error}"]
     ids = [c.id for c in applied]

@@ -47,7 +47,7 @@ from remediator.aws.door import Aws
 from remediator.changes import handlers
 from remediator.changes.handlers import Handler, Live
 from remediator.domain.canonical import state_hash
-from remediator.domain.errors import AwsCallFailed, RemediatorError
+from remediator.domain.errors import AwsCallFailed, BadInput, RemediatorError
 from remediator.domain.outcomes import RunOutcome, StepOutcome
 from remediator.domain.plan import Change, Plan
 from remediator.run.journal import Journal
@@ -148,6 +148,9 @@ class Recorder:
             **fields,
         )
 
+    def verified(self, problems: list[str]) -> None:
+        self.write("verified", ok=not problems, problems=problems)
+
     def finish(self, outcome: RunOutcome, **fields: Any) -> None:
         self.write("finished", best_effort=True, outcome=outcome, **fields)
 
@@ -158,17 +161,26 @@ def recording(
 ) -> Iterator[Recorder]:
     """Open a journal (refusing a symlink or a folder others may write) and,
     with ``header``, start a run in it."""
-    with Journal(path, clock=now) as journal:
-        rec = Recorder(journal)
+    journal: Journal | None = None
+    try:
+        journal = Journal(path, clock=now)
         if header is not None:
-            rec.write("run", **header)
-        yield rec
+            journal.write("run", **header)
+    except OSError as exc:  # nothing changed yet: a plain refusal, not a crash
+        if journal is not None:
+            journal.close()
+        raise BadInput(
+            f"Cannot write the journal {path}: {exc.strerror or exc}.",
+            hint="Pass a --journal path in a folder you can write, with free space.",
+        ) from None
+    with journal:
+        yield Recorder(journal)
 
 
 # --------------------------------------------------------------------------
 # The one judgement of an attempt whose outcome was lost
 
-Verdict = Literal[
+AttemptVerdict = Literal[
     "untouched",  # the target is as planned: nothing of the change is in effect
     "complete",  # the whole change is in effect; ``result`` is what undo needs
     "partial",  # part of it is in effect (journaled progress, or recognised own work)
@@ -179,7 +191,7 @@ Verdict = Literal[
 
 @dataclass(frozen=True)
 class Attempt:
-    verdict: Verdict
+    verdict: AttemptVerdict
     result: dict[str, Any] = field(default_factory=dict)
 
     @property
