@@ -54,6 +54,7 @@ from remediator.domain.errors import (
 from remediator.domain.plan import Change, Plan
 from remediator.domain.policy import Policy, parse_policy
 from remediator.planfile.approval import write_approval
+from remediator.planfile.digest import with_digest
 from remediator.run.apply import ApplyOptions, Outcome, run_apply, run_rollback
 from remediator.run.journal import Journal, read_journal
 from remediator.run.lock import DynamoLock, FileLock, LockHeld, lock_key, owner_info
@@ -1167,3 +1168,91 @@ def test_file_lock(tmp_path: Path) -> None:
     assert json.loads(lock.path(key).read_text())["run_id"] == "run-b"
     assert lock.break_lock(key) is True
     assert lock.break_lock(key) is False
+
+
+# --------------------------------------------------------------------------
+# Rollback restores what the journal recorded, never the plan's ``before``
+
+
+def _plan_with_another_group_before(world: World, plan: Plan) -> tuple[Plan, Change, str]:
+    """``plan`` with its first function change's ``before`` naming another
+    security group of the function's VPC, and the digest recomputed: an edit
+    that `remediate plan` never makes and the digest alone cannot catch."""
+    change = _change(plan, kinds.UPDATE_VPC_CONFIG, "")
+    name = change.target.rsplit(":", 1)[1]
+    vpc_id = world.config(name)["VpcConfig"]["VpcId"]
+    other = world.ec2.create_security_group(
+        GroupName="not-the-functions", Description="another group", VpcId=vpc_id
+    )["GroupId"]
+    data = json.loads(planfile.dumps(plan))
+    for c in data["changes"]:
+        if c["id"] == change.id:
+            c["before"]["SecurityGroupIds"] = [other]
+    return with_digest(type(plan).model_validate(data)), change, other
+
+
+def test_a_plan_whose_before_disagrees_with_its_fingerprint_is_refused(world: World) -> None:
+    plan, path = world.plan()
+    edited, change, _ = _plan_with_another_group_before(world, plan)
+    planfile.write_plan(edited, path)
+    with pytest.raises(BadInput) as err:
+        planfile.read_plan(path)
+    assert change.id in err.value.message and "fingerprint" in err.value.message
+    assert "\n" not in err.value.message
+
+
+def _groups_of(world: World, change: Change) -> list[str]:
+    name = change.target.rsplit(":", 1)[1]
+    return sorted(world.config(name)["VpcConfig"]["SecurityGroupIds"])
+
+
+def test_rollback_on_failure_restores_the_journaled_state_not_the_plans_before(
+    world: World,
+) -> None:
+    plan, path = world.plan()
+    edited, change, other = _plan_with_another_group_before(world, plan)
+    groups = _groups_of(world, change)
+    before = world.snapshot()
+    world.hooks.fail("UpdateFunctionConfiguration", _nth(2))
+
+    outcome = run_apply(edited, path, world.aws(), ApplyOptions(max_risk="high"))
+
+    assert outcome.exit_code == EXIT_ROLLED_BACK, _text(outcome)
+    assert _groups_of(world, change) == groups != [other]
+    assert world.snapshot() == before
+
+
+def test_rollback_command_restores_the_journaled_state_not_the_plans_before(
+    world: World,
+) -> None:
+    plan, path = world.plan()
+    edited, change, other = _plan_with_another_group_before(world, plan)
+    groups = _groups_of(world, change)
+    before = world.snapshot()
+    outcome = run_apply(edited, path, world.aws(), ApplyOptions(max_risk="high"))
+    assert outcome.exit_code == EXIT_OK, _text(outcome)
+
+    rolled = run_rollback(edited, path.parent / "p.journal.jsonl", world.aws(), None, lambda: NOW)
+
+    assert rolled.exit_code == EXIT_OK, _text(rolled)
+    assert _groups_of(world, change) == groups != [other]
+    assert world.snapshot() == before
+
+
+def test_rollback_after_failed_verification_restores_the_journaled_state(world: World) -> None:
+    plan, path = world.plan()
+    edited, change, other = _plan_with_another_group_before(world, plan)
+    groups = _groups_of(world, change)
+    before = world.snapshot()
+
+    outcome = run_apply(
+        edited,
+        path,
+        world.aws(),
+        ApplyOptions(max_risk="high", rollback_on_verify_failure=True),
+        lambda p, a: ["orders-api broken"],
+    )
+
+    assert outcome.exit_code == EXIT_ROLLED_BACK, _text(outcome)
+    assert _groups_of(world, change) == groups != [other]
+    assert world.snapshot() == before
