@@ -26,8 +26,8 @@ import typer
 from remediator.domain.errors import EXIT_CHANGES, EXIT_ERROR, RemediatorError
 
 if TYPE_CHECKING:
-    from remediator.domain.plan import Plan
     from remediator.domain.policy import Policy
+    from remediator.planfile.model import Plan
 
 try:  # typer >= 0.26 carries its own copy of click
     from typer._click import exceptions as _click_exceptions

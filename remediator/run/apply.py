@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from remediator.aws import door
-from remediator.changes import handlers
+from remediator.changes import registry
+from remediator.changes.base import safe_read
+from remediator.changes.registry import Change
 from remediator.domain.errors import (
     EXIT_ERROR,
     EXIT_OK,
@@ -32,8 +34,9 @@ from remediator.domain.errors import (
     ApprovalRefused,
     BadInput,
 )
-from remediator.domain.plan import RISK_ORDER, Change, Plan
+from remediator.domain.plan import RISK_ORDER
 from remediator.planfile.approval import read_approval
+from remediator.planfile.model import Plan
 from remediator.run import engine
 from remediator.run.journal import ChangeRecord, Journal, read_journal
 from remediator.run.lock import DynamoLock, FileLock, held, lock_key, owner_info
@@ -244,8 +247,8 @@ def run_apply(
             aws.plan_id, aws.run_id = plan.plan_id, run_id
             preflight = []
             for c in [c for c in chosen if c.id not in done]:
-                h = handlers.handler(c.kind)
-                live = handlers.safe_read(h, aws, c, done)
+                h = registry.handler(c.kind)
+                live = safe_read(h, aws, c, done)
                 stale_why = engine.is_stale(c, live)
                 if stale_why and c.id in uncertain and h.expected_after(c) == live.state:
                     done[c.id] = {}
@@ -278,7 +281,7 @@ def run_apply(
                     # without its rule): take that part back, then apply afresh
                     h.undo(aws, c, partial_results[c.id])
                     journal.change("undone", c, note="partial change of the interrupted run")
-                    live = handlers.safe_read(h, aws, c, done)
+                    live = safe_read(h, aws, c, done)
                     stale_why = engine.is_stale(c, live)
                 if stale_why:
                     preflight.append(engine.StepReport(c.id, c.kind, c.target, "stale", stale_why))
@@ -314,8 +317,19 @@ def run_apply(
                     lines.append("Verification failed:")
                     lines += [f"  {p}" for p in problems]
                     if opts.rollback_on_verify_failure:
+                        recorded = read_journal(journal_path).records
                         undo = engine.undo_changes(
-                            aws, [(c, result.results[c.id]) for c in reversed(applied)], journal
+                            aws,
+                            [
+                                (
+                                    registry.restore_point(
+                                        c, recorded[c.id].state_before if c.id in recorded else None
+                                    ),
+                                    result.results[c.id],
+                                )
+                                for c in reversed(applied)
+                            ],
+                            journal,
                         )
                         lines += [_step_line(s) for s in undo.steps]
                         outcome = "rolled-back" if not undo.left else "rollback-incomplete"
@@ -415,12 +429,12 @@ def _rollback(
     refused: list[engine.StepReport] = []
     for rec in reversed(todo):
         change = by_id[rec.change_id]
-        h = handlers.handler(change.kind)
+        h = registry.handler(change.kind)
         if rec.state == "intent" and not rec.result:
             # Unknown outcome. Unchanged target: it never happened. The change's
             # own after-state: it happened, undo it. Anything else: someone
             # else changed the target since; leave it and say so.
-            live = handlers.safe_read(h, aws, change, {})
+            live = safe_read(h, aws, change, {})
             if live.hash == change.fingerprint.state_hash:
                 lines_skip.append(f"  never-applied {change.id}  {change.kind}  {change.target}")
                 continue
@@ -432,7 +446,7 @@ def _rollback(
             )
             if own is not None:
                 # part of the change, recognised as its own (killed between its calls)
-                items.append((change, own.result))
+                items.append((registry.restore_point(change, rec.state_before), own.result))
                 continue
             if expected_after is not None and live.state != expected_after:
                 refused.append(
@@ -447,7 +461,7 @@ def _rollback(
                 continue
         elif rec.state_after is not None:
             expected[change.id] = rec.state_after
-        items.append((change, rec.result))
+        items.append((registry.restore_point(change, rec.state_before), rec.result))
     with Journal(journal_path, clock=now) as journal:
         result = engine.undo_changes(aws, items, journal, expected)
         for r in refused:

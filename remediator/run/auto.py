@@ -54,10 +54,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from remediator import planfile, planner
 from remediator.aws import discover, door, notify
+from remediator.changes.registry import Change
 from remediator.domain.errors import EXIT_ERROR, AwsAccessError, BadInput, RemediatorError
 from remediator.domain.inventory import Inventory
-from remediator.domain.plan import Change, Plan
 from remediator.domain.policy import Policy
+from remediator.planfile.model import Plan
 from remediator.render import asff, report
 from remediator.run import apply as applying
 from remediator.run.lock import DynamoLock, FileLock

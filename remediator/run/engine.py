@@ -11,7 +11,7 @@ Dry-run goes through the same walk with ``mutating`` calls forbidden: the
 cannot turn a dry-run into a change (moto, unlike AWS, executes calls that
 carry ``DryRun=True``; remediator never relies on that flag).
 
-One handler per change kind (``HANDLERS``) knows how to read the target's
+One handler per change kind (``registry.handler``) knows how to read the target's
 state, check the change against the live world, apply it, wait for it and
 undo it. The clock, the sleep and the waiters are injectable for tests.
 """
@@ -25,11 +25,12 @@ from typing import Any
 import structlog
 
 from remediator.aws.door import Aws
-from remediator.changes import handlers
-from remediator.changes.handlers import Handler, Live
+from remediator.changes import registry
+from remediator.changes.base import Handler, Live, safe_read
+from remediator.changes.registry import Change
 from remediator.domain.canonical import state_hash
 from remediator.domain.errors import AwsCallFailed, RemediatorError
-from remediator.domain.plan import Change, Plan
+from remediator.planfile.model import Plan
 from remediator.run.journal import Journal
 
 log = structlog.get_logger(__name__)
@@ -55,15 +56,19 @@ class RunResult:
     steps: list[StepReport] = field(default_factory=list)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     left: list[str] = field(default_factory=list)
+    # each change's live state as its ``intent`` line recorded it: what undo restores
+    states_before: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _took_effect(aws: Aws, h: Handler, change: Change, results: dict[str, dict[str, Any]]) -> bool:
+def _took_effect(
+    aws: Aws, h: Handler[Any], change: Change, results: dict[str, dict[str, Any]]
+) -> bool:
     """After a failed call: does the target already have the change's after-state?"""
     expected = h.expected_after(change)
     if expected is None:
         return False
     try:
-        return handlers.safe_read(h, aws, change, results).state == expected
+        return safe_read(h, aws, change, results).state == expected
     except AwsCallFailed:
         return False
 
@@ -85,8 +90,8 @@ def check_plan(aws: Aws, plan: Plan, changes: list[Change]) -> list[StepReport]:
     reports = []
     results: dict[str, dict[str, Any]] = {}
     for change in changes:
-        h = handlers.handler(change.kind)
-        live = handlers.safe_read(h, aws, change, results)
+        h = registry.handler(change.kind)
+        live = safe_read(h, aws, change, results)
         stale = is_stale(change, live)
         if stale:
             reports.append(StepReport(change.id, change.kind, change.target, "stale", stale))
@@ -130,7 +135,7 @@ def apply_changes(
                 )
             )
             continue
-        h = handlers.handler(change.kind)
+        h = registry.handler(change.kind)
         started = aws.settings.clock()
         partial: tuple[Change, dict[str, Any]] | None = None
         progress: dict[str, Any] = {}
@@ -149,7 +154,7 @@ def apply_changes(
         aws.on_progress = record
         attempted = False
         try:
-            live = handlers.safe_read(h, aws, change, result.results)
+            live = safe_read(h, aws, change, result.results)
             why = is_stale(change, live)
             if why:
                 stale = True
@@ -166,6 +171,7 @@ def apply_changes(
                 change,
                 state_before=live.state,
             )
+            result.states_before[change.id] = live.state
             attempted = True
             out = h.apply(aws, change, live, result.results)
             partial = (change, out)  # the call went through: rollback must see it
@@ -240,7 +246,14 @@ def apply_changes(
         result.outcome = "stale" if stale else "failed-kept"
         result.left = [c.id for c in completed]
         return result
-    undo = undo_changes(aws, [(c, result.results[c.id]) for c in reversed(completed)], journal)
+    undo = undo_changes(
+        aws,
+        [
+            (registry.restore_point(c, result.states_before.get(c.id)), result.results[c.id])
+            for c in reversed(completed)
+        ],
+        journal,
+    )
     result.steps.extend(undo.steps)
     result.left = undo.left
     if stale and not undo.left:
@@ -268,7 +281,7 @@ def undo_changes(
         result.left.append(change.id)
 
     for change, out in items:
-        h = handlers.handler(change.kind)
+        h = registry.handler(change.kind)
         try:
             if expected_after is not None and change.id in expected_after:
                 live = h.read_after(aws, change, out, results)
