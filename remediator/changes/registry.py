@@ -1,7 +1,7 @@
 """The one registry of change kinds: name -> ``Kind`` (Cloud Custodian style).
 
 Adding a kind is one module under ``remediator/changes/`` declaring ``KIND``
-and one line in ``_MODULES`` (plus its tests). Everything else reads the
+(plus its tests): the registry finds it. Everything else reads the
 kind from here: the planner (spec, typed change), the engine (handler,
 restore point), ``remediate iam-policy`` (permissions) and ``remediate
 schema`` (``Change``, the union of every kind's typed change).
@@ -9,11 +9,15 @@ schema`` (``Change``, the union of every kind's typed change).
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, Union
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+import remediator.changes
 from remediator.changes import (
     ec2_endpoint_ingress,
     ec2_endpoint_private_dns,
@@ -28,32 +32,32 @@ from remediator.changes.base import Handler, Kind
 from remediator.domain.errors import BadInput
 from remediator.domain.plan import ChangeBase
 
-# Listed in apply order (``phase``), which is also the order of the schema.
-_MODULES = (
-    ec2_vpc_dns,
-    ec2_endpoint_sg,
-    ec2_endpoint_ingress,
-    ec2_lambda_endpoint,
-    ec2_endpoint_private_dns,
-    ec2_nat_route,
-    lambda_vpc_config,
-    lambda_alias,
-)
 
-KINDS: dict[str, Kind] = {m.KIND.name: m.KIND for m in _MODULES}
+def _kind_modules() -> list[ModuleType]:
+    """Every module of this package that declares a ``KIND``: a new kind is
+    one new module, found here without another list to keep."""
+    modules = [
+        importlib.import_module(f"{remediator.changes.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(remediator.changes.__path__)
+    ]
+    return [m for m in modules if isinstance(getattr(m, "KIND", None), Kind)]
 
-Change = Annotated[
-    ec2_vpc_dns.EnableVpcDnsChange
-    | ec2_endpoint_sg.CreateEndpointSgChange
-    | ec2_endpoint_ingress.AuthorizeEndpointIngressChange
-    | ec2_lambda_endpoint.CreateLambdaEndpointChange
-    | ec2_endpoint_private_dns.EnableEndpointPrivateDnsChange
-    | ec2_nat_route.PutNatRouteChange
-    | lambda_vpc_config.UpdateVpcConfigChange
-    | lambda_alias.MoveAliasChange,
-    Field(discriminator="kind"),
-]
-"""A change of any kind: the plan file's ``changes`` items, told apart by ``kind``."""
+
+KINDS: dict[str, Kind] = {
+    kind.name: kind
+    for kind in sorted((m.KIND for m in _kind_modules()), key=lambda k: (k.phase, k.name))
+}
+"""Every kind by name, in apply order (``phase``, then name)."""
+
+if TYPE_CHECKING:
+    Change = ChangeBase
+else:
+    Change = Annotated[
+        Union[tuple(k.change for k in KINDS.values())],  # noqa: UP007 (built at run time)
+        Field(discriminator="kind"),
+    ]
+"""A change of any kind: the plan file's ``changes`` items, told apart by
+``kind`` (the discriminated union of every kind's typed change)."""
 
 _CHANGE: TypeAdapter[Change] = TypeAdapter(Change)
 
@@ -104,7 +108,7 @@ def restore_point(change: C, state_before: Mapping[str, Any] | None) -> C:
             f"The journaled state of change {change.id} ({change.kind}) is not a state of its target: {dict(state_before)}.",
             hint="The journal was edited or belongs to another version; undo the change by hand.",
         ) from None
-    if before == getattr(change, "before", None):
+    if before == change.before:
         return change
     return change.model_copy(update={"before": before})
 
@@ -118,7 +122,7 @@ def check_before(change: ChangeBase) -> str | None:
         expected = KINDS[change.kind].restore(change, state)
     except (KeyError, TypeError, ValidationError):
         return f"its fingerprint state {state} is not a {change.kind} state"
-    before = getattr(change, "before", None)
+    before = change.before
     if expected != before:
         shown = "null" if before is None else str(before)
         return f"its before {shown} disagrees with its fingerprint state {state}"

@@ -161,3 +161,6 @@ class ChangeBase(Frozen):
     blast_radius: BlastRadius = Field(default_factory=BlastRadius)
     fingerprint: Fingerprint
     fixes: tuple[str, ...] = ()
+    # each kind narrows these to its own models
+    before: KindValues | None = None
+    after: KindValues
