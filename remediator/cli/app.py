@@ -27,8 +27,8 @@ from remediator.domain.errors import RemediatorError
 from remediator.domain.outcomes import EXIT_CHANGES, EXIT_ERROR
 
 if TYPE_CHECKING:
-    from remediator.domain.plan import Plan
     from remediator.domain.policy import Policy
+    from remediator.planfile.model import Plan
 
 try:  # typer >= 0.26 carries its own copy of click
     from typer._click import exceptions as _click_exceptions

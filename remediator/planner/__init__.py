@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from remediator import __version__
-from remediator.changes import kinds
-from remediator.changes.state import route_state, vpc_config_state
+from remediator.changes import registry as kinds
+from remediator.changes.ec2_nat_route import route_state
+from remediator.changes.lambda_vpc_config import vpc_config_state
+from remediator.changes.registry import Change
 from remediator.diagnose import (
     ALIAS_BROKEN,
     AZ_BELOW_MIN,
@@ -60,17 +62,10 @@ from remediator.domain.inventory import (
     RouteTable,
     Subnet,
 )
-from remediator.domain.plan import (
-    BlastRadius,
-    Change,
-    Finding,
-    Fingerprint,
-    Plan,
-    PlanSummary,
-    Risk,
-)
+from remediator.domain.plan import BlastRadius, Finding, Fingerprint, Risk
 from remediator.domain.policy import Policy, Settings
 from remediator.planfile.digest import _canonical_sha256, _plan_digest, plan_digest, with_digest  # noqa: F401
+from remediator.planfile.model import Plan, PlanSummary
 
 MAX_SUBNETS = 16
 MAX_SECURITY_GROUPS = 5
@@ -118,21 +113,23 @@ class _Builder:
                 }
             )
             return cid
-        self.changes[cid] = Change(
-            id=cid,
-            kind=kind,
-            region=self.region,
-            target=target,
-            before=before,
-            after=after,
-            depends_on=tuple(sorted(set(depends_on))),
-            risk=risk,
-            reversible=spec.reversible,
-            permissions=spec.permissions,
-            reason=reason,
-            blast_radius=blast or BlastRadius(),
-            fingerprint=fp,
-            fixes=tuple(sorted(set(fixes))),
+        self.changes[cid] = kinds.build(
+            {
+                "id": cid,
+                "kind": kind,
+                "region": self.region,
+                "target": target,
+                "before": before,
+                "after": after,
+                "depends_on": tuple(sorted(set(depends_on))),
+                "risk": risk,
+                "reversible": spec.reversible,
+                "permissions": spec.permissions,
+                "reason": reason,
+                "blast_radius": blast or BlastRadius(),
+                "fingerprint": fp,
+                "fixes": tuple(sorted(set(fixes))),
+            }
         )
         return cid
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from remediator.domain.plan import Finding, FunctionSummary, Plan
+from remediator.domain.plan import Finding, FunctionSummary
+from remediator.planfile.model import Plan
 
 SCHEMA_VERSION = "2018-10-08"
 FINDING_TYPE = "Software and Configuration Checks/AWS Security Best Practices"

@@ -14,20 +14,17 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from remediator.changes import lambda_vpc_config
+from remediator.changes.registry import Change
 from remediator.domain.base import gc_paused
 from remediator.domain.errors import BadInput
-from remediator.domain.plan import (
-    Change,
-    Finding,
-    FunctionSummary,
-    Plan,
-    SubnetEgress,
-)
+from remediator.domain.plan import Finding, FunctionSummary, SubnetEgress
 from remediator.planfile.encode import canonical_json
+from remediator.planfile.model import Plan
 
 FORMATS: tuple[str, ...] = ("text", "markdown", "json")
 WIDTH = 120
-VPC_CONFIG_KIND = "lambda.update-vpc-config"
+VPC_CONFIG_KIND = lambda_vpc_config.NAME
 
 NO_EGRESS = frozenset({"public", "nat-broken", "isolated"})
 PROBLEM_STATUSES = frozenset({"open", "planned", "blocked", "deferred"})
@@ -180,7 +177,8 @@ def _kv(d: Mapping[str, Any] | None) -> str:
 def change_summary(change: Change) -> str:
     """A one-line before -> after. For VPC config updates, the subnet and
     security group lists with what is removed and added."""
-    before, after = change.before, change.after
+    before = None if change.before is None else change.before.as_json()
+    after = change.after.as_json()
     if change.kind == VPC_CONFIG_KIND:
         parts: list[str] = []
         for key in ("SubnetIds", "SecurityGroupIds"):

@@ -29,10 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from remediator.aws import door
+from remediator.changes import registry
+from remediator.changes.registry import Change
 from remediator.domain.errors import ApprovalRefused, BadInput
 from remediator.domain.outcomes import EXIT_CODES, RUN_VERDICT, RunOutcome, Verdict
-from remediator.domain.plan import RISK_ORDER, Change, Plan
+from remediator.domain.plan import RISK_ORDER
 from remediator.planfile.approval import read_approval
+from remediator.planfile.model import Plan
 from remediator.run import engine
 from remediator.run.journal import check_folder, read_journal
 from remediator.run.lock import DynamoLock, FileLock, held, lock_key, owner_info
@@ -357,13 +360,37 @@ def _verify(
     if not (opts.rollback_on_verify_failure or rec.error is not None):
         rec.finish("verify-failed")
         return Outcome("error", lines, journal_path, ids, problems=problems)
-    undo = engine.undo_changes(aws, [(c, result.results[c.id]) for c in reversed(applied)], rec)
+    states = _states_before(journal_path, result)
+    undo = engine.undo_changes(
+        aws,
+        [
+            (registry.restore_point(c, states.get(c.id)), result.results[c.id])
+            for c in reversed(applied)
+        ],
+        rec,
+    )
     lines += [_step_line(s) for s in undo.steps]
     outcome: RunOutcome = "rolled-back" if not undo.left else "rollback-incomplete"
     rec.finish(outcome)
     if undo.left:
         lines.append(f"Rollback incomplete; left to undo by hand: {', '.join(undo.left)}.")
     return Outcome(RUN_VERDICT[outcome], lines, journal_path, undo.left, undo.undone, problems)
+
+
+def _states_before(journal_path: Path, result: engine.RunResult) -> dict[str, dict[str, Any]]:
+    """The live state each applied change's ``intent`` line recorded: this
+    run's own, and (on resume) the earlier runs' from the journal. A journal
+    that cannot be read back leaves the earlier runs' to the plan's ``before``
+    rather than stopping the undo."""
+    states: dict[str, dict[str, Any]] = {}
+    try:
+        for cid, r in read_journal(journal_path).records.items():
+            if r.state_before is not None:
+                states[cid] = r.state_before
+    except (OSError, BadInput):
+        pass
+    states.update(result.states_before)
+    return states
 
 
 def _failed_run(result: engine.RunResult, lines: list[str], journal_path: Path) -> Outcome:
@@ -434,7 +461,12 @@ def _rollback_todo(plan: Plan, journal_path: Path) -> list[Entry]:
         )
     by_id = {c.id: c for c in plan.changes}
     return [
-        (by_id[r.change_id], r.state, r.result, r.state_after)
+        (
+            registry.restore_point(by_id[r.change_id], r.state_before),
+            r.state,
+            r.result,
+            r.state_after,
+        )
         for r in view.applied()
         if r.change_id in by_id
     ]

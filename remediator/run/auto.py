@@ -56,14 +56,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from remediator import planfile, planner
 from remediator.aws import discover, door, notify
+from remediator.changes.registry import Change
 from remediator.domain.errors import AwsAccessError, BadInput, RemediatorError
 from remediator.domain.inventory import Inventory
 from remediator.domain.outcomes import EXIT_CODES as VERDICT_EXIT_CODES
 from remediator.domain.outcomes import EXIT_FIXED as EXIT_FIXED
 from remediator.domain.outcomes import TARGET_VERDICT, TargetOutcome
 from remediator.domain.outcomes import WORST_FIRST as VERDICT_ORDER
-from remediator.domain.plan import Change, Plan
 from remediator.domain.policy import Policy
+from remediator.planfile.model import Plan
 from remediator.render import asff, report
 from remediator.run import apply as applying
 from remediator.run.lock import DynamoLock, FileLock

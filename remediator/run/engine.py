@@ -44,12 +44,13 @@ from typing import Any, Literal
 import structlog
 
 from remediator.aws.door import Aws
-from remediator.changes import handlers
-from remediator.changes.handlers import Handler, Live
+from remediator.changes import registry
+from remediator.changes.base import Handler, Live, safe_read
+from remediator.changes.registry import Change
 from remediator.domain.canonical import state_hash
 from remediator.domain.errors import AwsCallFailed, BadInput, RemediatorError
 from remediator.domain.outcomes import RunOutcome, StepOutcome
-from remediator.domain.plan import Change, Plan
+from remediator.planfile.model import Plan
 from remediator.run.journal import Journal
 
 log = structlog.get_logger(__name__)
@@ -57,9 +58,9 @@ log = structlog.get_logger(__name__)
 Results = dict[str, dict[str, Any]]
 
 
-def lookup(kind: str) -> Handler:
+def lookup(kind: str) -> Handler[Any]:
     """The handler of a change kind (the one lookup of the engine)."""
-    return handlers.handler(kind)
+    return registry.handler(kind)
 
 
 @dataclass
@@ -86,6 +87,8 @@ class RunResult:
     left: list[str] = field(default_factory=list)
     """Changes still in effect after a failure (kept, or their undo failed)."""
     undone: list[str] = field(default_factory=list)
+    states_before: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each change's live state as its ``intent`` line recorded it: what undo restores."""
 
 
 def is_stale(change: Change, live: Live) -> str | None:
@@ -200,7 +203,7 @@ class Attempt:
 
 
 def judge_attempt(
-    aws: Aws, h: Handler, change: Change, live: Live, journaled: dict[str, Any] | None
+    aws: Aws, h: Handler[Any], change: Change, live: Live, journaled: dict[str, Any] | None
 ) -> Attempt:
     """What an attempt of ``change`` without a recorded outcome left in effect.
 
@@ -233,7 +236,7 @@ def check_plan(aws: Aws, plan: Plan, changes: list[Change]) -> list[StepReport]:
     results: Results = {}
     for change in changes:
         h = lookup(change.kind)
-        live = handlers.safe_read(h, aws, change, results)
+        live = safe_read(h, aws, change, results)
         stale = is_stale(change, live)
         if stale:
             reports.append(StepReport.of(change, "stale", stale))
@@ -265,7 +268,7 @@ def preflight(
     stale: list[StepReport] = []
     for c in [c for c in changes if c.id not in done]:
         h = lookup(c.kind)
-        live = handlers.safe_read(h, aws, c, done)
+        live = safe_read(h, aws, c, done)
         why = is_stale(c, live)
         if why and c.id in uncertain:
             attempt = judge_attempt(aws, h, c, live, partial.get(c.id))
@@ -280,7 +283,7 @@ def preflight(
             if attempt.verdict == "partial":
                 undo_one(aws, c, attempt.result)
                 rec.change("undone", c, note="partial change of the interrupted run")
-                live = handlers.safe_read(h, aws, c, done)
+                live = safe_read(h, aws, c, done)
                 why = is_stale(c, live)
         if why:
             stale.append(StepReport.of(c, "stale", why))
@@ -332,13 +335,14 @@ def _step(run: _Run, change: Change) -> None:
     aws.on_progress = record
     attempted = False
     try:
-        live = handlers.safe_read(h, aws, change, results)
+        live = safe_read(h, aws, change, results)
         why = is_stale(change, live)
         if why:
             rec.change("skipped", change, error=why)
             run.result.steps.append(StepReport.of(change, "stale", why))
             raise _Stop(why, stale=True)
         rec.change("intent", change, state_before=live.state)
+        run.result.states_before[change.id] = live.state
         attempted = True
         out = h.apply(aws, change, live, results)
         h.settle(aws, change, out)
@@ -367,7 +371,7 @@ def _step(run: _Run, change: Change) -> None:
 
 def _failed(
     run: _Run,
-    h: Handler,
+    h: Handler[Any],
     change: Change,
     exc: Exception,
     attempted: bool,
@@ -389,7 +393,7 @@ def _failed(
         # the outcome may be lost (a timeout after AWS did the write, then a
         # retry refused by RevisionId): read the target to find out
         try:
-            live = handlers.safe_read(h, aws, change, run.result.results)
+            live = safe_read(h, aws, change, run.result.results)
             attempt = judge_attempt(aws, h, change, live, None)
         except Exception:
             attempt = Attempt("unknown")
@@ -458,7 +462,14 @@ def apply_changes(
         result.outcome = "stale" if stop.stale else "failed-kept"
         result.left = [c.id for c in run.completed]
         return result
-    undo = undo_changes(aws, [(c, result.results[c.id]) for c in reversed(run.completed)], rec)
+    undo = undo_changes(
+        aws,
+        [
+            (registry.restore_point(c, result.states_before.get(c.id)), result.results[c.id])
+            for c in reversed(run.completed)
+        ],
+        rec,
+    )
     result.steps.extend(undo.steps)
     result.left, result.undone = undo.left, undo.undone
     if stop.stale and not undo.left:
@@ -544,7 +555,7 @@ def plan_rollback(
         if state == "intent" and not result:
             # unknown outcome: the target says what happened
             h = lookup(change.kind)
-            live = handlers.safe_read(h, aws, change, {})
+            live = safe_read(h, aws, change, {})
             attempt = judge_attempt(aws, h, change, live, None)
             if attempt.verdict == "untouched":
                 work.never.append(StepReport.of(change, "never-applied"))

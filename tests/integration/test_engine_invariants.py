@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from remediator.changes import handlers
+from remediator.changes import registry
 from remediator.domain.errors import AwsAccessError, BadInput
 from remediator.domain.outcomes import EXIT_OK, EXIT_ROLLED_BACK
 from remediator.run import journal as journaling
@@ -123,7 +123,7 @@ def test_an_unexpected_exception_in_a_handler_undoes_what_was_applied(
 ) -> None:
     plan, path = world.plan()
     third = plan.changes[2]
-    h = handlers.handler(third.kind)
+    h = registry.handler(third.kind)
     real = type(h).apply
 
     def apply(self: Any, aws: Any, change: Any, live: Any, results: Any) -> dict[str, Any]:

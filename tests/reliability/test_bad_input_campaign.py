@@ -34,7 +34,7 @@ from typer.testing import CliRunner, Result
 from remediator import planner, sandbox
 from remediator.aws import door
 from remediator.cli.app import app
-from remediator.domain.plan import Plan
+from remediator.planfile.model import Plan
 
 REGION = sandbox.REGION
 FULL = os.environ.get("REMEDIATOR_CAMPAIGN", "").lower() == "full"
