@@ -1,8 +1,7 @@
 """Commands for unattended runs (`remediate auto`, `remediate iam-policy`).
 
-Registered on the main Typer app by ``remediator.cli``; heavy modules are
-imported inside the commands. This module never imports ``remediator.cli``
-at import time (``cli`` imports this module while it is being built).
+Registered on the Typer app by ``remediator.cli.main``; heavy modules are
+imported inside the commands.
 
 `remediate auto` exit codes (docs/auto.md): 0 nothing to do, 6 fixed
 everything, 2 changes left for review, 3 stale, 4 a change failed and was
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from remediator.cli.app import _errors, _now, _setup_logging
 
 if TYPE_CHECKING:
     from remediator.run.auto import RunSummary
@@ -201,21 +202,19 @@ def auto(
     3 stale, 4 rolled back, 5 rollback incomplete, 1 error (worst target wins).
     The last line of stdout is the run summary as JSON.
     """
-    from remediator.cli import app as cli
-
-    with cli._errors():
-        cli._setup_logging(log_level)
+    with _errors():
+        _setup_logging(log_level)
         from remediator.domain.errors import BadInput, RemediatorError
-        from remediator.domain.plan import RISK_ORDER
+        from remediator.domain.plan import risk_rank
         from remediator.domain.policy import load_policy
         from remediator.run import auto as running
+        from remediator.run.verify import make_verifier
 
         run_id = running.new_run_id()
         if out_dir is None:
-            out_dir = Path("runs") / cli._now().replace("-", "").replace(":", "")
+            out_dir = Path("runs") / _now().replace("-", "").replace(":", "")
         try:
-            if max_risk not in RISK_ORDER:
-                raise BadInput(f"--max-risk {max_risk!r} is not low, medium or high.")
+            risk_rank(max_risk)
             accounts: tuple[str, ...] = ()
             if accounts_file is not None:
                 try:
@@ -256,12 +255,12 @@ def auto(
             typer.echo(f"Error: {exc}", err=True)
             failed = running.RunSummary(
                 run_id=run_id,
-                started_at=cli._now(),
+                started_at=_now(),
                 out_dir=out_dir,
                 max_risk=max_risk,
                 max_changes=max_changes,
                 dry_run=dry_run,
-                finished_at=cli._now(),
+                finished_at=_now(),
                 error=" ".join(str(exc).split()),
             )
             typer.echo(json.dumps(failed.to_json(), sort_keys=True, separators=(",", ":")))
@@ -270,7 +269,7 @@ def auto(
         with bar:
             summary = running.run(
                 opts,
-                running.Deps(verifier=cli._verifier, now=cli._now, progress=update),
+                running.Deps(verifier=make_verifier, now=_now, progress=update),
             )
         if summary.error:
             typer.echo(f"Error: {summary.error}", err=True)
@@ -309,9 +308,7 @@ def iam_policy(
     as the run it is for. With --role-arn, `--mode auto` is the runner's
     policy; each member role needs `--mode apply`.
     """
-    from remediator.cli import app as cli
-
-    with cli._errors():
+    with _errors():
         from remediator.render import iam
 
         typer.echo(
@@ -326,9 +323,3 @@ def iam_policy(
             ),
             nl=False,
         )
-
-
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
-    app.command(name="auto")(auto)
-    app.command(name="iam-policy")(iam_policy)

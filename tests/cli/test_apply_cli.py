@@ -17,7 +17,7 @@ from typer.testing import CliRunner, Result
 
 from remediator import sandbox
 from remediator.aws import door
-from remediator.cli.app import app
+from remediator.cli.main import app
 from remediator.run.lock import FileLock, lock_key
 
 REGION = sandbox.REGION

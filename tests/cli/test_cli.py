@@ -19,7 +19,7 @@ from typer.testing import CliRunner, Result
 
 from remediator import sandbox
 from remediator.aws import discover
-from remediator.cli.app import app
+from remediator.cli.main import app
 
 REGION = "us-east-1"
 
