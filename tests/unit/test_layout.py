@@ -318,7 +318,9 @@ def _kind_names() -> list[str]:
             registry = importlib.import_module(module).KINDS
         except (ImportError, AttributeError):
             continue
-        return sorted(registry)
+        if isinstance(registry, Mapping):
+            return sorted(registry)
+        return sorted(spec.name for spec in registry)
     raise AssertionError("no change-kind registry found under remediator.changes")
 
 
