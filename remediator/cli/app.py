@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from remediator.domain.errors import EXIT_ERROR, RemediatorError
+from remediator.domain.errors import RemediatorError
+from remediator.domain.outcomes import EXIT_ERROR
 
 if TYPE_CHECKING:
     from remediator.domain.plan import Plan

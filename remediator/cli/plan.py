@@ -26,7 +26,7 @@ from remediator.cli.app import (
     _setup_logging,
     _spinner,
 )
-from remediator.domain.errors import EXIT_CHANGES
+from remediator.domain.outcomes import EXIT_CHANGES
 
 if TYPE_CHECKING:
     from remediator.domain.plan import Plan

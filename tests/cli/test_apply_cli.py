@@ -279,3 +279,19 @@ def test_rollback_of_a_missing_journal_exits_1(world: World) -> None:
     result = _run(["rollback", "p.journal.jsonl", "--auto-approve", "--endpoint-url", world.url])
     assert result.exit_code == 1
     assert "does not exist" in _error_line(result)
+
+
+def test_rollback_needs_only_the_journal_wherever_it_was_written(world: World) -> None:
+    before = world.snapshot()
+    assert _plan(world, "plans/p.json").exit_code == 0
+    applied = _apply(
+        world, "plans/p.json", "--auto-approve", "--max-risk", "high", "--journal", "runs/j.jsonl"
+    )
+    assert applied.exit_code == 0, (applied.stdout, applied.stderr)
+    assert world.snapshot() != before
+
+    rolled = _run(["rollback", "runs/j.jsonl", "--auto-approve", "--endpoint-url", world.url])
+
+    assert rolled.exit_code == 0, (rolled.stdout, rolled.stderr)
+    assert "Rollback complete." in rolled.stdout
+    assert world.snapshot() == before

@@ -42,14 +42,13 @@ from remediator import planfile, planner, sandbox
 from remediator.aws import discover, door
 from remediator.changes import kinds
 from remediator.diagnose import diagnose
-from remediator.domain.errors import (
+from remediator.domain.errors import ApprovalRefused, BadInput
+from remediator.domain.outcomes import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_ROLLBACK_INCOMPLETE,
     EXIT_ROLLED_BACK,
     EXIT_STALE,
-    ApprovalRefused,
-    BadInput,
 )
 from remediator.domain.plan import Change, Plan
 from remediator.domain.policy import Policy, parse_policy

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from remediator.changes import kinds
-from remediator.domain.errors import EXIT_OK, EXIT_STALE
+from remediator.domain.outcomes import EXIT_OK, EXIT_STALE
 from remediator.run.apply import ApplyOptions, run_apply, run_rollback
 from remediator.run.journal import read_journal
 from tests.reliability.conftest import (

@@ -19,7 +19,7 @@ import botocore.session
 import pytest
 
 from remediator.changes import kinds
-from remediator.domain.errors import EXIT_OK
+from remediator.domain.outcomes import EXIT_OK
 from remediator.run.apply import ApplyOptions, run_apply, run_rollback
 from remediator.run.journal import read_journal
 from tests.reliability.conftest import (

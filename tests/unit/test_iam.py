@@ -37,7 +37,8 @@ import remediator
 from remediator import planfile, planner, sandbox
 from remediator.aws import discover, door
 from remediator.changes import handlers, kinds
-from remediator.domain.errors import EXIT_OK, BadInput
+from remediator.domain.errors import BadInput
+from remediator.domain.outcomes import EXIT_OK
 from remediator.domain.policy import Policy, parse_policy
 from remediator.render import iam
 from remediator.run import auto
