@@ -1,4 +1,4 @@
-from remediator.cli.app import main
+from remediator.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -79,6 +79,7 @@ from remediator.domain.inventory import (
     VpcConfig,
     VpcEndpoint,
 )
+from remediator.domain.policy import check_account
 
 log = structlog.get_logger(__name__)
 
@@ -481,11 +482,7 @@ def discover(
     arn = str(identity.get("Arn", ""))
     partition = arn.split(":")[1] if arn.count(":") >= 2 and arn.split(":")[1] else "aws"
     log.info("caller_identified", account_id=account_id, partition=partition)
-    if allowed_account_ids and account_id not in allowed_account_ids:
-        raise errors.BadInput(
-            f"Account {account_id} is not in the policy's allowed_account_ids ({', '.join(allowed_account_ids)}).",
-            hint="Use credentials for an allowed account, or add it to the policy.",
-        )
+    check_account(allowed_account_ids, account_id)
 
     listed: dict[str, dict[str, _Listed]] = {}
     for region in wanted_regions:

@@ -1,8 +1,9 @@
-"""The command line: `remediate plan | show | demo | sandbox | schema`.
+"""The Typer app, its shared options, logging set-up and the one error -> exit map.
 
-The only module that imports typer. Errors map to exit codes in one place
-(``_errors``); heavy modules (boto3, moto, rich) are imported inside the
-commands so ``remediate --help`` stays fast.
+Commands live in ``plan``, ``apply``, ``auto`` and ``dev`` beside this module
+and are registered on ``app`` by ``remediator.cli.main``; this module imports
+none of them (no cycle). Heavy modules (boto3, moto, rich) are imported
+inside the commands so ``remediate --help`` stays fast.
 
 Exit codes: 0 success / no changes, 1 error, 2 changes present (with
 ``--detailed-exitcode``), 3-5 reserved for apply (stale plan, rolled back,
@@ -16,18 +17,17 @@ import contextlib
 import datetime as dt
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from remediator.domain.errors import RemediatorError
-from remediator.domain.outcomes import EXIT_CHANGES, EXIT_ERROR
+from remediator.domain.outcomes import EXIT_ERROR
 
 if TYPE_CHECKING:
-    from remediator.domain.policy import Policy
     from remediator.planfile.model import Plan
 
 try:  # typer >= 0.26 carries its own copy of click
@@ -150,190 +150,16 @@ def _setup_logging(level: str) -> None:
     log.configure(level)
 
 
-def _check_account(policy: Policy, account_id: str) -> None:
-    if policy.allowed_account_ids and account_id not in policy.allowed_account_ids:
-        from remediator.domain.errors import BadInput
+@contextlib.contextmanager
+def _spinner(message: str) -> Iterator[Callable[[str], None] | None]:
+    """A one-line status on stderr when it is a terminal (its ``update``); nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
 
-        raise BadInput(
-            f"Account {account_id} is not in the policy's allowed_account_ids ({', '.join(policy.allowed_account_ids)}).",
-            hint="Use credentials for an allowed account, or add it to the policy.",
-        )
-
-
-def run_plan(
-    *,
-    regions: list[str],
-    profile: str | None,
-    endpoint_url: str | None,
-    policy: Policy,
-    functions: list[str],
-    progress: bool,
-) -> Plan:
-    """discover -> diagnose -> plan, shared by `plan` and `demo`."""
-    from remediator import planner
-    from remediator.aws import discover
-    from remediator.domain.errors import BadInput
-
-    session = discover.make_session(profile)
-    if not regions:
-        if not session.region_name:
-            raise BadInput(
-                "No region given.",
-                hint="Pass --region, or set AWS_REGION or a region in your profile.",
-            )
-        regions = [session.region_name]
-    status_cm: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
-    update = None
-    if progress and sys.stderr.isatty():
-        from rich.console import Console
-
-        status = Console(stderr=True).status("Discovering…")
-        status_cm = status
-
-        def update(message: str) -> None:
-            status.update(message)
-
-    with status_cm:
-        inventory = discover.discover(
-            session,
-            regions,
-            endpoint_url=endpoint_url,
-            function_patterns=functions,
-            need_tags=policy.uses_tags,
-            tags_from=policy.tags_from,
-            dns_for_all_vpcs=policy.may_create_endpoints,
-            progress=update,
-            allowed_account_ids=policy.allowed_account_ids,
-        )
-    _check_account(policy, inventory.account_id)
-    return planner.build_plan(inventory, policy, _now())
-
-
-def _emit(plan: Plan, fmt: Format, out: Path | None, default_dir: Path) -> Path:
-    from remediator import planfile
-
-    path = out if out is not None else default_dir / f"{plan.plan_id}.json"
-    text = planfile.write_plan(plan, path)
-    # the JSON report is the plan file's text: encoded once
-    typer.echo(text if fmt is Format.json else _render(plan, fmt), nl=False)
-    if fmt is not Format.json:
-        typer.echo(f"\nPlan written to {path}. Review it, then: remediate show {path}", err=True)
-    return path
-
-
-@app.command()
-def plan(
-    region: RegionOpt = None,
-    profile: ProfileOpt = None,
-    endpoint_url: EndpointOpt = None,
-    policy: PolicyOpt = None,
-    function: FunctionOpt = None,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Plan file to write. Default: plans/<plan-id>.json."),
-    ] = None,
-    format: FormatOpt = Format.text,
-    detailed_exitcode: Annotated[
-        bool,
-        typer.Option(
-            "--detailed-exitcode", help="Exit 2 when the plan has changes (0 none, 1 error)."
-        ),
-    ] = False,
-    log_level: LogOpt = "warning",
-) -> None:
-    """Read the account, diagnose every function and write a plan. Changes nothing."""
-    with _errors():
-        _setup_logging(log_level)
-        from remediator.domain.policy import load_policy
-
-        pol = load_policy(policy)
-        result = run_plan(
-            regions=region or [],
-            profile=profile,
-            endpoint_url=endpoint_url,
-            policy=pol,
-            functions=function or [],
-            progress=True,
-        )
-        _emit(result, format, out, Path("plans"))
-    if detailed_exitcode and result.changes:
-        raise typer.Exit(EXIT_CHANGES)
-
-
-@app.command()
-def show(
-    plan_file: Annotated[Path, typer.Argument(help="A plan file written by `remediate plan`.")],
-    format: FormatOpt = Format.text,
-) -> None:
-    """Render a saved plan (checks its format version and digest)."""
-    with _errors():
-        from remediator import planfile
-
-        loaded = planfile.read_plan(plan_file)
-        typer.echo(_render(loaded, format), nl=False)
-
-
-@app.command()
-def demo(
-    format: FormatOpt = Format.text,
-    policy: PolicyOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Plan file to write.")] = None,
-    log_level: LogOpt = "warning",
-) -> None:
-    """Build a sandbox account in memory (moto), then diagnose and plan it. No AWS account needed."""
-    with _errors():
-        _setup_logging(log_level)
-        from remediator import sandbox
-        from remediator.domain.policy import load_policy
-
-        pol = load_policy(policy)
-        with sandbox.mock_world():
-            import boto3
-
-            sandbox.seed(cast(Any, boto3.Session(region_name=sandbox.REGION)), sandbox.REGION)
-            result = run_plan(
-                regions=[sandbox.REGION],
-                profile=None,
-                endpoint_url=None,
-                policy=pol,
-                functions=[],
-                progress=True,
-            )
-        _emit(result, format, out, Path("plans"))
-
-
-@app.command(name="sandbox")
-def sandbox_cmd(
-    port: Annotated[
-        int, typer.Option("--port", help="Port for the local moto server (0: any free port).")
-    ] = 5055,
-) -> None:
-    """Run the demo account on a local moto server until interrupted, for plan/apply against it."""
-    with _errors():
-        from remediator import sandbox
-
-        server, url = sandbox.run_server(port)
-        try:
-            import boto3
-
-            env = sandbox.sandbox_env(url)
-            session = boto3.Session(
-                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                region_name=sandbox.REGION,
-            )
-            sandbox.seed(cast(Any, session), sandbox.REGION, endpoint_url=url)
-            typer.echo(f"Sandbox running at {url}. In another shell:\n")
-            for key, value in sorted(env.items()):
-                typer.echo(f"export {key}={value}")
-            typer.echo("\nremediate plan\n\nPress Ctrl-C to stop.")
-            with contextlib.suppress(KeyboardInterrupt):
-                while True:
-                    import time
-
-                    time.sleep(3600)
-        finally:
-            server.stop()
+    with Console(stderr=True).status(message) as status:
+        yield status.update
 
 
 def _exec_aws(profile: str | None, endpoint_url: str | None, dry_run: bool) -> Any:
@@ -348,42 +174,6 @@ def _exec_aws(profile: str | None, endpoint_url: str | None, dry_run: bool) -> A
         return session.client(service, **kwargs)
 
     return session, door.Aws(factory, dry_run=dry_run)
-
-
-def _verifier(session: Any, endpoint_url: str | None, policy: Policy) -> Any:
-    """Re-discover the functions a run touched and re-diagnose them."""
-    from remediator.aws import discover
-    from remediator.diagnose import diagnose
-
-    def verify(plan: Plan, applied: list[Any]) -> list[str]:
-        fixed = {fid for c in applied for fid in c.fixes}
-        names = sorted({f.function for f in plan.findings if f.id in fixed})
-        if not names:
-            return []
-        inventory = discover.discover(
-            session,
-            list(plan.regions),
-            endpoint_url=endpoint_url,
-            function_patterns=names,
-            need_tags=policy.uses_tags,
-            tags_from=policy.tags_from,
-            dns_for_all_vpcs=policy.may_create_endpoints,
-        )
-        now = diagnose(inventory, policy)
-        known = {f.id for f in plan.findings}
-        problems = [
-            f"{f.function}:{f.qualifier} {f.code} is still there"
-            for f in now.findings
-            if f.id in fixed
-        ]
-        problems += [
-            f"{f.function}:{f.qualifier} new finding {f.code}"
-            for f in now.findings
-            if f.id not in known and f.severity != "info"
-        ]
-        return problems
-
-    return verify
 
 
 def _confirm(auto_approve: bool) -> Any:
@@ -403,215 +193,3 @@ def _lock(
             kwargs["endpoint_url"] = endpoint_url
         return DynamoLock(session.client("dynamodb", **kwargs), lock_table)
     return FileLock(plan_file.parent / ".locks")
-
-
-@app.command()
-def apply(
-    plan_file: Annotated[Path, typer.Argument(help="The reviewed plan file.")],
-    dry_run: Annotated[
-        bool,
-        typer.Option("--dry-run", help="Check everything against the live state; change nothing."),
-    ] = False,
-    auto_approve: Annotated[
-        bool,
-        typer.Option(
-            "--auto-approve", help="Do not ask; apply what --max-risk and --approval allow."
-        ),
-    ] = False,
-    max_risk: Annotated[
-        str,
-        typer.Option(
-            "--max-risk",
-            help="Without a person answering: apply changes up to this risk (low, medium, high).",
-        ),
-    ] = "low",
-    approval: Annotated[
-        Path | None, typer.Option("--approval", help="Approval file from `remediate approve`.")
-    ] = None,
-    journal: Annotated[
-        Path | None, typer.Option("--journal", help="Journal file. Default: beside the plan.")
-    ] = None,
-    no_rollback: Annotated[
-        bool, typer.Option("--no-rollback", help="On a failure, stop and keep what was done.")
-    ] = False,
-    resume: Annotated[
-        Path | None,
-        typer.Option("--resume", help="Continue the interrupted run recorded in this journal."),
-    ] = None,
-    confirm_each: Annotated[
-        bool, typer.Option("--confirm-each", help="Ask for each change.")
-    ] = False,
-    rollback_on_verify_failure: Annotated[
-        bool,
-        typer.Option("--rollback-on-verify-failure", help="Roll back when verification fails."),
-    ] = False,
-    lock_table: Annotated[
-        str | None,
-        typer.Option("--lock-table", help="DynamoDB table for a shared lock (key LockID)."),
-    ] = None,
-    policy: PolicyOpt = None,
-    profile: ProfileOpt = None,
-    endpoint_url: EndpointOpt = None,
-    log_level: LogOpt = "warning",
-) -> None:
-    """Apply a reviewed plan: stale check, approvals, journal, rollback, verification."""
-    with _errors():
-        _setup_logging(log_level)
-        from remediator import planfile
-        from remediator.domain.policy import load_policy
-        from remediator.run import apply as applying
-
-        loaded = planfile.read_plan(plan_file)
-        pol = load_policy(policy)
-        _check_account(pol, loaded.account_id)
-        session, aws = _exec_aws(profile, endpoint_url, dry_run)
-        opts = applying.ApplyOptions(
-            dry_run=dry_run,
-            max_risk=max_risk,
-            approval=approval,
-            journal=journal,
-            rollback=not no_rollback,
-            resume=resume,
-            confirm=_confirm(auto_approve),
-            confirm_each=confirm_each,
-            lock=_lock(lock_table, session, endpoint_url, loaded, plan_file),
-            now=_now,
-            rollback_on_verify_failure=rollback_on_verify_failure,
-        )
-        outcome = applying.run_apply(
-            loaded, plan_file, aws, opts, _verifier(session, endpoint_url, pol)
-        )
-        typer.echo("\n".join(outcome.lines))
-    if outcome.exit_code:
-        raise typer.Exit(outcome.exit_code)
-
-
-@app.command()
-def approve(
-    plan_file: Annotated[Path, typer.Argument(help="The plan to approve.")],
-    by: Annotated[str, typer.Option("--by", help="Who approves.")],
-    note: Annotated[str, typer.Option("--note", help="Why, ticket number…")] = "",
-    max_risk: Annotated[
-        str, typer.Option("--max-risk", help="Highest risk this approval covers.")
-    ] = "high",
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Approval file. Default: beside the plan.")
-    ] = None,
-) -> None:
-    """Approve a plan: writes an approval bound to the plan's digest."""
-    with _errors():
-        from remediator import planfile
-        from remediator.domain.errors import BadInput
-        from remediator.planfile import approval as approving
-
-        if max_risk not in ("low", "medium", "high"):
-            raise BadInput(f"--max-risk {max_risk!r} is not low, medium or high.")
-        loaded = planfile.read_plan(plan_file)
-        path = out or plan_file.with_name(plan_file.name.removesuffix(".json") + ".approval.json")
-        approving.write_approval(loaded, path, by=by, at=_now(), note=note, max_risk=max_risk)
-        typer.echo(
-            f"Approved {loaded.plan_id} ({loaded.digest[:19]}…) by {by} up to risk {max_risk}: {path}"
-        )
-
-
-@app.command()
-def rollback(
-    journal_file: Annotated[Path, typer.Argument(help="Journal of the run to undo.")],
-    plan_file: Annotated[
-        Path | None,
-        typer.Option("--plan", help="The plan of that run. Default: the one the journal names."),
-    ] = None,
-    auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask.")] = False,
-    lock_table: Annotated[
-        str | None,
-        typer.Option("--lock-table", help="DynamoDB lock table, as given to apply."),
-    ] = None,
-    profile: ProfileOpt = None,
-    endpoint_url: EndpointOpt = None,
-    log_level: LogOpt = "warning",
-) -> None:
-    """Undo a finished or interrupted run from its journal, newest change first.
-    Holds the same lock as apply while it runs."""
-    with _errors():
-        _setup_logging(log_level)
-        from remediator import planfile
-        from remediator.run import apply as applying
-
-        if plan_file is None and not journal_file.name:
-            from remediator.domain.errors import BadInput
-
-            raise BadInput(
-                f"{journal_file} is not a journal file.",
-                hint="Pass the journal an apply run wrote.",
-            )
-        path = plan_file or applying.plan_of_journal(journal_file)
-        loaded = planfile.read_plan(path)
-        session, aws = _exec_aws(profile, endpoint_url, False)
-        outcome = applying.run_rollback(
-            loaded,
-            journal_file,
-            aws,
-            _confirm(auto_approve),
-            _now,
-            lock=_lock(lock_table, session, endpoint_url, loaded, path),
-        )
-        typer.echo("\n".join(outcome.lines))
-    if outcome.exit_code:
-        raise typer.Exit(outcome.exit_code)
-
-
-@app.command()
-def unlock(
-    plan_file: Annotated[
-        Path, typer.Argument(help="A plan for the account and regions to unlock.")
-    ],
-    lock_table: Annotated[
-        str | None, typer.Option("--lock-table", help="DynamoDB lock table.")
-    ] = None,
-    profile: ProfileOpt = None,
-    endpoint_url: EndpointOpt = None,
-) -> None:
-    """Break a stale lock left by a dead apply."""
-    with _errors():
-        from remediator import planfile
-        from remediator.run.lock import lock_key
-
-        loaded = planfile.read_plan(plan_file)
-        session = None
-        if lock_table:
-            from remediator.aws import discover
-
-            session = discover.make_session(profile)
-        lock = _lock(lock_table, session, endpoint_url, loaded, plan_file)
-        key = lock_key(loaded.account_id, loaded.regions)
-        typer.echo(f"Lock {key} broken." if lock.break_lock(key) else f"No lock held for {key}.")
-
-
-@app.command()
-def schema() -> None:
-    """Print the JSON Schema of the plan file format."""
-    with _errors():
-        from remediator import planfile
-
-        typer.echo(planfile.schema_text(), nl=False)
-
-
-from remediator.cli import auto as cli_auto  # noqa: E402  (commands for unattended runs)
-
-cli_auto.register(app)
-
-
-# The cyclic garbage collector's default first threshold (700 allocations)
-# makes it run ~750 times during a plan of 5,000 functions, walking the
-# growing inventory again on every older-generation pass: 0.4-0.5 s of a
-# 3-4 s run. Discovery, planning and rendering make mostly acyclic data, so
-# collecting every 50,000 allocations costs a few MB of peak memory at most
-# (measured: +0-4 MB at 5,000 functions) and most of that time.
-GC_THRESHOLDS = (50_000, 20, 20)
-
-
-def main() -> None:
-    import gc
-
-    gc.set_threshold(*GC_THRESHOLDS)
-    app()

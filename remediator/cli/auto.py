@@ -1,8 +1,7 @@
 """Commands for unattended runs (`remediate auto`, `remediate iam-policy`).
 
-Registered on the main Typer app by ``remediator.cli``; heavy modules are
-imported inside the commands. This module never imports ``remediator.cli``
-at import time (``cli`` imports this module while it is being built).
+Registered on the Typer app by ``remediator.cli.main``; heavy modules are
+imported inside the commands.
 
 `remediate auto` exit codes (docs/auto.md): 0 nothing to do, 6 fixed
 everything, 2 changes left for review, 3 stale, 4 a change failed and was
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from remediator.cli.app import _errors, _now, _setup_logging
 
 if TYPE_CHECKING:
     from remediator.run.auto import RunSummary
@@ -91,109 +92,145 @@ def _print_summary(summary: RunSummary) -> None:
     typer.echo(json.dumps(data, sort_keys=True, separators=(",", ":")))
 
 
+# `remediate auto`'s options. --policy, --function, --profile, --endpoint-url and
+# --log-level say what they mean for a fleet run, so they are not app.py's.
+_Region = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--region",
+        "-r",
+        help="Region (repeatable), or 'all' for every region enabled in the runner's account. Default: the profile's region.",
+    ),
+]
+_OutDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--out-dir",
+        help="Folder for this run's artifacts: <account>/<region>/plan.json, plan.md, plan.asff.json, plan.journal.jsonl, review.json; summary.json. One folder per run. Default: runs/<UTC time>.",
+    ),
+]
+_MaxRisk = Annotated[
+    str,
+    typer.Option(
+        "--max-risk", help="Apply changes up to this risk unattended (low, medium, high)."
+    ),
+]
+_MaxChanges = Annotated[
+    int,
+    typer.Option(
+        "--max-changes",
+        min=0,
+        help="Never apply more changes than this in one run (all account-regions together); a plan that does not fit is left for review.",
+    ),
+]
+_Concurrency = Annotated[
+    int,
+    typer.Option(
+        "--concurrency", min=1, max=64, help="Account-regions worked on at the same time."
+    ),
+]
+_RoleArn = Annotated[
+    str | None,
+    typer.Option(
+        "--role-arn",
+        help="Role to assume in each account, e.g. 'arn:aws:iam::{account_id}:role/remediator'.",
+    ),
+]
+_ExternalId = Annotated[
+    str | None, typer.Option("--external-id", help="ExternalId for sts:AssumeRole.")
+]
+_AccountsFile = Annotated[
+    Path | None,
+    typer.Option("--accounts-file", help="Account ids, one per line (# comments)."),
+]
+_Organization = Annotated[
+    bool,
+    typer.Option("--organization", help="Every ACTIVE account of the AWS Organization."),
+]
+_Shard = Annotated[
+    str | None,
+    typer.Option(
+        "--shard", help="I/N: take only shard I of N of the account-region pairs (CI matrix)."
+    ),
+]
+_Policy = Annotated[
+    Path | None, typer.Option("--policy", help="Policy TOML file. Default: built-in.")
+]
+_Function = Annotated[
+    list[str] | None,
+    typer.Option("--function", "-f", help="Only these functions (name or glob, repeatable)."),
+]
+_NotifySns = Annotated[
+    str | None,
+    typer.Option("--notify-sns", help="Publish the run summary (JSON) to this SNS topic ARN."),
+]
+_LockTable = Annotated[
+    str | None,
+    typer.Option(
+        "--lock-table", help="DynamoDB table (key LockID) for a lock shared by every runner."
+    ),
+]
+_LockDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--lock-dir",
+        help="Folder for local locks. Default: $XDG_STATE_HOME/remediator/locks.",
+    ),
+]
+_DryRun = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Plan and check what would be applied against the live state."),
+]
+_Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile of the runner.")]
+_Endpoint = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", help="Send AWS calls to this URL (a sandbox)."),
+]
+_LogLevel = Annotated[
+    str,
+    typer.Option(
+        "--log-level", envvar="REMEDIATOR_LOG_LEVEL", help="debug, info, warning or error."
+    ),
+]
+
+
+def _accounts(accounts_file: Path | None) -> tuple[str, ...]:
+    """The account ids of ``--accounts-file`` (none without it)."""
+    from remediator.domain.errors import BadInput
+    from remediator.run import auto as running
+
+    if accounts_file is None:
+        return ()
+    try:
+        text = accounts_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"Cannot read --accounts-file {accounts_file}: {exc.strerror}.") from None
+    accounts = tuple(running.parse_accounts(text, str(accounts_file)))
+    if not accounts:
+        raise BadInput(f"--accounts-file {accounts_file} lists no account.")
+    return accounts
+
+
 def auto(
-    region: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--region",
-            "-r",
-            help="Region (repeatable), or 'all' for every region enabled in the runner's account. Default: the profile's region.",
-        ),
-    ] = None,
-    out_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--out-dir",
-            help="Folder for this run's artifacts: <account>/<region>/plan.json, plan.md, plan.asff.json, plan.journal.jsonl, review.json; summary.json. One folder per run. Default: runs/<UTC time>.",
-        ),
-    ] = None,
-    max_risk: Annotated[
-        str,
-        typer.Option(
-            "--max-risk", help="Apply changes up to this risk unattended (low, medium, high)."
-        ),
-    ] = "low",
-    max_changes: Annotated[
-        int,
-        typer.Option(
-            "--max-changes",
-            min=0,
-            help="Never apply more changes than this in one run (all account-regions together); a plan that does not fit is left for review.",
-        ),
-    ] = 25,
-    concurrency: Annotated[
-        int,
-        typer.Option(
-            "--concurrency", min=1, max=64, help="Account-regions worked on at the same time."
-        ),
-    ] = 4,
-    role_arn: Annotated[
-        str | None,
-        typer.Option(
-            "--role-arn",
-            help="Role to assume in each account, e.g. 'arn:aws:iam::{account_id}:role/remediator'.",
-        ),
-    ] = None,
-    external_id: Annotated[
-        str | None, typer.Option("--external-id", help="ExternalId for sts:AssumeRole.")
-    ] = None,
-    accounts_file: Annotated[
-        Path | None,
-        typer.Option("--accounts-file", help="Account ids, one per line (# comments)."),
-    ] = None,
-    organization: Annotated[
-        bool,
-        typer.Option("--organization", help="Every ACTIVE account of the AWS Organization."),
-    ] = False,
-    shard: Annotated[
-        str | None,
-        typer.Option(
-            "--shard", help="I/N: take only shard I of N of the account-region pairs (CI matrix)."
-        ),
-    ] = None,
-    policy: Annotated[
-        Path | None, typer.Option("--policy", help="Policy TOML file. Default: built-in.")
-    ] = None,
-    function: Annotated[
-        list[str] | None,
-        typer.Option("--function", "-f", help="Only these functions (name or glob, repeatable)."),
-    ] = None,
-    notify_sns: Annotated[
-        str | None,
-        typer.Option("--notify-sns", help="Publish the run summary (JSON) to this SNS topic ARN."),
-    ] = None,
-    lock_table: Annotated[
-        str | None,
-        typer.Option(
-            "--lock-table", help="DynamoDB table (key LockID) for a lock shared by every runner."
-        ),
-    ] = None,
-    lock_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--lock-dir",
-            help="Folder for local locks. Default: $XDG_STATE_HOME/remediator/locks.",
-        ),
-    ] = None,
-    dry_run: Annotated[
-        bool,
-        typer.Option(
-            "--dry-run", help="Plan and check what would be applied against the live state."
-        ),
-    ] = False,
-    profile: Annotated[
-        str | None, typer.Option("--profile", help="AWS profile of the runner.")
-    ] = None,
-    endpoint_url: Annotated[
-        str | None,
-        typer.Option("--endpoint-url", help="Send AWS calls to this URL (a sandbox)."),
-    ] = None,
-    log_level: Annotated[
-        str,
-        typer.Option(
-            "--log-level", envvar="REMEDIATOR_LOG_LEVEL", help="debug, info, warning or error."
-        ),
-    ] = "info",
+    region: _Region = None,
+    out_dir: _OutDir = None,
+    max_risk: _MaxRisk = "low",
+    max_changes: _MaxChanges = 25,
+    concurrency: _Concurrency = 4,
+    role_arn: _RoleArn = None,
+    external_id: _ExternalId = None,
+    accounts_file: _AccountsFile = None,
+    organization: _Organization = False,
+    shard: _Shard = None,
+    policy: _Policy = None,
+    function: _Function = None,
+    notify_sns: _NotifySns = None,
+    lock_table: _LockTable = None,
+    lock_dir: _LockDir = None,
+    dry_run: _DryRun = False,
+    profile: _Profile = None,
+    endpoint_url: _Endpoint = None,
+    log_level: _LogLevel = "info",
 ) -> None:
     """Discover, plan, apply what --max-risk allows unattended, verify; leave the rest for review.
 
@@ -201,32 +238,20 @@ def auto(
     3 stale, 4 rolled back, 5 rollback incomplete, 1 error (worst target wins).
     The last line of stdout is the run summary as JSON.
     """
-    from remediator.cli import app as cli
-
-    with cli._errors():
-        cli._setup_logging(log_level)
-        from remediator.domain.errors import BadInput, RemediatorError
-        from remediator.domain.plan import RISK_ORDER
+    with _errors():
+        _setup_logging(log_level)
+        from remediator.domain.errors import RemediatorError
+        from remediator.domain.plan import risk_rank
         from remediator.domain.policy import load_policy
         from remediator.run import auto as running
+        from remediator.run.verify import make_verifier
 
         run_id = running.new_run_id()
         if out_dir is None:
-            out_dir = Path("runs") / cli._now().replace("-", "").replace(":", "")
+            out_dir = Path("runs") / _now().replace("-", "").replace(":", "")
         try:
-            if max_risk not in RISK_ORDER:
-                raise BadInput(f"--max-risk {max_risk!r} is not low, medium or high.")
-            accounts: tuple[str, ...] = ()
-            if accounts_file is not None:
-                try:
-                    text = accounts_file.read_text(encoding="utf-8")
-                except OSError as exc:
-                    raise BadInput(
-                        f"Cannot read --accounts-file {accounts_file}: {exc.strerror}."
-                    ) from None
-                accounts = tuple(running.parse_accounts(text, str(accounts_file)))
-                if not accounts:
-                    raise BadInput(f"--accounts-file {accounts_file} lists no account.")
+            risk_rank(max_risk)
+            accounts = _accounts(accounts_file)
             if notify_sns:
                 from remediator.aws.notify import topic_region
 
@@ -253,15 +278,16 @@ def auto(
                 run_id=run_id,
             )
         except RemediatorError as exc:
+            # a bad option still ends with the summary line scripts read
             typer.echo(f"Error: {exc}", err=True)
             failed = running.RunSummary(
                 run_id=run_id,
-                started_at=cli._now(),
+                started_at=_now(),
                 out_dir=out_dir,
                 max_risk=max_risk,
                 max_changes=max_changes,
                 dry_run=dry_run,
-                finished_at=cli._now(),
+                finished_at=_now(),
                 error=" ".join(str(exc).split()),
             )
             typer.echo(json.dumps(failed.to_json(), sort_keys=True, separators=(",", ":")))
@@ -270,7 +296,7 @@ def auto(
         with bar:
             summary = running.run(
                 opts,
-                running.Deps(verifier=cli._verifier, now=cli._now, progress=update),
+                running.Deps(verifier=make_verifier, now=_now, progress=update),
             )
         if summary.error:
             typer.echo(f"Error: {summary.error}", err=True)
@@ -309,9 +335,7 @@ def iam_policy(
     as the run it is for. With --role-arn, `--mode auto` is the runner's
     policy; each member role needs `--mode apply`.
     """
-    from remediator.cli import app as cli
-
-    with cli._errors():
+    with _errors():
         from remediator.render import iam
 
         typer.echo(
@@ -326,9 +350,3 @@ def iam_policy(
             ),
             nl=False,
         )
-
-
-def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
-    app.command(name="auto")(auto)
-    app.command(name="iam-policy")(iam_policy)

@@ -17,6 +17,7 @@ from typing import Any, Final, Literal
 from pydantic import Field
 
 from remediator.domain.base import Frozen
+from remediator.domain.errors import BadInput
 
 FORMAT_VERSION: Final = 1
 
@@ -26,6 +27,14 @@ Risk = Literal["low", "medium", "high"]
 RISK_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 FindingStatus = Literal["open", "planned", "blocked", "deferred", "info"]
 FunctionStatus = Literal["affected", "healthy", "exempt", "not-in-vpc", "egress-unknown"]
+
+
+def risk_rank(max_risk: str) -> int:
+    """``max_risk``'s place in ``RISK_ORDER``: the one check of a ``--max-risk`` value
+    (``approve``, ``apply`` and ``auto`` all pass theirs through here)."""
+    if max_risk not in RISK_ORDER:
+        raise BadInput(f"--max-risk {max_risk!r} is not low, medium or high.")
+    return RISK_ORDER[max_risk]
 
 
 class SubnetEgress(Frozen):

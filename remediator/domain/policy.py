@@ -13,6 +13,7 @@ import fnmatch
 import hashlib
 import json
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -130,6 +131,18 @@ class Policy(Frozen):
     def digest(self) -> str:
         body = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+
+def check_account(allowed_account_ids: Sequence[str], account_id: str) -> None:
+    """The one check of the policy's ``allowed_account_ids`` (empty: any account).
+
+    Discovery runs it right after ``GetCallerIdentity``, before anything else is read
+    (``plan``, ``demo``, ``auto``); ``apply`` runs it on the plan file's account."""
+    if allowed_account_ids and account_id not in allowed_account_ids:
+        raise BadInput(
+            f"Account {account_id} is not in the policy's allowed_account_ids ({', '.join(allowed_account_ids)}).",
+            hint="Use credentials for an allowed account, or add it to the policy.",
+        )
 
 
 def default_policy() -> Policy:

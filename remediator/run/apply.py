@@ -33,7 +33,7 @@ from remediator.changes import registry
 from remediator.changes.registry import Change
 from remediator.domain.errors import ApprovalRefused, BadInput
 from remediator.domain.outcomes import EXIT_CODES, RUN_VERDICT, RunOutcome, Verdict
-from remediator.domain.plan import RISK_ORDER
+from remediator.domain.plan import RISK_ORDER, risk_rank
 from remediator.planfile.approval import read_approval
 from remediator.planfile.model import Plan
 from remediator.run import engine
@@ -109,9 +109,7 @@ def _closure_skip(changes: tuple[Change, ...], skipped: set[str]) -> set[str]:
 
 def select_changes(plan: Plan, opts: ApplyOptions) -> tuple[list[Change], list[tuple[Change, str]]]:
     """Which changes may run, and why the others may not."""
-    if opts.max_risk not in RISK_ORDER:
-        raise BadInput(f"--max-risk {opts.max_risk!r} is not low, medium or high.")
-    limit = RISK_ORDER[opts.max_risk]
+    limit = risk_rank(opts.max_risk)
     if opts.approval is not None:
         approval = read_approval(opts.approval, plan)
         limit = max(limit, RISK_ORDER[approval.max_risk])

@@ -18,7 +18,7 @@ from typer.testing import CliRunner, Result
 from remediator import planfile, sandbox
 from remediator.aws import door
 from remediator.changes import lambda_vpc_config
-from remediator.cli.app import app
+from remediator.cli.main import app
 from remediator.planfile.digest import with_digest
 from remediator.planfile.model import Plan
 from remediator.run.lock import FileLock, lock_key

@@ -23,7 +23,7 @@ from typer.testing import CliRunner, Result
 
 from remediator import sandbox
 from remediator.cli import auto as cli_auto
-from remediator.cli.app import app
+from remediator.cli.main import app
 
 REGION = sandbox.REGION
 HOME = sandbox.ACCOUNT_ID

@@ -19,7 +19,7 @@ from typer.testing import CliRunner, Result
 
 from remediator import sandbox
 from remediator.aws import discover
-from remediator.cli.app import app
+from remediator.cli.main import app
 
 REGION = "us-east-1"
 
@@ -134,6 +134,74 @@ def test_python_dash_m_help() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "plan" in done.stdout and "show" in done.stdout
+
+
+COMMANDS = [
+    "plan",
+    "show",
+    "demo",
+    "sandbox",
+    "apply",
+    "approve",
+    "rollback",
+    "unlock",
+    "schema",
+    "auto",
+    "iam-policy",
+]
+
+
+def test_the_console_script_runs_the_app_with_every_command_in_order() -> None:
+    import importlib
+    import tomllib
+
+    import typer.main
+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    module, _, func = project["project"]["scripts"]["remediate"].partition(":")
+    entry = importlib.import_module(module)
+    assert callable(getattr(entry, func))
+    group = typer.main.get_group(entry.app)
+    assert list(group.list_commands(None)) == COMMANDS  # type: ignore[arg-type]
+    assert entry.app is app
+
+
+def test_help_lists_every_command_in_order() -> None:
+    result = _run(["--help"])
+    assert result.exit_code == 0, result.stderr
+    listed = [
+        line.split()[0]
+        for line in result.stdout.split("Commands:", 1)[1].splitlines()
+        if line.startswith("  ") and not line.startswith("   ")
+    ]
+    assert listed == COMMANDS
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["approve", "missing.json", "--by", "Ana", "--max-risk", "extreme"],
+        ["auto", "--max-risk", "extreme", "--out-dir", "run"],
+    ],
+)
+def test_every_max_risk_is_refused_with_the_same_line(args: list[str]) -> None:
+    # apply's own case is in test_apply_cli (it reads the plan first)
+    result = _run(args)
+    assert result.exit_code == 1
+    assert _error_line(result) == "Error: --max-risk 'extreme' is not low, medium or high."
+
+
+def test_apply_refuses_a_plan_for_an_account_the_policy_does_not_allow(
+    demo_plan: tuple[Result, Path], tmp_path: Path
+) -> None:
+    _, path = demo_plan
+    policy = tmp_path / "policy.toml"
+    policy.write_text('allowed_account_ids = ["999999999999"]\n')
+    result = _run(
+        ["apply", str(path), "--policy", str(policy), "--endpoint-url", "http://x.invalid"]
+    )
+    line = _assert_clean_failure(result, "123456789012", "allowed_account_ids", "999999999999")
+    assert line.startswith("Error: Account 123456789012 is not in the policy's allowed_account_ids")
 
 
 # --------------------------------------------------------------------------

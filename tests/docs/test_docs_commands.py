@@ -34,7 +34,7 @@ import yaml
 from typer.testing import CliRunner
 
 from remediator import sandbox
-from remediator.cli.app import app
+from remediator.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

@@ -28,11 +28,11 @@ from structlog.testing import LogCapture
 
 from remediator import planfile, sandbox
 from remediator.aws import door, notify
-from remediator.cli.app import _verifier
 from remediator.domain.errors import BadInput
 from remediator.domain.policy import default_policy
 from remediator.run import auto
 from remediator.run.journal import read_journal
+from remediator.run.verify import make_verifier
 
 NOW = "2026-01-01T00:00:00Z"
 HOME = sandbox.ACCOUNT_ID
@@ -270,7 +270,7 @@ def options(tmp_path: Path, **kw: Any) -> auto.AutoOptions:
 
 def deps(on_session: Hook | None = None) -> auto.Deps:
     return auto.Deps(
-        verifier=_verifier,
+        verifier=make_verifier,
         now=lambda: NOW,
         settings=door.Settings(sleep=lambda _: None, poll_interval=0, settle_timeout=5),
         on_session=on_session,

@@ -33,7 +33,7 @@ from typer.testing import CliRunner, Result
 
 from remediator import planner, sandbox
 from remediator.aws import door
-from remediator.cli.app import app
+from remediator.cli.main import app
 from remediator.planfile.model import Plan
 
 REGION = sandbox.REGION

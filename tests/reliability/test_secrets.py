@@ -20,7 +20,7 @@ from typer.testing import CliRunner, Result
 
 from remediator import planner, sandbox
 from remediator.aws import door
-from remediator.cli.app import app
+from remediator.cli.main import app
 from remediator.planfile import read_plan, write_plan
 
 REGION = sandbox.REGION

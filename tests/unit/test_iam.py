@@ -37,13 +37,13 @@ import remediator
 from remediator import planfile, planner, sandbox
 from remediator.aws import discover, door
 from remediator.changes import base, registry
-from remediator.cli.app import _verifier
 from remediator.domain.errors import BadInput
 from remediator.domain.outcomes import EXIT_OK
 from remediator.domain.policy import Policy, parse_policy
 from remediator.render import iam
 from remediator.run import auto
 from remediator.run.apply import ApplyOptions, run_apply, run_rollback
+from remediator.run.verify import make_verifier
 from tests.moto_worlds import seed_ec2_part
 
 REGION = sandbox.REGION
@@ -456,7 +456,7 @@ def every_kind_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorde
                 path,
                 aws(),
                 ApplyOptions(max_risk="high", now=lambda: NOW),
-                _verifier(session, None, policy),
+                make_verifier(session, None, policy),
             )
             assert done.exit_code == EXIT_OK, done.lines
             assert done.journal is not None
@@ -545,7 +545,7 @@ def test_an_auto_run_across_accounts_stays_within_the_runner_and_member_policies
         summary = auto.run(
             opts,
             auto.Deps(
-                verifier=_verifier,
+                verifier=make_verifier,
                 now=lambda: NOW,
                 make_session=lambda _profile: boto3.Session(region_name=REGION),
                 settings=door.Settings(sleep=lambda _: None),

@@ -1,0 +1,202 @@
+"""`remediate apply | approve | rollback | unlock`: the commands that change AWS
+(or guard the changing), each a thin call into ``remediator.run.apply``,
+``remediator.planfile.approval`` or ``remediator.run.lock``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from remediator.cli.app import (
+    EndpointOpt,
+    LogOpt,
+    PolicyOpt,
+    ProfileOpt,
+    _confirm,
+    _errors,
+    _exec_aws,
+    _lock,
+    _now,
+    _setup_logging,
+)
+
+
+def apply(
+    plan_file: Annotated[Path, typer.Argument(help="The reviewed plan file.")],
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Check everything against the live state; change nothing."),
+    ] = False,
+    auto_approve: Annotated[
+        bool,
+        typer.Option(
+            "--auto-approve", help="Do not ask; apply what --max-risk and --approval allow."
+        ),
+    ] = False,
+    max_risk: Annotated[
+        str,
+        typer.Option(
+            "--max-risk",
+            help="Without a person answering: apply changes up to this risk (low, medium, high).",
+        ),
+    ] = "low",
+    approval: Annotated[
+        Path | None, typer.Option("--approval", help="Approval file from `remediate approve`.")
+    ] = None,
+    journal: Annotated[
+        Path | None, typer.Option("--journal", help="Journal file. Default: beside the plan.")
+    ] = None,
+    no_rollback: Annotated[
+        bool, typer.Option("--no-rollback", help="On a failure, stop and keep what was done.")
+    ] = False,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", help="Continue the interrupted run recorded in this journal."),
+    ] = None,
+    confirm_each: Annotated[
+        bool, typer.Option("--confirm-each", help="Ask for each change.")
+    ] = False,
+    rollback_on_verify_failure: Annotated[
+        bool,
+        typer.Option("--rollback-on-verify-failure", help="Roll back when verification fails."),
+    ] = False,
+    lock_table: Annotated[
+        str | None,
+        typer.Option("--lock-table", help="DynamoDB table for a shared lock (key LockID)."),
+    ] = None,
+    policy: PolicyOpt = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    log_level: LogOpt = "warning",
+) -> None:
+    """Apply a reviewed plan: stale check, approvals, journal, rollback, verification."""
+    with _errors():
+        _setup_logging(log_level)
+        from remediator import planfile
+        from remediator.domain.policy import check_account, load_policy
+        from remediator.run import apply as applying
+        from remediator.run.verify import make_verifier
+
+        loaded = planfile.read_plan(plan_file)
+        pol = load_policy(policy)
+        check_account(pol.allowed_account_ids, loaded.account_id)
+        session, aws = _exec_aws(profile, endpoint_url, dry_run)
+        opts = applying.ApplyOptions(
+            dry_run=dry_run,
+            max_risk=max_risk,
+            approval=approval,
+            journal=journal,
+            rollback=not no_rollback,
+            resume=resume,
+            confirm=_confirm(auto_approve),
+            confirm_each=confirm_each,
+            lock=_lock(lock_table, session, endpoint_url, loaded, plan_file),
+            now=_now,
+            rollback_on_verify_failure=rollback_on_verify_failure,
+        )
+        outcome = applying.run_apply(
+            loaded, plan_file, aws, opts, make_verifier(session, endpoint_url, pol)
+        )
+        typer.echo("\n".join(outcome.lines))
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
+
+
+def approve(
+    plan_file: Annotated[Path, typer.Argument(help="The plan to approve.")],
+    by: Annotated[str, typer.Option("--by", help="Who approves.")],
+    note: Annotated[str, typer.Option("--note", help="Why, ticket number…")] = "",
+    max_risk: Annotated[
+        str, typer.Option("--max-risk", help="Highest risk this approval covers.")
+    ] = "high",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Approval file. Default: beside the plan.")
+    ] = None,
+) -> None:
+    """Approve a plan: writes an approval bound to the plan's digest."""
+    with _errors():
+        from remediator import planfile
+        from remediator.domain.plan import risk_rank
+        from remediator.planfile import approval as approving
+
+        risk_rank(max_risk)
+        loaded = planfile.read_plan(plan_file)
+        path = out or plan_file.with_name(plan_file.name.removesuffix(".json") + ".approval.json")
+        approving.write_approval(loaded, path, by=by, at=_now(), note=note, max_risk=max_risk)
+        typer.echo(
+            f"Approved {loaded.plan_id} ({loaded.digest[:19]}…) by {by} up to risk {max_risk}: {path}"
+        )
+
+
+def rollback(
+    journal_file: Annotated[Path, typer.Argument(help="Journal of the run to undo.")],
+    plan_file: Annotated[
+        Path | None,
+        typer.Option("--plan", help="The plan of that run. Default: the one the journal names."),
+    ] = None,
+    auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask.")] = False,
+    lock_table: Annotated[
+        str | None,
+        typer.Option("--lock-table", help="DynamoDB lock table, as given to apply."),
+    ] = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+    log_level: LogOpt = "warning",
+) -> None:
+    """Undo a finished or interrupted run from its journal, newest change first.
+    Holds the same lock as apply while it runs."""
+    with _errors():
+        _setup_logging(log_level)
+        from remediator import planfile
+        from remediator.run import apply as applying
+
+        if plan_file is None and not journal_file.name:
+            from remediator.domain.errors import BadInput
+
+            raise BadInput(
+                f"{journal_file} is not a journal file.",
+                hint="Pass the journal an apply run wrote.",
+            )
+        path = plan_file or applying.plan_of_journal(journal_file)
+        loaded = planfile.read_plan(path)
+        session, aws = _exec_aws(profile, endpoint_url, False)
+        outcome = applying.run_rollback(
+            loaded,
+            journal_file,
+            aws,
+            _confirm(auto_approve),
+            _now,
+            lock=_lock(lock_table, session, endpoint_url, loaded, path),
+        )
+        typer.echo("\n".join(outcome.lines))
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
+
+
+def unlock(
+    plan_file: Annotated[
+        Path, typer.Argument(help="A plan for the account and regions to unlock.")
+    ],
+    lock_table: Annotated[
+        str | None, typer.Option("--lock-table", help="DynamoDB lock table.")
+    ] = None,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Break a stale lock left by a dead apply."""
+    with _errors():
+        from remediator import planfile
+        from remediator.run.lock import lock_key
+
+        loaded = planfile.read_plan(plan_file)
+        session = None
+        if lock_table:
+            from remediator.aws import discover
+
+            session = discover.make_session(profile)
+        lock = _lock(lock_table, session, endpoint_url, loaded, plan_file)
+        key = lock_key(loaded.account_id, loaded.regions)
+        typer.echo(f"Lock {key} broken." if lock.break_lock(key) else f"No lock held for {key}.")

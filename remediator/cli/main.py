@@ -1,0 +1,41 @@
+"""``remediate``: the Typer app with every command registered, and ``main``.
+
+The one module that imports every command module; they import only
+``remediator.cli.app`` (the shared options and the error map), so the
+command modules never import each other's registrations and there is no
+cycle. The order below is the order of ``remediate --help``.
+"""
+
+from __future__ import annotations
+
+from remediator.cli import apply, auto, dev, plan
+from remediator.cli.app import app
+
+app.command()(plan.plan)
+app.command()(plan.show)
+app.command()(dev.demo)
+app.command(name="sandbox")(dev.sandbox_cmd)
+app.command()(apply.apply)
+app.command()(apply.approve)
+app.command()(apply.rollback)
+app.command()(apply.unlock)
+app.command()(dev.schema)
+app.command(name="auto")(auto.auto)
+app.command(name="iam-policy")(auto.iam_policy)
+
+__all__ = ["app", "main"]
+
+# The cyclic garbage collector's default first threshold (700 allocations)
+# makes it run ~750 times during a plan of 5,000 functions, walking the
+# growing inventory again on every older-generation pass: 0.4-0.5 s of a
+# 3-4 s run. Discovery, planning and rendering make mostly acyclic data, so
+# collecting every 50,000 allocations costs a few MB of peak memory at most
+# (measured: +0-4 MB at 5,000 functions) and most of that time.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def main() -> None:
+    import gc
+
+    gc.set_threshold(*GC_THRESHOLDS)
+    app()
