@@ -9,13 +9,14 @@ from typing import Any
 
 import structlog
 
-from remediator.aws.discover import _route_table, _rules
 from remediator.aws.door import Aws
 from remediator.changes import kinds
 from remediator.changes.state import route_state, vpc_config_state
 from remediator.domain.canonical import state_hash
 from remediator.domain.errors import AwsCallFailed, ChangeFailed
 from remediator.domain.plan import Change
+from remediator.domain.wire import route_table as _route_table
+from remediator.domain.wire import rules as _rules
 
 log = structlog.get_logger(__name__)
 

@@ -287,9 +287,9 @@ def demo(
 
         pol = load_policy(policy)
         with sandbox.mock_world():
-            import boto3
+            from remediator.aws.session import static_session
 
-            sandbox.seed(cast(Any, boto3.Session(region_name=sandbox.REGION)), sandbox.REGION)
+            sandbox.seed(cast(Any, static_session(sandbox.REGION)), sandbox.REGION)
             result = run_plan(
                 regions=[sandbox.REGION],
                 profile=None,
@@ -313,13 +313,11 @@ def sandbox_cmd(
 
         server, url = sandbox.run_server(port)
         try:
-            import boto3
+            from remediator.aws.session import static_session
 
             env = sandbox.sandbox_env(url)
-            session = boto3.Session(
-                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                region_name=sandbox.REGION,
+            session = static_session(
+                sandbox.REGION, env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
             )
             sandbox.seed(cast(Any, session), sandbox.REGION, endpoint_url=url)
             typer.echo(f"Sandbox running at {url}. In another shell:\n")
@@ -336,17 +334,11 @@ def sandbox_cmd(
 
 
 def _exec_aws(profile: str | None, endpoint_url: str | None, dry_run: bool) -> Any:
-    from remediator.aws import discover, door
+    from remediator.aws import discover, door, session
 
-    session: Any = discover.make_session(profile)
-
-    def factory(service: str, region: str) -> Any:
-        kwargs: dict[str, Any] = {"region_name": region, "config": door.executor_config()}
-        if endpoint_url:
-            kwargs["endpoint_url"] = endpoint_url
-        return session.client(service, **kwargs)
-
-    return session, door.Aws(factory, dry_run=dry_run)
+    made: Any = discover.make_session(profile)
+    factory = session.client_factory(made, endpoint_url=endpoint_url, config="write")
+    return made, door.Aws(factory, dry_run=dry_run)
 
 
 def _verifier(session: Any, endpoint_url: str | None, policy: Policy) -> Any:
@@ -394,14 +386,14 @@ def _confirm(auto_approve: bool) -> Any:
 def _lock(
     lock_table: str | None, session: Any, endpoint_url: str | None, plan: Plan, plan_file: Path
 ) -> Any:
-    from remediator.run.lock import DynamoLock, FileLock
+    from remediator.aws import door
+    from remediator.aws import session as sessions
+    from remediator.run.lock import lock_for
 
+    aws = None
     if lock_table:
-        kwargs: dict[str, Any] = {"region_name": plan.regions[0]}
-        if endpoint_url:
-            kwargs["endpoint_url"] = endpoint_url
-        return DynamoLock(session.client("dynamodb", **kwargs), lock_table)
-    return FileLock(plan_file.parent / ".locks")
+        aws = door.Aws(sessions.client_factory(session, endpoint_url=endpoint_url))
+    return lock_for(lock_table, plan_file.parent / ".locks", aws, plan.regions[0])
 
 
 @app.command()

@@ -21,6 +21,7 @@ from remediator.changes import handlers, kinds
 from remediator.domain import errors
 from remediator.domain.errors import AwsCallFailed
 from remediator.domain.plan import Change, Plan, PlanSummary
+from remediator.domain.mode import Mode
 from remediator.run import engine
 
 REGION = "us-east-1"
@@ -71,7 +72,7 @@ class Stubbed:
 
 
 @contextmanager
-def _stubbed(time: FakeTime, **overrides: Any) -> Iterator[Stubbed]:
+def _stubbed(time: FakeTime, mode: Mode = "apply", **overrides: Any) -> Iterator[Stubbed]:
     clients = {s: _client(s) for s in ("lambda", "ec2")}
     stubbers = {s: Stubber(c) for s, c in clients.items()}
     made: list[tuple[str, str]] = []
@@ -88,9 +89,10 @@ def _stubbed(time: FakeTime, **overrides: Any) -> Iterator[Stubbed]:
         "lambda_rate": float("inf"),  # the limiter has its own tests: keep its sleeps out
         "settle_timeout": 60.0,
         "poll_interval": 5.0,
+        "jitter": door.no_jitter,  # the sleeps asserted are exact
     }
     knobs.update(overrides)
-    aws = door.Aws(factory, settings=door.Settings(**knobs))
+    aws = door.Aws(factory, settings=door.Settings(**knobs), mode=mode)
     for s in stubbers.values():
         s.activate()
     try:
@@ -755,8 +757,7 @@ def test_dry_run_guard_raises_before_any_request(fake_time: FakeTime) -> None:
 
 
 def test_dry_run_guard_lets_reads_through(fake_time: FakeTime) -> None:
-    with _stubbed(fake_time) as stubbed:
-        stubbed.aws.dry_run = True
+    with _stubbed(fake_time, mode="check") as stubbed:
         stubbed.ec2.add_response("describe_vpcs", {"Vpcs": []})
         assert stubbed.aws.call("ec2", REGION, "describe_vpcs") == {"Vpcs": []}
 

@@ -1,0 +1,8 @@
+"""The run's mode, set once per run: ``check`` reads and reports (dry-run),
+``apply`` may write. The AWS door refuses every write in ``check`` mode."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Mode = Literal["check", "apply"]
