@@ -1,6 +1,8 @@
 """Discovery: read what exists in an account and return it as an ``Inventory``.
 
-This is the only module that reads from AWS. It makes a small, predictable
+Discovery reads through one door (``aws.door.Aws``: ``check`` mode,
+botocore's retries, every call counted); the EC2 side is ``aws.network``,
+and every answer is parsed by ``domain.wire``. It makes a small, predictable
 number of calls:
 
 * ``sts:GetCallerIdentity`` once, for the account id and partition;
@@ -438,7 +440,7 @@ def _discover_region(
     configs = [c for fn in vpc_functions for c in fn.vpc_configs()]
     subnet_ids = {s for c in configs for s in c.subnet_ids}
     group_ids = {g for c in configs for g in c.security_group_ids}
-    network = Network()
+    network = Network(RegionInventory(region=region))
     if subnet_ids:
         say(f"reading the network of {len(vpc_functions)} VPC functions in {region}")
         network = read_network(
@@ -469,21 +471,10 @@ def _discover_region(
         region=region,
         functions=len(built),
         vpc_functions=len(vpc_functions),
-        vpcs=len(network.vpcs),
-        missing_subnets=len(network.missing_subnet_ids),
+        vpcs=len(network.ec2.vpcs),
+        missing_subnets=len(network.ec2.missing_subnet_ids),
     )
-    return RegionInventory(
-        region=region,
-        functions=tuple(built),
-        vpcs=network.vpcs,
-        subnets=network.subnets,
-        route_tables=network.route_tables,
-        nat_gateways=network.nat_gateways,
-        internet_gateways=network.internet_gateways,
-        vpc_endpoints=network.vpc_endpoints,
-        security_groups=network.security_groups,
-        missing_subnet_ids=network.missing_subnet_ids,
-    )
+    return RegionInventory(**{**dict(network.ec2), "functions": tuple(built)})
 
 
 def _tags_from_tagging_api(aws: Aws, region: str) -> dict[str, dict[str, str]]:

@@ -6,7 +6,6 @@ runner's own session, the run's mode)."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -17,10 +16,10 @@ from remediator.aws import session as sessions
 from remediator.aws.door import Aws
 from remediator.domain.errors import AwsAccessError, RemediatorError
 from remediator.domain.mode import Mode
+from remediator.domain.targets import ACCOUNT_ID
 
 log = structlog.get_logger(__name__)
 
-ACCOUNT_ID = re.compile(r"^\d{12}$")
 ENABLED_OPT_IN = frozenset({"opt-in-not-required", "opted-in"})
 
 

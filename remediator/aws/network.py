@@ -16,16 +16,7 @@ import structlog
 
 from remediator.aws.door import Aws
 from remediator.domain import wire
-from remediator.domain.inventory import (
-    InternetGateway,
-    NatGateway,
-    RouteTable,
-    SecurityGroup,
-    Subnet,
-    Vpc,
-    VpcConfig,
-    VpcEndpoint,
-)
+from remediator.domain.inventory import RegionInventory, VpcConfig
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.type_defs import (
@@ -72,16 +63,11 @@ class _Filtered:
 
 @dataclass
 class Network:
-    """The EC2 side of a region, already converted and sorted."""
+    """The EC2 side of a region, already converted and sorted (``ec2``: the
+    region's inventory without its functions), and the VPC of each subnet
+    the functions use."""
 
-    vpcs: tuple[Vpc, ...] = ()
-    subnets: tuple[Subnet, ...] = ()
-    route_tables: tuple[RouteTable, ...] = ()
-    nat_gateways: tuple[NatGateway, ...] = ()
-    internet_gateways: tuple[InternetGateway, ...] = ()
-    vpc_endpoints: tuple[VpcEndpoint, ...] = ()
-    security_groups: tuple[SecurityGroup, ...] = ()
-    missing_subnet_ids: tuple[str, ...] = ()
+    ec2: RegionInventory
     subnet_vpcs: dict[str, str] = field(default_factory=dict)
 
     def vpc_of(self, config: VpcConfig | None) -> str | None:
@@ -102,32 +88,32 @@ def read_network(
     *,
     dns_for_all_vpcs: bool,
 ) -> Network:
-    ec2 = _Filtered(aws)
-    used: list[SubnetTypeDef] = ec2.filtered_items(
+    reads = _Filtered(aws)
+    used: list[SubnetTypeDef] = reads.filtered_items(
         region, "describe_subnets", "Subnets", "subnet-id", subnet_ids
     )
     found_ids = {str(s["SubnetId"]) for s in used}
     missing = tuple(sorted(subnet_ids - found_ids))
     vpc_ids = sorted({str(s["VpcId"]) for s in used})
     if not vpc_ids:
-        return Network(missing_subnet_ids=missing)
+        return Network(RegionInventory(region=region, missing_subnet_ids=missing))
 
-    raw_subnets: list[SubnetTypeDef] = ec2.filtered_items(
+    raw_subnets: list[SubnetTypeDef] = reads.filtered_items(
         region, "describe_subnets", "Subnets", "vpc-id", vpc_ids
     )
-    raw_vpcs: list[VpcTypeDef] = ec2.filtered_items(
+    raw_vpcs: list[VpcTypeDef] = reads.filtered_items(
         region, "describe_vpcs", "Vpcs", "vpc-id", vpc_ids
     )
-    raw_tables: list[RouteTableTypeDef] = ec2.filtered_items(
+    raw_tables: list[RouteTableTypeDef] = reads.filtered_items(
         region, "describe_route_tables", "RouteTables", "vpc-id", vpc_ids
     )
-    raw_igws: list[InternetGatewayTypeDef] = ec2.filtered_items(
+    raw_igws: list[InternetGatewayTypeDef] = reads.filtered_items(
         region, "describe_internet_gateways", "InternetGateways", "attachment.vpc-id", vpc_ids
     )
-    raw_nats: list[NatGatewayTypeDef] = ec2.filtered_items(
+    raw_nats: list[NatGatewayTypeDef] = reads.filtered_items(
         region, "describe_nat_gateways", "NatGateways", "vpc-id", vpc_ids, filter_param="Filter"
     )
-    raw_endpoints: list[VpcEndpointTypeDef] = ec2.filtered_items(
+    raw_endpoints: list[VpcEndpointTypeDef] = reads.filtered_items(
         region, "describe_vpc_endpoints", "VpcEndpoints", "vpc-id", vpc_ids
     )
     endpoints = tuple(
@@ -142,7 +128,7 @@ def read_network(
     )
     group_ids = function_group_ids | {g for e in endpoints for g in e.security_group_ids}
     raw_groups: list[SecurityGroupTypeDef] = (
-        ec2.filtered_items(
+        reads.filtered_items(
             region, "describe_security_groups", "SecurityGroups", "group-id", group_ids
         )
         if group_ids
@@ -163,7 +149,8 @@ def read_network(
             bool((hostnames.get("EnableDnsHostnames") or {}).get("Value", False)),
         )
 
-    network = Network(
+    ec2 = RegionInventory(
+        region=region,
         vpcs=wire.unique(
             (wire.vpc(v, dns.get(str(v["VpcId"]))) for v in raw_vpcs), lambda v: v.vpc_id
         ),
@@ -182,17 +169,16 @@ def read_network(
             (wire.security_group(g) for g in raw_groups), lambda g: g.group_id
         ),
         missing_subnet_ids=missing,
-        subnet_vpcs={str(s["SubnetId"]): str(s["VpcId"]) for s in used},
     )
     log.info(
         "network_read",
         region=region,
-        vpcs=len(network.vpcs),
-        subnets=len(network.subnets),
-        route_tables=len(network.route_tables),
-        nat_gateways=len(network.nat_gateways),
-        lambda_endpoints=len(network.vpc_endpoints),
-        security_groups=len(network.security_groups),
+        vpcs=len(ec2.vpcs),
+        subnets=len(ec2.subnets),
+        route_tables=len(ec2.route_tables),
+        nat_gateways=len(ec2.nat_gateways),
+        lambda_endpoints=len(ec2.vpc_endpoints),
+        security_groups=len(ec2.security_groups),
         dns_vpcs=len(dns),
     )
-    return network
+    return Network(ec2, {str(s["SubnetId"]): str(s["VpcId"]) for s in used})

@@ -24,18 +24,16 @@ Logs: every line a worker logs carries ``run_id``, ``account``, ``region``
 and, once planned, ``plan_id`` (structlog context variables, copied into
 each task so nothing leaks between targets that share a worker thread).
 
-This module reads the fleet (STS, Organizations, DescribeRegions) and hands
-the session of each target to discovery and the executor; it creates
-sessions but sends no Lambda or EC2 call itself.
+The fleet's AWS side (STS, Organizations, DescribeRegions, member sessions)
+is ``aws.fleet``; this module hands the session of each target to discovery
+and the apply door, and sends no AWS call itself.
 """
 
 from __future__ import annotations
 
 import contextvars
 import fnmatch
-import hashlib
 import json
-import re
 import threading
 import time
 import uuid
@@ -50,11 +48,22 @@ import structlog
 from remediator import planfile, planner
 from remediator.aws import discover, door, notify
 from remediator.aws import session as sessions
-from remediator.aws.fleet import ACCOUNT_ID, Fleet, active_accounts, enabled_regions
+from remediator.aws.fleet import Fleet, active_accounts, enabled_regions
 from remediator.domain.errors import EXIT_ERROR, BadInput, RemediatorError
 from remediator.domain.inventory import Inventory
 from remediator.domain.plan import Change, Plan
 from remediator.domain.policy import Policy
+from remediator.domain.targets import (
+    ACCOUNT_ID,
+    ROLE_ARN,
+    Target,
+    check_role_template,
+    parse_accounts,
+    parse_shard,
+    role_for,
+    select_shard,
+    shard_of,
+)
 from remediator.render import asff, report
 from remediator.run import apply as applying
 from remediator.run.lock import DynamoLock, FileLock, lock_for
@@ -92,91 +101,23 @@ OUTCOME_TEXT: dict[str, str] = {
     "rollback-incomplete": "a change failed and rollback is incomplete",
 }
 
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|\{account_id\}):role/[\w+=,.@/-]+$")
 SUMMARY_FILE = "summary.json"
 PROBLEM_STATUSES = frozenset({"open", "blocked", "deferred"})
 
 
-# --------------------------------------------------------------------------
-# Targets: accounts x regions, and the shard of them this runner takes
-
-
-@dataclass(frozen=True, order=True)
-class Target:
-    """One account-region pair. ``role_arn`` None: the runner's own credentials."""
-
-    account_id: str
-    region: str
-    role_arn: str | None = field(default=None, compare=False)
-
-    @property
-    def key(self) -> str:
-        return f"{self.account_id}:{self.region}"
-
-
-def shard_of(key: str, count: int) -> int:
-    """The shard (1..count) of ``key``: stable, whatever else is in the fleet."""
-    return int(hashlib.sha256(key.encode()).hexdigest(), 16) % count + 1
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"2/3"`` -> ``(2, 3)``; shards are numbered from 1."""
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
-        raise BadInput(
-            f"--shard {text!r} is not I/N with 1 <= I <= N.",
-            hint="Pass e.g. --shard 1/3 (this runner takes the first of three shards).",
-        )
-    return int(match.group(1)), int(match.group(2))
-
-
-def select_shard(targets: Iterable[Target], shard: tuple[int, int] | None) -> list[Target]:
-    ordered = sorted(targets)
-    if shard is None:
-        return ordered
-    index, count = shard
-    return [t for t in ordered if shard_of(t.key, count) == index]
-
-
-def parse_accounts(text: str, source: str = "accounts file") -> list[str]:
-    """Account ids, one per line; ``#`` starts a comment; sorted, without repeats."""
-    found: list[str] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        if not ACCOUNT_ID.match(line):
-            raise BadInput(
-                f"{source} line {number}: {line!r} is not a 12-digit AWS account id.",
-                hint="List one account id per line; # starts a comment.",
-            )
-        found.append(line)
-    return sorted(set(found))
-
-
-def check_role_template(template: str, *, many: bool) -> None:
-    if not ROLE_ARN.match(template):
-        raise BadInput(
-            f"--role-arn {template!r} is not an IAM role ARN.",
-            hint="Pass e.g. 'arn:aws:iam::{account_id}:role/remediator' (quote it in the shell).",
-        )
-    if many and "{account_id}" not in template:
-        raise BadInput(
-            "--role-arn must contain {account_id} when several accounts are given.",
-            hint="Pass e.g. 'arn:aws:iam::{account_id}:role/remediator'.",
-        )
-    if not many and "{account_id}" in template:
-        raise BadInput(
-            "--role-arn contains {account_id} but no accounts were given.",
-            hint="Add --accounts-file FILE or --organization, or name one role.",
-        )
-
-
-def role_for(template: str, account_id: str) -> str:
-    return template.replace("{account_id}", account_id)
-
-
-__all__ = ["ACCOUNT_ID", "active_accounts", "enabled_regions"]
+__all__ = [
+    "ACCOUNT_ID",
+    "ROLE_ARN",
+    "Target",
+    "active_accounts",
+    "check_role_template",
+    "enabled_regions",
+    "parse_accounts",
+    "parse_shard",
+    "role_for",
+    "select_shard",
+    "shard_of",
+]
 
 
 # --------------------------------------------------------------------------
