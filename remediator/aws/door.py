@@ -38,7 +38,7 @@ from botocore.exceptions import (
 
 from remediator.aws.errors import call_failed, translate_error
 from remediator.aws.session import ClientFactory, executor_config
-from remediator.domain.mode import Mode
+from remediator.domain.mode import Mode, mode_for
 
 __all__ = ["Aws", "RateLimiter", "Settings", "executor_config", "full_jitter", "no_jitter"]
 
@@ -144,7 +144,7 @@ class Aws:
     ) -> None:
         self.client_factory = client_factory
         self.settings = settings or Settings()
-        self._mode: Mode = mode or ("check" if dry_run else "apply")
+        self._mode: Mode = mode or mode_for(dry_run)
         self.retry: Retry = retry
         self._clients: dict[tuple[str, str], Any] = {}
         self._guard = threading.Lock()
@@ -187,38 +187,37 @@ class Aws:
                     client = self._clients[key] = self.client_factory(service, region)
         return client
 
-    def _admit(self, service: str, api: str) -> str:
-        action = f"{service}:{api}"
-        if (
-            self._mode == "check"
-            and not api.startswith(READ_PREFIXES)
-            and action not in BOOKKEEPING
-        ):
-            raise AssertionError(f"dry-run must not call {action}")
-        return action
+    def _admit(self, service: str, api: str) -> None:
+        """The mode guard: in check mode, only reads and ``BOOKKEEPING`` pass,
+        before any client is made."""
+        if self._mode == "check" and not api.startswith(READ_PREFIXES):
+            action = f"{service}:{api}"
+            if action not in BOOKKEEPING:
+                raise AssertionError(f"dry-run must not call {action}")
 
     def call(self, service: str, region: str, operation: str, **params: Any) -> dict[str, Any]:
-        """Call ``operation`` (snake_case name) under the door's retry policy."""
+        """Call ``operation`` (snake_case name) under the door's retry policy.
+        ``calls`` and ``last_api`` record the ``door`` policy's calls (apply's
+        record); discovery counts its own (``discover.CallCounter``)."""
         api = api_name(operation)
-        action = self._admit(service, api)
+        self._admit(service, api)
         client = self.client(service, region)
-        self.last_api = action
         if self.retry == "botocore":
-            self.calls.append(action)
             with _Translated(client, service, api, region):
-                return dict(getattr(client, operation)(**params))
+                response: dict[str, Any] = getattr(client, operation)(**params)
+            return response
+        self.last_api = f"{service}:{api}"
         return self._retried(client, service, region, operation, api, params)
 
     def items(
         self, service: str, region: str, operation: str, key: str, **params: Any
     ) -> Iterator[Any]:
         """The ``key`` items of a read, page by page (a page can be dropped as
-        soon as its items are consumed), following pagination when botocore can."""
+        soon as its items are consumed), following pagination when botocore
+        can; botocore's retries, failures translated as in ``call``."""
         api = api_name(operation)
-        action = self._admit(service, api)
+        self._admit(service, api)
         client = self.client(service, region)
-        self.last_api = action
-        self.calls.append(action)
         with _Translated(client, service, api, region):
             if client.can_paginate(operation):
                 for page in client.get_paginator(operation).paginate(**params):

@@ -335,10 +335,11 @@ def sandbox_cmd(
 
 def _exec_aws(profile: str | None, endpoint_url: str | None, dry_run: bool) -> Any:
     from remediator.aws import discover, door, session
+    from remediator.domain.mode import mode_for
 
     made: Any = discover.make_session(profile)
     factory = session.client_factory(made, endpoint_url=endpoint_url, config="write")
-    return made, door.Aws(factory, dry_run=dry_run)
+    return made, door.Aws(factory, mode=mode_for(dry_run))
 
 
 def _verifier(session: Any, endpoint_url: str | None, policy: Policy) -> Any:

@@ -6,3 +6,8 @@ from __future__ import annotations
 from typing import Literal
 
 Mode = Literal["check", "apply"]
+
+
+def mode_for(dry_run: bool) -> Mode:
+    """The one place a ``--dry-run`` flag becomes the run's mode."""
+    return "check" if dry_run else "apply"

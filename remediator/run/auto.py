@@ -51,6 +51,7 @@ from remediator.aws import session as sessions
 from remediator.aws.fleet import Fleet, active_accounts, enabled_regions
 from remediator.domain.errors import EXIT_ERROR, BadInput, RemediatorError
 from remediator.domain.inventory import Inventory
+from remediator.domain.mode import mode_for
 from remediator.domain.plan import Change, Plan
 from remediator.domain.policy import Policy
 from remediator.domain.targets import (
@@ -298,7 +299,7 @@ class _Fleet:
             base,
             home=base.region_name or (named[0] if named else "us-east-1"),
             run_id=run_id,
-            mode="check" if opts.dry_run else "apply",
+            mode=mode_for(opts.dry_run),
             profile=opts.profile,
             endpoint_url=opts.endpoint_url,
             external_id=opts.external_id,
@@ -591,7 +592,7 @@ class _Runner:
         factory = sessions.client_factory(
             pair.session, endpoint_url=self.opts.endpoint_url, config="write"
         )
-        return door.Aws(factory, settings=self.deps.settings, dry_run=self.opts.dry_run)
+        return door.Aws(factory, settings=self.deps.settings, mode=mode_for(self.opts.dry_run))
 
 
 def _rel(path: Path, root: Path) -> str:

@@ -20,8 +20,8 @@ from remediator.aws import door
 from remediator.changes import handlers, kinds
 from remediator.domain import errors
 from remediator.domain.errors import AwsCallFailed
-from remediator.domain.plan import Change, Plan, PlanSummary
 from remediator.domain.mode import Mode
+from remediator.domain.plan import Change, Plan, PlanSummary
 from remediator.run import engine
 
 REGION = "us-east-1"
