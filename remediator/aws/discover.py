@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -72,6 +72,7 @@ from remediator.domain.inventory import (
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda.type_defs import FunctionConfigurationTypeDef
+    from mypy_boto3_resourcegroupstaggingapi.type_defs import ResourceTagMappingTypeDef
 
 __all__ = [
     "CONNECT_ATTEMPTS",
@@ -484,14 +485,15 @@ def _tags_from_tagging_api(aws: Aws, region: str) -> dict[str, dict[str, str]]:
     unqualified function ARNs count (tags belong to the function, not to a
     version or alias)."""
     found: dict[str, dict[str, str]] = {}
-    for mapping in aws.items(
+    mappings: Iterator[ResourceTagMappingTypeDef] = aws.items(
         "resourcegroupstaggingapi",
         region,
         "get_resources",
         "ResourceTagMappingList",
         ResourceTypeFilters=["lambda:function"],
         ResourcesPerPage=100,
-    ):
+    )
+    for mapping in mappings:
         parts = str(mapping.get("ResourceARN", "")).split(":")
         if len(parts) != 7 or parts[5] != "function":
             continue

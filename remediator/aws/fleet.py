@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -18,12 +18,16 @@ from remediator.domain.errors import AwsAccessError, RemediatorError
 from remediator.domain.mode import Mode
 from remediator.domain.targets import ACCOUNT_ID
 
+if TYPE_CHECKING:
+    from mypy_boto3_organizations.type_defs import AccountTypeDef
+    from mypy_boto3_sts.type_defs import CredentialsTypeDef
+
 log = structlog.get_logger(__name__)
 
 ENABLED_OPT_IN = frozenset({"opt-in-not-required", "opted-in"})
 
 
-def active_accounts(accounts: Iterable[dict[str, Any]]) -> list[str]:
+def active_accounts(accounts: Iterable[AccountTypeDef]) -> list[str]:
     """The ids of ACTIVE accounts (``Status``, or the newer ``State``)."""
     out = []
     for account in accounts:
@@ -97,13 +101,15 @@ class Fleet:
         if self.external_id:
             params["ExternalId"] = self.external_id
         try:
-            out = self.door.call("sts", self.home, "assume_role", **params)["Credentials"]
+            out: CredentialsTypeDef = self.door.call("sts", self.home, "assume_role", **params)[
+                "Credentials"
+            ]
         except RemediatorError as exc:
             raise AwsAccessError(
                 f"Cannot assume {role_arn}: {exc.message}",
                 hint="Check that the role exists and trusts this runner (and --external-id).",
             ) from exc
-        expiry = out["Expiration"]
+        expiry: object = out["Expiration"]  # a datetime from botocore, a string from some fakes
         return {
             "access_key": out["AccessKeyId"],
             "secret_key": out["SecretAccessKey"],

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from remediator.domain.errors import RemediatorError
 from remediator.domain.lock import LockHeld, describe_holder
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
 
 @dataclass
 class DynamoLock:
-    client: Any
+    client: DynamoDBClient
     table: str
 
     def acquire(self, key: str, info: dict[str, Any]) -> None:
