@@ -1,6 +1,8 @@
 """Discovery: read what exists in an account and return it as an ``Inventory``.
 
-This is the only module that reads from AWS. It makes a small, predictable
+Discovery reads through one door (``aws.door.Aws``: ``check`` mode,
+botocore's retries, every call counted); the EC2 side is ``aws.network``,
+and every answer is parsed by ``domain.wire``. It makes a small, predictable
 number of calls:
 
 * ``sts:GetCallerIdentity`` once, for the account id and partition;
@@ -41,60 +43,55 @@ from __future__ import annotations
 import fnmatch
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, cast
 
-import boto3
 import structlog
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    InvalidRegionError,
-    NoCredentialsError,
-    ParamValidationError,
-    ProfileNotFound,
-)
 
-from remediator import __version__
-from remediator.domain import errors
+from remediator.aws import session as sessions
+from remediator.aws.door import Aws
+from remediator.aws.errors import UNREACHABLE, translate_error
+from remediator.aws.network import FILTER_CHUNK, Network, read_network
+from remediator.aws.session import (
+    CONNECT_ATTEMPTS,
+    CONNECT_TIMEOUT_SECONDS,
+    MAX_ATTEMPTS,
+    ClientFactory,
+    client_config,
+    make_session,
+)
+from remediator.domain import errors, wire
 from remediator.domain.inventory import (
     Alias,
     Function,
     FunctionVersion,
-    InternetGateway,
     Inventory,
-    NatGateway,
     RegionInventory,
-    Route,
-    RouteTable,
-    SecurityGroup,
-    SecurityGroupRule,
-    Subnet,
-    Vpc,
     VpcConfig,
-    VpcEndpoint,
 )
 from remediator.domain.policy import check_account
 
+if TYPE_CHECKING:
+    from mypy_boto3_lambda.type_defs import FunctionConfigurationTypeDef
+    from mypy_boto3_resourcegroupstaggingapi.type_defs import ResourceTagMappingTypeDef
+
+__all__ = [
+    "CONNECT_ATTEMPTS",
+    "CONNECT_TIMEOUT_SECONDS",
+    "FILTER_CHUNK",
+    "MAX_ATTEMPTS",
+    "READ_PERMISSIONS",
+    "CallCounter",
+    "ClientFactory",
+    "client_config",
+    "discover",
+    "make_session",
+    "translate_error",
+]
+
 log = structlog.get_logger(__name__)
 
-ClientFactory = Callable[[str, str], Any]
-"""``(service, region) -> boto3 client``; lets tests inject stubbed clients."""
-
 Progress = Callable[[str], None]
-
-_T = TypeVar("_T")
-
-MAX_ATTEMPTS = 10
-CONNECT_ATTEMPTS = 2
-CONNECT_TIMEOUT_SECONDS = 5
-FILTER_CHUNK = 200
-"""Most values one EC2 ``Filters`` entry accepts; longer lists are split."""
 
 LATEST = "$LATEST"
 
@@ -117,73 +114,10 @@ READ_PERMISSIONS: tuple[str, ...] = (
 policy from them, and tests/unit/test_iam.py fails when discovery sends an
 operation that is not listed here."""
 
-_ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
-_CREDENTIAL_CODES = frozenset(
-    {
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "AuthFailure",
-        "SignatureDoesNotMatch",
-    }
-)
-_UNREACHABLE = (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError)
-
-NO_CREDENTIALS_HINT = (
-    "Configure credentials (aws configure, AWS_PROFILE or AWS_ACCESS_KEY_ID/"
-    "AWS_SECRET_ACCESS_KEY), or run `remediate demo` to try remediator on a sandbox."
-)
-
-# Route targets in the order the brief fixes: the first one present wins.
-_ROUTE_TARGET_KEYS = (
-    "GatewayId",
-    "NatGatewayId",
-    "TransitGatewayId",
-    "VpcPeeringConnectionId",
-    "NetworkInterfaceId",
-    "InstanceId",
-    "EgressOnlyInternetGatewayId",
-    "LocalGatewayId",
-    "CarrierGatewayId",
-    "CoreNetworkArn",
-)
-
 
 # --------------------------------------------------------------------------
-# Sessions, clients and call counting
+# Call counting and the fail-fast on unreachable endpoints
 
-
-def make_session(profile: str | None = None) -> boto3.session.Session:
-    """A boto3 session on the standard credential chain (optionally a named profile).
-
-    Raises ``errors.BadInput`` when the profile does not exist.
-    """
-    try:
-        return boto3.session.Session(profile_name=profile)
-    except ProfileNotFound as exc:
-        raise _profile_not_found(exc, profile) from exc
-
-
-def _profile_not_found(exc: ProfileNotFound, profile: str | None) -> errors.BadInput:
-    name = profile or str(exc.kwargs.get("profile", ""))
-    return errors.BadInput(
-        f"AWS profile '{name}' not found.",
-        hint="List the configured profiles with `aws configure list-profiles`.",
-    )
-
-
-def client_config() -> Config:
-    """The botocore config every remediator client uses (see the module docstring)."""
-    return Config(
-        retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        user_agent_extra=f"remediator/{__version__}",
-    )
-
-
-# The first handler of ``before-call`` that returns a response ends the event
-# (a botocore Stubber answers there, on ``before-call.*.*``). Handlers on a
 # deeper event name run first, so the counter registers on the same name as
 # the Stubber, in the "first" section, to see every call.
 _BEFORE_CALL_EVENT = "before-call.*.*"
@@ -218,10 +152,6 @@ class CallCounter:
         )
         return client
 
-    def attach_session(self, session: boto3.session.Session) -> None:
-        """Count the calls of every client created from ``session`` from now on."""
-        session.events.register_first(_BEFORE_CALL_EVENT, self._count, unique_id=self._unique_id)
-
     def _count(self, model: Any = None, **_: Any) -> None:
         if model is None:
             return
@@ -237,7 +167,7 @@ def _stop_retrying_unreachable(
     returns a delay; the only way to veto its own handler is to raise, which
     ends the call with the original connection error.
     """
-    if isinstance(caught_exception, _UNREACHABLE) and attempts >= CONNECT_ATTEMPTS:
+    if isinstance(caught_exception, UNREACHABLE) and attempts >= CONNECT_ATTEMPTS:
         raise caught_exception
 
 
@@ -250,188 +180,24 @@ def _install_fail_fast(client: Any) -> None:
     )
 
 
-# --------------------------------------------------------------------------
-# Error translation
+def reader(
+    session: Any,
+    endpoint_url: str | None,
+    client_factory: ClientFactory | None,
+    counter: CallCounter,
+) -> Aws:
+    """Discovery's door: read-only (``check`` mode), botocore's retries, every
+    client counted and failing fast on an unreachable endpoint."""
+    if session is None and client_factory is None:
+        raise ValueError("discover() needs a session or a client_factory")
+    make = client_factory or sessions.client_factory(session, endpoint_url=endpoint_url)
 
+    def counted(service: str, region: str) -> Any:
+        client = make(service, region)
+        _install_fail_fast(client)
+        return counter.attach(client)
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-# botocore's service name -> the IAM action prefix, where they differ
-_IAM_SERVICE = {"resourcegroupstaggingapi": "tag"}
-
-
-def translate_error(
-    exc: Exception, *, service: str, operation: str, region: str, endpoint_url: str | None
-) -> errors.RemediatorError | None:
-    """The remediator error for an AWS/botocore exception, or None if it is not one.
-
-    ``operation`` is the API name (``DescribeRouteTables``); together with
-    ``service`` it is the IAM action the caller needs.
-    """
-    action = f"{_IAM_SERVICE.get(service, service)}:{operation}"
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        code = str(err.get("Code", "Unknown"))
-        message = _one_line(str(err.get("Message", "")))
-        if code in _ACCESS_DENIED_CODES:
-            return errors.AwsAccessError(
-                f"Access denied: missing IAM permission {action} in {region} ({code}).",
-                hint="Grant that permission to the identity remediator runs as, then run again.",
-            )
-        if code in _CREDENTIAL_CODES:
-            return errors.AwsAccessError(
-                f"AWS rejected the credentials ({code}) calling {action} in {region}.",
-                hint="Refresh or reconfigure the credentials "
-                "(`aws sts get-caller-identity` must succeed), then run again.",
-            )
-        detail = f": {message}" if message else ""
-        return errors.AwsAccessError(
-            f"AWS error {code} calling {action} in {region}{detail}",
-            hint="Check the message above; run again once it is resolved.",
-        )
-    if isinstance(exc, NoCredentialsError):
-        return errors.AwsAccessError("No AWS credentials found.", hint=NO_CREDENTIALS_HINT)
-    if isinstance(exc, _UNREACHABLE):
-        url = str(exc.kwargs.get("endpoint_url") or endpoint_url or "the AWS endpoint")
-        return errors.AwsAccessError(
-            f"The AWS endpoint {url} cannot be reached (calling {action} in {region}).",
-            hint="Check --endpoint-url / AWS_ENDPOINT_URL, the region name, "
-            "and the network (proxy, VPN, firewall).",
-        )
-    if isinstance(exc, ProfileNotFound):
-        return _profile_not_found(exc, None)
-    if isinstance(exc, BotoCoreError) and not isinstance(exc, ParamValidationError):
-        return errors.AwsAccessError(
-            f"AWS call {action} in {region} failed: {_one_line(str(exc))}",
-            hint="Check the credentials, the region and the network, then run again.",
-        )
-    return None
-
-
-class _Aws:
-    """The clients of one discovery run: cached per (service, region), counted,
-    and with every call's failure translated into a remediator error."""
-
-    def __init__(
-        self,
-        session: boto3.session.Session | None,
-        endpoint_url: str | None,
-        client_factory: ClientFactory | None,
-        counter: CallCounter,
-    ) -> None:
-        if session is None and client_factory is None:
-            raise ValueError("discover() needs a session or a client_factory")
-        self._session = session
-        self._endpoint_url = endpoint_url
-        self._factory = client_factory
-        self._counter = counter
-        self._clients: dict[tuple[str, str], Any] = {}
-
-    def client(self, service: str, region: str) -> Any:
-        key = (service, region)
-        if key not in self._clients:
-            if self._factory is not None:
-                client = self._factory(service, region)
-            else:
-                assert self._session is not None
-                try:
-                    client = self._session.client(
-                        service,  # type: ignore[call-overload]
-                        region_name=region,
-                        endpoint_url=self._endpoint_url,
-                        config=client_config(),
-                    )
-                except InvalidRegionError as exc:
-                    raise errors.BadInput(
-                        f"'{region}' is not a valid AWS region name.",
-                        hint="Pass a region such as us-east-1 (see `aws ec2 describe-regions`).",
-                    ) from exc
-                except ProfileNotFound as exc:
-                    raise _profile_not_found(exc, None) from exc
-                except BotoCoreError as exc:
-                    raise errors.AwsAccessError(
-                        f"Cannot create the AWS {service} client for {region}: "
-                        f"{_one_line(str(exc))}",
-                        hint="Check the AWS configuration (profile, region, endpoint URL).",
-                    ) from exc
-            _install_fail_fast(client)
-            self._clients[key] = self._counter.attach(client)
-        return self._clients[key]
-
-    @contextmanager
-    def _translated(self, client: Any, method: str, region: str) -> Iterator[None]:
-        try:
-            yield
-        except (ClientError, BotoCoreError) as exc:
-            service = client.meta.service_model.service_name
-            operation = client.meta.method_to_api_mapping.get(method, method)
-            translated = translate_error(
-                exc,
-                service=service,
-                operation=operation,
-                region=region,
-                endpoint_url=client.meta.endpoint_url,
-            )
-            if translated is None:
-                raise
-            log.warning(
-                "aws_call_failed",
-                action=f"{service}:{operation}",
-                region=region,
-                error=type(exc).__name__,
-            )
-            raise translated from exc
-
-    def call(self, service: str, region: str, method: str, **params: Any) -> dict[str, Any]:
-        client = self.client(service, region)
-        with self._translated(client, method, region):
-            response: dict[str, Any] = getattr(client, method)(**params)
-        return response
-
-    def items(
-        self, service: str, region: str, method: str, key: str, **params: Any
-    ) -> list[dict[str, Any]]:
-        """All ``key`` items of an operation, following pagination when botocore can."""
-        client = self.client(service, region)
-        found: list[dict[str, Any]] = []
-        with self._translated(client, method, region):
-            if client.can_paginate(method):
-                for page in client.get_paginator(method).paginate(**params):
-                    found.extend(page.get(key, []))
-            else:
-                found.extend(getattr(client, method)(**params).get(key, []))
-        return found
-
-    def iter_items(
-        self, service: str, region: str, method: str, key: str, **params: Any
-    ) -> Iterator[dict[str, Any]]:
-        """``items``, one page at a time: a page can be dropped as soon as its
-        items are consumed (ListFunctions pages are most of discovery's memory)."""
-        client = self.client(service, region)
-        with self._translated(client, method, region):
-            for page in client.get_paginator(method).paginate(**params):
-                yield from page.get(key, [])
-
-    def filtered_items(
-        self,
-        region: str,
-        method: str,
-        key: str,
-        filter_name: str,
-        values: Iterable[str],
-        *,
-        filter_param: str = "Filters",
-    ) -> list[dict[str, Any]]:
-        """EC2 items matching ``filter_name`` in ``values``, in chunks of FILTER_CHUNK."""
-        ordered = sorted(set(values))
-        found: list[dict[str, Any]] = []
-        for start in range(0, len(ordered), FILTER_CHUNK):
-            chunk = ordered[start : start + FILTER_CHUNK]
-            params = {filter_param: [{"Name": filter_name, "Values": chunk}]}
-            found.extend(self.items("ec2", region, method, key, **params))
-        return found
+    return Aws(counted, mode="check", retry="botocore")
 
 
 # --------------------------------------------------------------------------
@@ -439,7 +205,7 @@ class _Aws:
 
 
 def discover(
-    session: boto3.session.Session | None,
+    session: Any,
     regions: Sequence[str],
     *,
     endpoint_url: str | None = None,
@@ -474,7 +240,7 @@ def discover(
         )
     say: Progress = progress or _quiet
     counter = CallCounter()
-    aws = _Aws(session, endpoint_url, client_factory, counter)
+    aws = reader(session, endpoint_url, client_factory, counter)
 
     say("reading the caller identity")
     identity = aws.call("sts", wanted_regions[0], "get_caller_identity")
@@ -487,9 +253,7 @@ def discover(
     listed: dict[str, dict[str, _Listed]] = {}
     for region in wanted_regions:
         say(f"listing functions in {region}")
-        entries = aws.iter_items(
-            "lambda", region, "list_functions", "Functions", FunctionVersion="ALL"
-        )
+        entries = aws.items("lambda", region, "list_functions", "Functions", FunctionVersion="ALL")
         listed[region] = _group_listing(entries)
         log.info(
             "functions_listed",
@@ -536,8 +300,8 @@ class _Listed:
     """One function as ListFunctions(ALL) returned it: $LATEST and its versions
     (each entry reduced to the keys discovery reads, ``_LISTED_KEYS``)."""
 
-    latest: dict[str, Any]
-    versions: list[dict[str, Any]] = field(default_factory=list)
+    latest: FunctionConfigurationTypeDef
+    versions: list[FunctionConfigurationTypeDef] = field(default_factory=list)
     _configs: list[VpcConfig] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -550,12 +314,12 @@ class _Listed:
 
     def vpc_configs(self) -> list[VpcConfig]:
         if self._configs is None:
-            configs = [_vpc_config(e) for e in [self.latest, *self.versions]]
+            configs = [wire.vpc_config(e) for e in [self.latest, *self.versions]]
             self._configs = [c for c in configs if c is not None]
         return list(self._configs)
 
     def has_vpc_version(self) -> bool:
-        return any(_vpc_config(v) is not None for v in self.versions)
+        return any(wire.vpc_config(v) is not None for v in self.versions)
 
 
 def _unqualified_arn(arn: str) -> str:
@@ -578,11 +342,13 @@ _LISTED_KEYS = (
 
 
 def _group_listing(entries: Iterable[Mapping[str, Any]]) -> dict[str, _Listed]:
-    latest: dict[str, dict[str, Any]] = {}
-    versions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    latest: dict[str, FunctionConfigurationTypeDef] = {}
+    versions: dict[str, list[FunctionConfigurationTypeDef]] = defaultdict(list)
     for entry in entries:
         name = str(entry["FunctionName"])
-        kept = {k: entry[k] for k in _LISTED_KEYS if k in entry}
+        kept = cast(
+            "FunctionConfigurationTypeDef", {k: entry[k] for k in _LISTED_KEYS if k in entry}
+        )
         if entry.get("Version", LATEST) == LATEST:
             latest[name] = kept
         else:
@@ -629,38 +395,8 @@ def _select(
     return selected
 
 
-def _vpc_config(entry: Mapping[str, Any]) -> VpcConfig | None:
-    raw = entry.get("VpcConfig") or {}
-    # AWS's order is kept: rollback restores exactly what was there.
-    subnets = tuple(raw.get("SubnetIds") or ())
-    if not subnets:
-        return None
-    key = (
-        subnets,
-        tuple(raw.get("SecurityGroupIds") or ()),
-        bool(raw.get("Ipv6AllowedForDualStack", False)),
-    )
-    config = _VPC_CONFIGS.get(key)
-    if config is None:
-        config = VpcConfig(
-            subnet_ids=key[0], security_group_ids=key[1], ipv6_allowed_for_dual_stack=key[2]
-        )
-        if len(_VPC_CONFIGS) < 65536:
-            _VPC_CONFIGS[key] = config
-    return config
-
-
-# Thousands of functions share a few hundred VpcConfigs; the models are frozen,
-# so one object per distinct config serves them all (less time, less memory).
-_VPC_CONFIGS: dict[tuple[tuple[str, ...], tuple[str, ...], bool], VpcConfig] = {}
-
-
-def _version_key(version: str) -> tuple[int, int, str]:
-    return (0, int(version), "") if version.isdigit() else (1, 0, version)
-
-
 def _discover_region(
-    aws: _Aws,
+    aws: Aws,
     region: str,
     functions: Sequence[_Listed],
     *,
@@ -677,7 +413,9 @@ def _discover_region(
             raw_aliases = aws.items(
                 "lambda", region, "list_aliases", "Aliases", FunctionName=fn.name
             )
-            aliases[fn.name] = tuple(sorted((_alias(a) for a in raw_aliases), key=lambda a: a.name))
+            aliases[fn.name] = tuple(
+                sorted((wire.alias(a) for a in raw_aliases), key=lambda a: a.name)
+            )
         log.info("function_details_read", region=region, functions=len(with_details))
 
     vpc_functions = [fn for fn in functions if fn.vpc_configs()]
@@ -700,16 +438,16 @@ def _discover_region(
     configs = [c for fn in vpc_functions for c in fn.vpc_configs()]
     subnet_ids = {s for c in configs for s in c.subnet_ids}
     group_ids = {g for c in configs for g in c.security_group_ids}
-    network = _Network()
+    network = Network(RegionInventory(region=region))
     if subnet_ids:
         say(f"reading the network of {len(vpc_functions)} VPC functions in {region}")
-        network = _read_network(
+        network = read_network(
             aws, region, subnet_ids, group_ids, dns_for_all_vpcs=dns_for_all_vpcs
         )
 
     built: list[Function] = []
     for fn in functions:
-        latest_config = _vpc_config(fn.latest)
+        latest_config = wire.vpc_config(fn.latest)
         built.append(
             Function(
                 name=fn.name,
@@ -731,38 +469,28 @@ def _discover_region(
         region=region,
         functions=len(built),
         vpc_functions=len(vpc_functions),
-        vpcs=len(network.vpcs),
-        missing_subnets=len(network.missing_subnet_ids),
+        vpcs=len(network.ec2.vpcs),
+        missing_subnets=len(network.ec2.missing_subnet_ids),
     )
-    return RegionInventory(
-        region=region,
-        functions=tuple(built),
-        vpcs=network.vpcs,
-        subnets=network.subnets,
-        route_tables=network.route_tables,
-        nat_gateways=network.nat_gateways,
-        internet_gateways=network.internet_gateways,
-        vpc_endpoints=network.vpc_endpoints,
-        security_groups=network.security_groups,
-        missing_subnet_ids=network.missing_subnet_ids,
-    )
+    return RegionInventory(**{**dict(network.ec2), "functions": tuple(built)})
 
 
-def _tags_from_tagging_api(aws: _Aws, region: str) -> dict[str, dict[str, str]]:
+def _tags_from_tagging_api(aws: Aws, region: str) -> dict[str, dict[str, str]]:
     """The tags of every tagged (or once tagged) function of the region, by
     name, from ``tag:GetResources``: 100 functions a call instead of one
     ``ListTags`` each. A function it does not list has no tags. Only
     unqualified function ARNs count (tags belong to the function, not to a
     version or alias)."""
     found: dict[str, dict[str, str]] = {}
-    for mapping in aws.iter_items(
+    mappings: Iterator[ResourceTagMappingTypeDef] = aws.items(
         "resourcegroupstaggingapi",
         region,
         "get_resources",
         "ResourceTagMappingList",
         ResourceTypeFilters=["lambda:function"],
         ResourcesPerPage=100,
-    ):
+    )
+    for mapping in mappings:
         parts = str(mapping.get("ResourceARN", "")).split(":")
         if len(parts) != 7 or parts[5] != "function":
             continue
@@ -778,287 +506,9 @@ def _versions(fn: _Listed) -> tuple[FunctionVersion, ...]:
         FunctionVersion(
             version=str(v["Version"]),
             code_sha256=str(v.get("CodeSha256", "")),
-            vpc_config=_vpc_config(v),
+            vpc_config=wire.vpc_config(v),
             revision_id=v.get("RevisionId"),
         )
         for v in fn.versions
     ]
-    return tuple(sorted(versions, key=lambda v: _version_key(v.version)))
-
-
-def _alias(raw: Mapping[str, Any]) -> Alias:
-    weights = (raw.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-    return Alias(
-        name=str(raw["Name"]),
-        function_version=str(raw["FunctionVersion"]),
-        additional_versions=tuple(sorted((str(k) for k in weights), key=_version_key)),
-        revision_id=raw.get("RevisionId"),
-    )
-
-
-# --------------------------------------------------------------------------
-# The network of one region
-
-
-@dataclass
-class _Network:
-    """The EC2 side of a region, already converted and sorted."""
-
-    vpcs: tuple[Vpc, ...] = ()
-    subnets: tuple[Subnet, ...] = ()
-    route_tables: tuple[RouteTable, ...] = ()
-    nat_gateways: tuple[NatGateway, ...] = ()
-    internet_gateways: tuple[InternetGateway, ...] = ()
-    vpc_endpoints: tuple[VpcEndpoint, ...] = ()
-    security_groups: tuple[SecurityGroup, ...] = ()
-    missing_subnet_ids: tuple[str, ...] = ()
-    subnet_vpcs: dict[str, str] = field(default_factory=dict)
-
-    def vpc_of(self, config: VpcConfig | None) -> str | None:
-        """The VPC of a config's subnets (the first subnet that exists decides)."""
-        if config is None:
-            return None
-        for subnet_id in config.subnet_ids:
-            if subnet_id in self.subnet_vpcs:
-                return self.subnet_vpcs[subnet_id]
-        return None
-
-
-def _read_network(
-    aws: _Aws,
-    region: str,
-    subnet_ids: set[str],
-    function_group_ids: set[str],
-    *,
-    dns_for_all_vpcs: bool,
-) -> _Network:
-    used = aws.filtered_items(region, "describe_subnets", "Subnets", "subnet-id", subnet_ids)
-    found_ids = {str(s["SubnetId"]) for s in used}
-    missing = tuple(sorted(subnet_ids - found_ids))
-    vpc_ids = sorted({str(s["VpcId"]) for s in used})
-    if not vpc_ids:
-        return _Network(missing_subnet_ids=missing)
-
-    raw_subnets = aws.filtered_items(region, "describe_subnets", "Subnets", "vpc-id", vpc_ids)
-    raw_vpcs = aws.filtered_items(region, "describe_vpcs", "Vpcs", "vpc-id", vpc_ids)
-    raw_tables = aws.filtered_items(
-        region, "describe_route_tables", "RouteTables", "vpc-id", vpc_ids
-    )
-    raw_igws = aws.filtered_items(
-        region, "describe_internet_gateways", "InternetGateways", "attachment.vpc-id", vpc_ids
-    )
-    raw_nats = aws.filtered_items(
-        region, "describe_nat_gateways", "NatGateways", "vpc-id", vpc_ids, filter_param="Filter"
-    )
-    raw_endpoints = aws.filtered_items(
-        region, "describe_vpc_endpoints", "VpcEndpoints", "vpc-id", vpc_ids
-    )
-    endpoints = tuple(
-        sorted(
-            (
-                _endpoint(e)
-                for e in raw_endpoints
-                if str(e.get("ServiceName", "")).endswith(".lambda")
-            ),
-            key=lambda e: e.vpc_endpoint_id,
-        )
-    )
-    group_ids = function_group_ids | {g for e in endpoints for g in e.security_group_ids}
-    raw_groups = (
-        aws.filtered_items(
-            region, "describe_security_groups", "SecurityGroups", "group-id", group_ids
-        )
-        if group_ids
-        else []
-    )
-
-    dns_vpcs = vpc_ids if dns_for_all_vpcs else sorted({e.vpc_id for e in endpoints})
-    dns: dict[str, tuple[bool, bool]] = {}
-    for vpc_id in dns_vpcs:
-        support = aws.call(
-            "ec2", region, "describe_vpc_attribute", VpcId=vpc_id, Attribute="enableDnsSupport"
-        )
-        hostnames = aws.call(
-            "ec2", region, "describe_vpc_attribute", VpcId=vpc_id, Attribute="enableDnsHostnames"
-        )
-        dns[vpc_id] = (
-            bool((support.get("EnableDnsSupport") or {}).get("Value", False)),
-            bool((hostnames.get("EnableDnsHostnames") or {}).get("Value", False)),
-        )
-
-    network = _Network(
-        vpcs=_unique((_vpc(v, dns.get(str(v["VpcId"]))) for v in raw_vpcs), lambda v: v.vpc_id),
-        subnets=_unique((_subnet(s) for s in raw_subnets), lambda s: s.subnet_id),
-        route_tables=_unique((_route_table(t) for t in raw_tables), lambda t: t.route_table_id),
-        nat_gateways=_unique((_nat_gateway(n) for n in raw_nats), lambda n: n.nat_gateway_id),
-        internet_gateways=_unique(
-            (_internet_gateway(g) for g in raw_igws), lambda g: g.internet_gateway_id
-        ),
-        vpc_endpoints=endpoints,
-        security_groups=_unique((_security_group(g) for g in raw_groups), lambda g: g.group_id),
-        missing_subnet_ids=missing,
-        subnet_vpcs={str(s["SubnetId"]): str(s["VpcId"]) for s in used},
-    )
-    log.info(
-        "network_read",
-        region=region,
-        vpcs=len(network.vpcs),
-        subnets=len(network.subnets),
-        route_tables=len(network.route_tables),
-        nat_gateways=len(network.nat_gateways),
-        lambda_endpoints=len(network.vpc_endpoints),
-        security_groups=len(network.security_groups),
-        dns_vpcs=len(dns),
-    )
-    return network
-
-
-def _unique(items: Iterable[_T], key: Callable[[_T], str]) -> tuple[_T, ...]:
-    """Sorted by id, one per id (chunked filters never overlap, but be sure)."""
-    by_id: dict[str, _T] = {}
-    for item in items:
-        by_id.setdefault(key(item), item)
-    return tuple(by_id[k] for k in sorted(by_id))
-
-
-def _vpc(raw: Mapping[str, Any], dns: tuple[bool, bool] | None) -> Vpc:
-    return Vpc(
-        vpc_id=str(raw["VpcId"]),
-        cidr_block=str(raw.get("CidrBlock", "")),
-        is_default=bool(raw.get("IsDefault", False)),
-        enable_dns_support=dns[0] if dns else None,
-        enable_dns_hostnames=dns[1] if dns else None,
-    )
-
-
-def _subnet(raw: Mapping[str, Any]) -> Subnet:
-    return Subnet(
-        subnet_id=str(raw["SubnetId"]),
-        vpc_id=str(raw["VpcId"]),
-        availability_zone=str(raw.get("AvailabilityZone", "")),
-        cidr_block=str(raw.get("CidrBlock", "")),
-        available_ip_address_count=int(raw.get("AvailableIpAddressCount", 0)),
-        map_public_ip_on_launch=bool(raw.get("MapPublicIpOnLaunch", False)),
-    )
-
-
-_GONE_ASSOCIATION_STATES = frozenset({"disassociated", "failed"})
-
-
-def _route_table(raw: Mapping[str, Any]) -> RouteTable:
-    main = False
-    subnet_ids: set[str] = set()
-    for assoc in raw.get("Associations") or ():
-        state = str((assoc.get("AssociationState") or {}).get("State", "associated"))
-        if state in _GONE_ASSOCIATION_STATES:
-            continue
-        if assoc.get("Main"):
-            main = True
-        if assoc.get("SubnetId"):
-            subnet_ids.add(str(assoc["SubnetId"]))
-    routes = sorted(
-        (_route(r) for r in raw.get("Routes") or ()), key=lambda r: (r.destination, r.target)
-    )
-    return RouteTable(
-        route_table_id=str(raw["RouteTableId"]),
-        vpc_id=str(raw["VpcId"]),
-        main=main,
-        subnet_ids=tuple(sorted(subnet_ids)),
-        routes=tuple(routes),
-    )
-
-
-def _route(raw: Mapping[str, Any]) -> Route:
-    destination = (
-        raw.get("DestinationCidrBlock")
-        or raw.get("DestinationIpv6CidrBlock")
-        or raw.get("DestinationPrefixListId")
-        or ""
-    )
-    target = next((str(raw[k]) for k in _ROUTE_TARGET_KEYS if raw.get(k)), "unknown")
-    return Route(
-        destination=str(destination),
-        target=target,
-        state=str(raw.get("State", "active")),
-        origin=str(raw.get("Origin", "")),
-    )
-
-
-def _nat_gateway(raw: Mapping[str, Any]) -> NatGateway:
-    addresses = raw.get("NatGatewayAddresses") or ()
-    return NatGateway(
-        nat_gateway_id=str(raw["NatGatewayId"]),
-        vpc_id=str(raw.get("VpcId", "")),
-        subnet_id=str(raw.get("SubnetId", "")),
-        state=str(raw.get("State", "")),
-        connectivity_type=str(raw.get("ConnectivityType") or "public"),
-        public_ips=tuple(sorted(str(a["PublicIp"]) for a in addresses if a.get("PublicIp"))),
-    )
-
-
-def _internet_gateway(raw: Mapping[str, Any]) -> InternetGateway:
-    attached = {
-        str(a["VpcId"])
-        for a in raw.get("Attachments") or ()
-        if a.get("VpcId") and a.get("State") != "detached"
-    }
-    return InternetGateway(
-        internet_gateway_id=str(raw["InternetGatewayId"]), attached_vpc_ids=tuple(sorted(attached))
-    )
-
-
-def _endpoint(raw: Mapping[str, Any]) -> VpcEndpoint:
-    return VpcEndpoint(
-        vpc_endpoint_id=str(raw["VpcEndpointId"]),
-        vpc_id=str(raw["VpcId"]),
-        service_name=str(raw["ServiceName"]),
-        endpoint_type=str(raw.get("VpcEndpointType", "")),
-        state=str(raw.get("State", "")).lower(),
-        private_dns_enabled=bool(raw.get("PrivateDnsEnabled", False)),
-        subnet_ids=tuple(sorted(str(s) for s in raw.get("SubnetIds") or ())),
-        security_group_ids=tuple(sorted(str(g["GroupId"]) for g in raw.get("Groups") or ())),
-    )
-
-
-def _security_group(raw: Mapping[str, Any]) -> SecurityGroup:
-    return SecurityGroup(
-        group_id=str(raw["GroupId"]),
-        vpc_id=str(raw.get("VpcId", "")),
-        group_name=str(raw.get("GroupName", "")),
-        ingress=_rules(raw.get("IpPermissions") or ()),
-        egress=_rules(raw.get("IpPermissionsEgress") or ()),
-    )
-
-
-def _rules(permissions: Iterable[Mapping[str, Any]]) -> tuple[SecurityGroupRule, ...]:
-    rules = [
-        SecurityGroupRule(
-            protocol=str(p.get("IpProtocol", "-1")),
-            from_port=p.get("FromPort"),
-            to_port=p.get("ToPort"),
-            cidrs=tuple(
-                sorted(
-                    [str(r["CidrIp"]) for r in p.get("IpRanges") or () if r.get("CidrIp")]
-                    + [str(r["CidrIpv6"]) for r in p.get("Ipv6Ranges") or () if r.get("CidrIpv6")]
-                )
-            ),
-            group_ids=tuple(
-                sorted(
-                    str(g["GroupId"]) for g in p.get("UserIdGroupPairs") or () if g.get("GroupId")
-                )
-            ),
-        )
-        for p in permissions
-    ]
-    return tuple(
-        sorted(
-            rules,
-            key=lambda r: (
-                r.protocol,
-                -1 if r.from_port is None else r.from_port,
-                -1 if r.to_port is None else r.to_port,
-                r.cidrs,
-                r.group_ids,
-            ),
-        )
-    )
+    return tuple(sorted(versions, key=lambda v: wire.version_key(v.version)))

@@ -1,20 +1,31 @@
-"""The door every AWS call of apply and rollback goes through.
+"""The door every AWS call goes through: discovery, apply and rollback, the
+fleet (STS, Organizations, DescribeRegions), SNS and the DynamoDB lock table.
 
-Retries with capped backoff on what AWS asks to retry (throttling, conflicts,
-5xx, connection failures), honours ``Retry-After``, rate-limits Lambda's
-control plane, and refuses any non-read operation in check (dry-run) mode, so
-a bug cannot turn a dry-run into a change.
+One door holds the run's clients (made once per service and region), the
+run's ``mode`` (set once: in ``check`` mode every write is refused, so a bug
+cannot turn a dry-run into a change), and one of two retry policies:
+
+* ``"door"`` (apply and rollback): retries with capped, jittered backoff on
+  what AWS asks to retry (throttling, conflicts, 5xx, connection failures),
+  honours ``Retry-After`` and rate-limits Lambda's control plane; a failure
+  for good is ``AwsCallFailed``;
+* ``"botocore"`` (discovery and the fleet): one door attempt, botocore's
+  adaptive retries underneath (``session.client_config``). It keeps
+  discovery's call counts and timing exactly as botocore shapes them (its
+  token bucket already paces Lambda's throttling); a failure is translated
+  into a one-line ``AwsAccessError`` (``aws.errors``).
 """
 
 from __future__ import annotations
 
+import random
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import structlog
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -25,13 +36,20 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from remediator import __version__
-from remediator.aws.discover import translate_error
-from remediator.domain.errors import AwsCallFailed
+from remediator.aws.errors import call_failed, translate_error
+from remediator.aws.session import ClientFactory, executor_config
+from remediator.domain.mode import Mode, mode_for
+
+__all__ = ["Aws", "RateLimiter", "Settings", "executor_config", "full_jitter", "no_jitter"]
 
 log = structlog.get_logger(__name__)
 
+Retry = Literal["door", "botocore"]
+
 READ_PREFIXES = ("Describe", "Get", "List")
+BOOKKEEPING = frozenset({"sts:AssumeRole", "sns:Publish"})
+"""Non-read operations that change nothing remediator remediates (reaching a
+member account, telling someone): allowed in check mode too."""
 RETRYABLE = frozenset(
     {
         "Throttling",
@@ -52,6 +70,17 @@ RETRYABLE = frozenset(
 # Connection-level failures worth another attempt; a malformed request or
 # missing credentials is not.
 TRANSIENT = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+
+
+def no_jitter(delay: float) -> float:
+    """The identity jitter: tests that assert exact sleeps pass it."""
+    return delay
+
+
+def full_jitter(delay: float) -> float:
+    """A backoff delay spread over [delay/2, delay], so that runs throttled
+    together do not retry together."""
+    return delay / 2 + random.random() * delay / 2  # not for secrets
 
 
 @dataclass
@@ -76,7 +105,8 @@ class RateLimiter:
 
 @dataclass
 class Settings:
-    """Executor knobs; tests shrink the timeouts and inject the clock."""
+    """Door knobs; tests shrink the timeouts and inject the clock, the sleep
+    and the jitter (``no_jitter`` to assert exact sleeps)."""
 
     max_attempts: int = 10
     base_delay: float = 0.5
@@ -86,41 +116,60 @@ class Settings:
     poll_interval: float = 5.0
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[float], float] = full_jitter
 
 
-def executor_config() -> Config:
-    # One attempt per botocore call: the executor's own loop retries, with a
-    # cap and backoff it controls (botocore's 3 attempts are not enough for
-    # Lambda's control plane) and a sleep tests can inject.
-    return Config(
-        retries={"mode": "standard", "max_attempts": 1},
-        connect_timeout=10,
-        read_timeout=60,
-        user_agent_extra=f"remediator/{__version__}",
-    )
+_API_NAMES: dict[str, str] = {}
 
 
-@dataclass
+def api_name(operation: str) -> str:
+    """``describe_route_tables`` -> ``DescribeRouteTables``."""
+    name = _API_NAMES.get(operation)
+    if name is None:
+        name = _API_NAMES[operation] = "".join(p.capitalize() for p in operation.split("_"))
+    return name
+
+
 class Aws:
-    """Clients for the run, with retries, rate limiting and the dry-run guard."""
+    """Clients for one run, with the mode guard and a retry policy (see the module)."""
 
-    client_factory: Callable[[str, str], Any]
-    settings: Settings = field(default_factory=Settings)
-    dry_run: bool = False
-    _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
-    _limiter: RateLimiter | None = None
-    calls: list[str] = field(default_factory=list)
-    retries: int = 0
-    plan_id: str = ""
-    # the apply run's id (a resumed run keeps the interrupted run's): with the
-    # change id, it makes the ClientToken of a create, so a retried create gets
-    # the resource its first attempt made and another run of the same plan a
-    # new one
-    run_id: str = ""
-    last_api: str = ""
-    # set by apply_changes: journals what a multi-call change has done so far,
-    # so a kill between its calls still leaves a record rollback can use
-    on_progress: Callable[[dict[str, Any] | None], None] | None = None
+    def __init__(
+        self,
+        client_factory: ClientFactory,
+        settings: Settings | None = None,
+        *,
+        mode: Mode | None = None,
+        dry_run: bool = False,
+        retry: Retry = "door",
+    ) -> None:
+        self.client_factory = client_factory
+        self.settings = settings or Settings()
+        self._mode: Mode = mode or mode_for(dry_run)
+        self.retry: Retry = retry
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._guard = threading.Lock()
+        self._limiter: RateLimiter | None = None
+        self.calls: list[str] = []
+        self.retries = 0
+        self.plan_id = ""
+        # the apply run's id (a resumed run keeps the interrupted run's): with
+        # the change id, it makes the ClientToken of a create, so a retried
+        # create gets the resource its first attempt made and another run of
+        # the same plan a new one
+        self.run_id = ""
+        self.last_api = ""
+        # set by apply_changes: journals what a multi-call change has done so
+        # far, so a kill between its calls still leaves a record rollback can use
+        self.on_progress: Callable[[dict[str, Any] | None], None] | None = None
+
+    @property
+    def mode(self) -> Mode:
+        return self._mode
+
+    @property
+    def dry_run(self) -> bool:
+        """``mode == "check"`` (read-only: the mode is set once)."""
+        return self._mode == "check"
 
     def progress(self, partial: dict[str, Any] | None) -> None:
         """Journal what a change has made so far; ``None``: it took its own
@@ -130,17 +179,55 @@ class Aws:
 
     def client(self, service: str, region: str) -> Any:
         key = (service, region)
-        if key not in self._clients:
-            self._clients[key] = self.client_factory(service, region)
-        return self._clients[key]
+        client = self._clients.get(key)
+        if client is None:
+            with self._guard:
+                client = self._clients.get(key)
+                if client is None:
+                    client = self._clients[key] = self.client_factory(service, region)
+        return client
+
+    def _admit(self, service: str, api: str) -> None:
+        """The mode guard: in check mode, only reads and ``BOOKKEEPING`` pass,
+        before any client is made."""
+        if self._mode == "check" and not api.startswith(READ_PREFIXES):
+            action = f"{service}:{api}"
+            if action not in BOOKKEEPING:
+                raise AssertionError(f"dry-run must not call {action}")
 
     def call(self, service: str, region: str, operation: str, **params: Any) -> dict[str, Any]:
-        """Call ``operation`` (snake_case name) with retries on what AWS asks to retry."""
-        api = "".join(part.capitalize() for part in operation.split("_"))
-        if self.dry_run and not api.startswith(READ_PREFIXES):
-            raise AssertionError(f"dry-run must not call {service}:{api}")
+        """Call ``operation`` (snake_case name) under the door's retry policy.
+        ``calls`` and ``last_api`` record the ``door`` policy's calls (apply's
+        record); discovery counts its own (``discover.CallCounter``)."""
+        api = api_name(operation)
+        self._admit(service, api)
         client = self.client(service, region)
+        if self.retry == "botocore":
+            with _Translated(client, service, api, region):
+                response: dict[str, Any] = getattr(client, operation)(**params)
+            return response
         self.last_api = f"{service}:{api}"
+        return self._retried(client, service, region, operation, api, params)
+
+    def items(
+        self, service: str, region: str, operation: str, key: str, **params: Any
+    ) -> Iterator[Any]:
+        """The ``key`` items of a read, page by page (a page can be dropped as
+        soon as its items are consumed), following pagination when botocore
+        can; botocore's retries, failures translated as in ``call``."""
+        api = api_name(operation)
+        self._admit(service, api)
+        client = self.client(service, region)
+        with _Translated(client, service, api, region):
+            if client.can_paginate(operation):
+                for page in client.get_paginator(operation).paginate(**params):
+                    yield from page.get(key, [])
+            else:
+                yield from getattr(client, operation)(**params).get(key, [])
+
+    def _retried(
+        self, client: Any, service: str, region: str, operation: str, api: str, params: Any
+    ) -> dict[str, Any]:
         s = self.settings
         if service == "lambda" and self._limiter is None:
             self._limiter = RateLimiter(s.lambda_rate, s.clock, s.sleep)
@@ -153,16 +240,15 @@ class Aws:
                 return dict(getattr(client, operation)(**params))
             except ClientError as exc:
                 code = str(exc.response.get("Error", {}).get("Code", ""))
-                status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+                meta = exc.response.get("ResponseMetadata", {})
+                status = int(meta.get("HTTPStatusCode", 0) or 0)
                 if (code in RETRYABLE or status >= 500) and attempt < s.max_attempts:
                     self.retries += 1
-                    retry_after = (
-                        exc.response.get("ResponseMetadata", {})
-                        .get("HTTPHeaders", {})
-                        .get("retry-after")
-                    )
+                    retry_after = meta.get("HTTPHeaders", {}).get("retry-after")
                     wait = (
-                        float(retry_after) if retry_after and str(retry_after).isdigit() else delay
+                        float(retry_after)
+                        if retry_after and str(retry_after).isdigit()
+                        else s.jitter(delay)
                     )
                     log.info(
                         "call_retried",
@@ -174,38 +260,47 @@ class Aws:
                     s.sleep(min(wait, s.max_delay))
                     delay = min(delay * 2, s.max_delay)
                     continue
-                raise _failed(exc, service, api, region, code, status) from exc
+                raise call_failed(exc, service, api, region, code, status) from exc
             except TRANSIENT as exc:
                 if attempt < s.max_attempts:
                     self.retries += 1
-                    s.sleep(min(delay, s.max_delay))
+                    s.sleep(min(s.jitter(delay), s.max_delay))
                     delay = min(delay * 2, s.max_delay)
                     continue
-                raise _failed(exc, service, api, region) from exc
+                raise call_failed(exc, service, api, region) from exc
             except ParamValidationError:
                 raise  # a request this code built wrong: a bug, not an AWS failure
             except BotoCoreError as exc:
-                raise _failed(exc, service, api, region) from exc
+                raise call_failed(exc, service, api, region) from exc
         raise AssertionError("unreachable")
 
 
-def _failed(
-    exc: Exception, service: str, api: str, region: str, code: str = "", status: int = 0
-) -> AwsCallFailed:
-    """The one-line, botocore-free form of a failed call."""
-    return AwsCallFailed(
-        _error_text(exc, service, api, region),
-        service=service,
-        operation=api,
-        code=code,
-        status=status,
-    )
+class _Translated:
+    """Turns a botocore failure of one call into its one-line remediator error."""
 
+    def __init__(self, client: Any, service: str, api: str, region: str) -> None:
+        self.client, self.service, self.api, self.region = client, service, api, region
 
-def _error_text(exc: BaseException, service: str, operation: str, region: str) -> str:
-    translated = (
-        translate_error(exc, service=service, operation=operation, region=region, endpoint_url=None)
-        if isinstance(exc, Exception)
-        else None
-    )
-    return str(translated or exc)
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
+        if not isinstance(exc, ClientError | BotoCoreError):
+            return False
+        meta = getattr(self.client, "meta", None)
+        translated = translate_error(
+            exc,
+            service=self.service,
+            operation=self.api,
+            region=self.region,
+            endpoint_url=getattr(meta, "endpoint_url", None),
+        )
+        if translated is None:
+            return False
+        log.warning(
+            "aws_call_failed",
+            action=f"{self.service}:{self.api}",
+            region=self.region,
+            error=type(exc).__name__,
+        )
+        raise translated from exc

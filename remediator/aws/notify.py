@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from remediator.aws.discover import translate_error
-from remediator.domain.errors import AwsAccessError, BadInput
+from remediator.aws.door import Aws
+from remediator.domain.errors import BadInput
 
 MAX_MESSAGE_BYTES = 250_000  # SNS allows 262,144 bytes with the attributes
 SUBJECT_MAX = 100
@@ -63,26 +61,20 @@ def subject_for(summary: dict[str, Any]) -> str:
     return ascii_text[:SUBJECT_MAX]
 
 
-def publish(client: Any, topic_arn: str, summary: dict[str, Any]) -> str:
-    """Publish ``summary`` to ``topic_arn`` with ``client`` (an SNS client);
-    returns the message id. AWS failures become one-line ``AwsAccessError``s."""
-    try:
-        out = client.publish(
-            TopicArn=topic_arn,
-            Subject=subject_for(summary),
-            Message=message_for(summary),
-            MessageAttributes={
-                "outcome": {"DataType": "String", "StringValue": str(summary.get("outcome"))},
-                "exit_code": {"DataType": "Number", "StringValue": str(summary.get("exit_code"))},
-            },
-        )
-    except (ClientError, BotoCoreError) as exc:
-        translated = translate_error(
-            exc,
-            service="sns",
-            operation="Publish",
-            region=topic_region(topic_arn),
-            endpoint_url=None,
-        )
-        raise (translated or AwsAccessError(str(exc))) from exc
+def publish(aws: Aws, topic_arn: str, summary: dict[str, Any]) -> str:
+    """Publish ``summary`` to ``topic_arn`` through the runner's door; returns
+    the message id. AWS failures become one-line ``AwsAccessError``s (the
+    door's ``botocore`` policy)."""
+    out = aws.call(
+        "sns",
+        topic_region(topic_arn),
+        "publish",
+        TopicArn=topic_arn,
+        Subject=subject_for(summary),
+        Message=message_for(summary),
+        MessageAttributes={
+            "outcome": {"DataType": "String", "StringValue": str(summary.get("outcome"))},
+            "exit_code": {"DataType": "Number", "StringValue": str(summary.get("exit_code"))},
+        },
+    )
     return str(out.get("MessageId", ""))

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from remediator.aws.door import Aws
 from remediator.domain.canonical import state_hash
+from remediator.domain.door import Door
 from remediator.domain.errors import AwsCallFailed, ChangeFailed
 from remediator.domain.plan import ChangeBase, KindValues
 
@@ -64,20 +64,20 @@ class Handler(Generic[C]):
 
     kind: str = ""  # the kind's NAME
 
-    def read(self, aws: Aws, change: C, results: Results) -> Live:
+    def read(self, aws: Door, change: C, results: Results) -> Live:
         raise NotImplementedError
 
-    def check(self, aws: Aws, change: C, live: Live, results: Results) -> list[str]:
+    def check(self, aws: Door, change: C, live: Live, results: Results) -> list[str]:
         """Problems that would make the change fail, found with reads only."""
         return []
 
-    def apply(self, aws: Aws, change: C, live: Live, results: Results) -> dict[str, Any]:
+    def apply(self, aws: Door, change: C, live: Live, results: Results) -> dict[str, Any]:
         raise NotImplementedError
 
-    def settle(self, aws: Aws, change: C, result: dict[str, Any]) -> None:
+    def settle(self, aws: Door, change: C, result: dict[str, Any]) -> None:
         return None
 
-    def undo(self, aws: Aws, change: C, result: dict[str, Any]) -> None:
+    def undo(self, aws: Door, change: C, result: dict[str, Any]) -> None:
         raise NotImplementedError
 
     def expected_after(self, change: C) -> dict[str, Any] | None:
@@ -85,11 +85,11 @@ class Handler(Generic[C]):
         (used to recognise a change an interrupted run already made)."""
         return None
 
-    def read_after(self, aws: Aws, change: C, result: dict[str, Any], results: Results) -> Live:
+    def read_after(self, aws: Door, change: C, result: dict[str, Any], results: Results) -> Live:
         """The state this change leaves (rollback compares against it)."""
         return self.read(aws, change, {**results, change.id: result})
 
-    def own_work(self, aws: Aws, change: C, live: Live) -> OwnWork | None:
+    def own_work(self, aws: Door, change: C, live: Live) -> OwnWork | None:
         """For a change an interrupted run started (an ``intent`` line without
         outcome or progress) whose target is neither as planned nor as the
         change leaves it: what of the target is recognisably this change's own
@@ -122,7 +122,7 @@ class Kind:
     restore: Callable[[Any, Mapping[str, Any]], KindValues | None]
 
 
-def client_token(aws: Aws, change: ChangeBase) -> str:
+def client_token(aws: Door, change: ChangeBase) -> str:
     """The idempotency token of a create: the same for the retries of one
     run's call (and for a resumed run), another for every other run."""
     token = f"{aws.run_id or aws.plan_id}-{change.id}"
@@ -143,7 +143,7 @@ def change_tags(change: ChangeBase, plan_id: str) -> list[dict[str, str]]:
     ]
 
 
-def safe_read(h: Handler[Any], aws: Aws, change: ChangeBase, results: Results) -> Live:
+def safe_read(h: Handler[Any], aws: Door, change: ChangeBase, results: Results) -> Live:
     """``h.read``, with a target that no longer exists read as ``Missing``
     (so the stale check reports it instead of the run crashing)."""
     try:
@@ -156,7 +156,7 @@ def safe_read(h: Handler[Any], aws: Aws, change: ChangeBase, results: Results) -
 
 
 def poll(
-    aws: Aws,
+    aws: Door,
     what: str,
     probe: Callable[[], str | None],
     ready: Iterable[str | None],
@@ -179,7 +179,7 @@ def poll(
         s.sleep(s.poll_interval)
 
 
-def subnets_of(aws: Aws, region: str, subnet_ids: Iterable[str]) -> list[dict[str, Any]]:
+def subnets_of(aws: Door, region: str, subnet_ids: Iterable[str]) -> list[dict[str, Any]]:
     """The subnets of ``subnet_ids`` that exist (a filter, so a missing id is
     left out instead of failing the call)."""
     found = aws.call(
@@ -203,7 +203,7 @@ def ingress_443(groups: Iterable[str]) -> list[dict[str, Any]]:
     ]
 
 
-def authorize_443(aws: Aws, change: ChangeBase, group_id: str, sources: Iterable[str]) -> None:
+def authorize_443(aws: Door, change: ChangeBase, group_id: str, sources: Iterable[str]) -> None:
     """Allow 443 from ``sources`` into ``group_id``. AuthorizeSecurityGroupIngress
     takes no ClientToken: an attempt whose answer was lost (a read timeout
     after AWS added the rule) is retried and refused as a duplicate. The rule

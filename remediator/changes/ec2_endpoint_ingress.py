@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from remediator.aws.discover import _rules
-from remediator.aws.door import Aws
 from remediator.changes.base import (
     Handler,
     Kind,
@@ -22,7 +20,9 @@ from remediator.changes.base import (
     authorize_443,
     ingress_443,
 )
+from remediator.domain.door import Door
 from remediator.domain.plan import ChangeBase, KindValues
+from remediator.domain.wire import rules as _rules
 
 NAME = "ec2.authorize-endpoint-ingress"
 
@@ -70,7 +70,7 @@ def _tcp443_from(groups: Iterable[str]) -> set[tuple[Any, ...]]:
 class AuthorizeEndpointIngress(Handler[AuthorizeEndpointIngressChange]):
     kind = NAME
 
-    def read(self, aws: Aws, change: AuthorizeEndpointIngressChange, results: Results) -> Live:
+    def read(self, aws: Door, change: AuthorizeEndpointIngressChange, results: Results) -> Live:
         out = aws.call("ec2", change.region, "describe_security_groups", GroupIds=[change.target])
         groups = out.get("SecurityGroups", [])
         rules = (
@@ -81,13 +81,13 @@ class AuthorizeEndpointIngress(Handler[AuthorizeEndpointIngressChange]):
         return Live(ingress_state(change.target, rules))
 
     def apply(
-        self, aws: Aws, change: AuthorizeEndpointIngressChange, live: Live, results: Results
+        self, aws: Door, change: AuthorizeEndpointIngressChange, live: Live, results: Results
     ) -> dict[str, Any]:
         authorize_443(aws, change, change.target, change.after.SourceSecurityGroupIds)
         return {}
 
     def own_work(
-        self, aws: Aws, change: AuthorizeEndpointIngressChange, live: Live
+        self, aws: Door, change: AuthorizeEndpointIngressChange, live: Live
     ) -> OwnWork | None:
         # killed right after AuthorizeSecurityGroupIngress, before its done
         # line: the group allows exactly what it allowed at plan time plus
@@ -99,7 +99,7 @@ class AuthorizeEndpointIngress(Handler[AuthorizeEndpointIngressChange]):
         return None
 
     def undo(
-        self, aws: Aws, change: AuthorizeEndpointIngressChange, result: dict[str, Any]
+        self, aws: Door, change: AuthorizeEndpointIngressChange, result: dict[str, Any]
     ) -> None:
         aws.call(
             "ec2",

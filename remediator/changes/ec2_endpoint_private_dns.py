@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from remediator.aws.door import Aws
 from remediator.changes.base import Handler, Kind, Live, Results
+from remediator.domain.door import Door
 from remediator.domain.plan import ChangeBase, KindValues
 
 NAME = "ec2.enable-endpoint-private-dns"
@@ -50,7 +50,7 @@ class EnableEndpointPrivateDns(Handler[EnableEndpointPrivateDnsChange]):
     def expected_after(self, change: EnableEndpointPrivateDnsChange) -> dict[str, Any] | None:
         return private_dns_state(change.target, True)
 
-    def read(self, aws: Aws, change: EnableEndpointPrivateDnsChange, results: Results) -> Live:
+    def read(self, aws: Door, change: EnableEndpointPrivateDnsChange, results: Results) -> Live:
         out = aws.call(
             "ec2", change.region, "describe_vpc_endpoints", VpcEndpointIds=[change.target]
         )
@@ -59,17 +59,17 @@ class EnableEndpointPrivateDns(Handler[EnableEndpointPrivateDnsChange]):
         return Live(private_dns_state(change.target, enabled))
 
     def apply(
-        self, aws: Aws, change: EnableEndpointPrivateDnsChange, live: Live, results: Results
+        self, aws: Door, change: EnableEndpointPrivateDnsChange, live: Live, results: Results
     ) -> dict[str, Any]:
         self._set(aws, change, True)
         return {}
 
     def undo(
-        self, aws: Aws, change: EnableEndpointPrivateDnsChange, result: dict[str, Any]
+        self, aws: Door, change: EnableEndpointPrivateDnsChange, result: dict[str, Any]
     ) -> None:
         self._set(aws, change, change.before.PrivateDnsEnabled)
 
-    def _set(self, aws: Aws, change: EnableEndpointPrivateDnsChange, enabled: bool) -> None:
+    def _set(self, aws: Door, change: EnableEndpointPrivateDnsChange, enabled: bool) -> None:
         aws.call(
             "ec2",
             change.region,

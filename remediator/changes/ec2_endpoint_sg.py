@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from remediator.aws.door import Aws
 from remediator.changes.base import (
     Handler,
     Kind,
@@ -22,6 +21,7 @@ from remediator.changes.base import (
     change_tags,
     has_tag,
 )
+from remediator.domain.door import Door
 from remediator.domain.errors import AwsCallFailed
 from remediator.domain.plan import ChangeBase, KindValues
 
@@ -55,7 +55,7 @@ def restore(change: CreateEndpointSgChange, state: Mapping[str, Any]) -> None:
 class CreateEndpointSecurityGroup(Handler[CreateEndpointSgChange]):
     kind = NAME
 
-    def read(self, aws: Aws, change: CreateEndpointSgChange, results: Results) -> Live:
+    def read(self, aws: Door, change: CreateEndpointSgChange, results: Results) -> Live:
         out = aws.call(
             "ec2",
             change.region,
@@ -70,7 +70,7 @@ class CreateEndpointSecurityGroup(Handler[CreateEndpointSgChange]):
         )
 
     def apply(
-        self, aws: Aws, change: CreateEndpointSgChange, live: Live, results: Results
+        self, aws: Door, change: CreateEndpointSgChange, live: Live, results: Results
     ) -> dict[str, Any]:
         try:
             out = aws.call(
@@ -107,18 +107,18 @@ class CreateEndpointSecurityGroup(Handler[CreateEndpointSgChange]):
             raise
         return {"GroupId": group_id}
 
-    def own_work(self, aws: Aws, change: CreateEndpointSgChange, live: Live) -> OwnWork | None:
+    def own_work(self, aws: Door, change: CreateEndpointSgChange, live: Live) -> OwnWork | None:
         # killed right after CreateSecurityGroup, before its progress line: the
         # group (without its rule, or with it) is taken back and made afresh
         group_id = self._own_group(aws, change)
         return OwnWork({"GroupId": group_id}) if group_id else None
 
-    def undo(self, aws: Aws, change: CreateEndpointSgChange, result: dict[str, Any]) -> None:
+    def undo(self, aws: Door, change: CreateEndpointSgChange, result: dict[str, Any]) -> None:
         group_id = result.get("GroupId") or self._own_group(aws, change)
         if group_id:
             aws.call("ec2", change.region, "delete_security_group", GroupId=group_id)
 
-    def _own_group(self, aws: Aws, change: CreateEndpointSgChange) -> str | None:
+    def _own_group(self, aws: Door, change: CreateEndpointSgChange) -> str | None:
         """The group this change made: its name in the VPC, carrying its
         ``remediator:change-id`` tag (a group of that name without the tag is
         someone else's)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from remediator.aws.door import Aws
 from remediator.changes.base import (
     DEAD_ENDPOINT,
     Handler,
@@ -26,6 +25,7 @@ from remediator.changes.base import (
     poll,
     subnets_of,
 )
+from remediator.domain.door import Door
 from remediator.domain.errors import ChangeFailed
 from remediator.domain.plan import ChangeBase, KindValues
 
@@ -63,7 +63,7 @@ class CreateLambdaEndpoint(Handler[CreateLambdaEndpointChange]):
     kind = NAME
 
     def _lambda_endpoints(
-        self, aws: Aws, change: CreateLambdaEndpointChange
+        self, aws: Door, change: CreateLambdaEndpointChange
     ) -> list[dict[str, Any]]:
         out = aws.call(
             "ec2",
@@ -80,12 +80,12 @@ class CreateLambdaEndpoint(Handler[CreateLambdaEndpointChange]):
             if str(e.get("State", "")).lower() not in DEAD_ENDPOINT
         ]
 
-    def read(self, aws: Aws, change: CreateLambdaEndpointChange, results: Results) -> Live:
+    def read(self, aws: Door, change: CreateLambdaEndpointChange, results: Results) -> Live:
         ids = [e["VpcEndpointId"] for e in self._lambda_endpoints(aws, change)]
         return Live(endpoints_state(change.target, ids))
 
     def check(
-        self, aws: Aws, change: CreateLambdaEndpointChange, live: Live, results: Results
+        self, aws: Door, change: CreateLambdaEndpointChange, live: Live, results: Results
     ) -> list[str]:
         problems = []
         existing = self._lambda_endpoints(aws, change)
@@ -104,7 +104,7 @@ class CreateLambdaEndpoint(Handler[CreateLambdaEndpointChange]):
         return problems
 
     def apply(
-        self, aws: Aws, change: CreateLambdaEndpointChange, live: Live, results: Results
+        self, aws: Door, change: CreateLambdaEndpointChange, live: Live, results: Results
     ) -> dict[str, Any]:
         sg_from = change.after.SecurityGroupFromChange
         group_id = results.get(sg_from, {}).get("GroupId") if sg_from else None
@@ -127,7 +127,7 @@ class CreateLambdaEndpoint(Handler[CreateLambdaEndpointChange]):
         )
         return {"VpcEndpointId": out["VpcEndpoint"]["VpcEndpointId"]}
 
-    def _state(self, aws: Aws, change: CreateLambdaEndpointChange, endpoint_id: str) -> str | None:
+    def _state(self, aws: Door, change: CreateLambdaEndpointChange, endpoint_id: str) -> str | None:
         out = aws.call(
             "ec2",
             change.region,
@@ -137,7 +137,7 @@ class CreateLambdaEndpoint(Handler[CreateLambdaEndpointChange]):
         eps = out.get("VpcEndpoints", [])
         return str(eps[0].get("State", "")).lower() if eps else None
 
-    def settle(self, aws: Aws, change: CreateLambdaEndpointChange, result: dict[str, Any]) -> None:
+    def settle(self, aws: Door, change: CreateLambdaEndpointChange, result: dict[str, Any]) -> None:
         eid = result["VpcEndpointId"]
         poll(
             aws,
@@ -147,14 +147,14 @@ class CreateLambdaEndpoint(Handler[CreateLambdaEndpointChange]):
             failed=["failed", "rejected", None],
         )
 
-    def _own_endpoint(self, aws: Aws, change: CreateLambdaEndpointChange) -> str | None:
+    def _own_endpoint(self, aws: Door, change: CreateLambdaEndpointChange) -> str | None:
         """The live endpoint this change made (its ``remediator:change-id`` tag)."""
         for e in self._lambda_endpoints(aws, change):
             if has_tag(e.get("Tags"), "remediator:change-id", change.id):
                 return str(e["VpcEndpointId"])
         return None
 
-    def own_work(self, aws: Aws, change: CreateLambdaEndpointChange, live: Live) -> OwnWork | None:
+    def own_work(self, aws: Door, change: CreateLambdaEndpointChange, live: Live) -> OwnWork | None:
         # killed right after CreateVpcEndpoint, before its done line: the
         # endpoint is the whole change; it is complete once it settles, unless
         # the VPC also has an endpoint the plan did not see (then it is taken
@@ -166,7 +166,7 @@ class CreateLambdaEndpoint(Handler[CreateLambdaEndpointChange]):
         planned = sorted(change.fingerprint.state.get("LambdaEndpoints", []))
         return OwnWork({"VpcEndpointId": eid}, complete=others == planned)
 
-    def undo(self, aws: Aws, change: CreateLambdaEndpointChange, result: dict[str, Any]) -> None:
+    def undo(self, aws: Door, change: CreateLambdaEndpointChange, result: dict[str, Any]) -> None:
         eid = result.get("VpcEndpointId") or self._own_endpoint(aws, change)
         if not eid:
             return

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from remediator.aws.discover import _route_table
-from remediator.aws.door import Aws
 from remediator.changes.base import Handler, Kind, Live, Results
+from remediator.domain.door import Door
 from remediator.domain.inventory import RouteTable
 from remediator.domain.plan import ChangeBase, KindValues
+from remediator.domain.wire import route_table as _route_table
 
 NAME = "ec2.put-nat-route"
 DEFAULT = "0.0.0.0/0"
@@ -93,14 +93,16 @@ class PutNatRoute(Handler[PutNatRouteChange]):
         }
         return {"RouteTableId": change.target, "DefaultRoute": route}
 
-    def read(self, aws: Aws, change: PutNatRouteChange, results: Results) -> Live:
+    def read(self, aws: Door, change: PutNatRouteChange, results: Results) -> Live:
         out = aws.call("ec2", change.region, "describe_route_tables", RouteTableIds=[change.target])
         tables = out.get("RouteTables", [])
         if not tables:
             return Live({"RouteTableId": change.target, "Missing": True})
         return Live(route_state(_route_table(tables[0])))
 
-    def check(self, aws: Aws, change: PutNatRouteChange, live: Live, results: Results) -> list[str]:
+    def check(
+        self, aws: Door, change: PutNatRouteChange, live: Live, results: Results
+    ) -> list[str]:
         nat_id = change.after.NatGatewayId
         nats = aws.call("ec2", change.region, "describe_nat_gateways", NatGatewayIds=[nat_id]).get(
             "NatGateways", []
@@ -112,7 +114,7 @@ class PutNatRoute(Handler[PutNatRouteChange]):
         return []
 
     def apply(
-        self, aws: Aws, change: PutNatRouteChange, live: Live, results: Results
+        self, aws: Door, change: PutNatRouteChange, live: Live, results: Results
     ) -> dict[str, Any]:
         op = "create_route" if change.before is None else "replace_route"
         aws.call(
@@ -125,7 +127,7 @@ class PutNatRoute(Handler[PutNatRouteChange]):
         )
         return {"Operation": op}
 
-    def undo(self, aws: Aws, change: PutNatRouteChange, result: dict[str, Any]) -> None:
+    def undo(self, aws: Door, change: PutNatRouteChange, result: dict[str, Any]) -> None:
         if change.before is None:
             aws.call(
                 "ec2",

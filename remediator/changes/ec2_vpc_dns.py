@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from remediator.aws.door import Aws
 from remediator.changes.base import Handler, Kind, Live, OwnWork, Results
+from remediator.domain.door import Door
 from remediator.domain.errors import AwsCallFailed
 from remediator.domain.plan import ChangeBase, KindValues
 
@@ -63,7 +63,7 @@ class EnableVpcDns(Handler[EnableVpcDnsChange]):
     def expected_after(self, change: EnableVpcDnsChange) -> dict[str, Any] | None:
         return change.after.as_json()
 
-    def read(self, aws: Aws, change: EnableVpcDnsChange, results: Results) -> Live:
+    def read(self, aws: Door, change: EnableVpcDnsChange, results: Results) -> Live:
         sup = aws.call(
             "ec2",
             change.region,
@@ -87,7 +87,7 @@ class EnableVpcDns(Handler[EnableVpcDnsChange]):
 
     def _set(
         self,
-        aws: Aws,
+        aws: Door,
         change: EnableVpcDnsChange,
         values: Mapping[str, Any],
         on_step: Callable[[dict[str, Any] | None], None] | None = None,
@@ -125,7 +125,7 @@ class EnableVpcDns(Handler[EnableVpcDnsChange]):
                 states.append(state)
         return states
 
-    def _modify(self, aws: Aws, change: EnableVpcDnsChange, key: str, value: bool) -> None:
+    def _modify(self, aws: Door, change: EnableVpcDnsChange, key: str, value: bool) -> None:
         aws.call(
             "ec2",
             change.region,
@@ -135,19 +135,19 @@ class EnableVpcDns(Handler[EnableVpcDnsChange]):
         )
 
     def apply(
-        self, aws: Aws, change: EnableVpcDnsChange, live: Live, results: Results
+        self, aws: Door, change: EnableVpcDnsChange, live: Live, results: Results
     ) -> dict[str, Any]:
         self._set(aws, change, change.after.as_json(), on_step=aws.progress)
         return {}
 
-    def own_work(self, aws: Aws, change: EnableVpcDnsChange, live: Live) -> OwnWork | None:
+    def own_work(self, aws: Door, change: EnableVpcDnsChange, live: Live) -> OwnWork | None:
         # killed after the first call went through, before its progress line:
         # support on and hostnames as they were is this change's half
         if live.state in self._prefix_states(change):
             return OwnWork({})
         return None
 
-    def undo(self, aws: Aws, change: EnableVpcDnsChange, result: dict[str, Any]) -> None:
+    def undo(self, aws: Door, change: EnableVpcDnsChange, result: dict[str, Any]) -> None:
         self._set(aws, change, change.before.as_json())
 
 

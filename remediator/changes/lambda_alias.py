@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from remediator.aws.door import Aws
 from remediator.changes.base import Handler, Kind, Live, Results
+from remediator.domain.door import Door
 from remediator.domain.errors import AwsCallFailed
 from remediator.domain.plan import ChangeBase, KindValues
 
@@ -68,12 +68,12 @@ def _mark(change: MoveAliasChange) -> str:
 class MoveAlias(Handler[MoveAliasChange]):
     kind = NAME
 
-    def read(self, aws: Aws, change: MoveAliasChange, results: Results) -> Live:
+    def read(self, aws: Door, change: MoveAliasChange, results: Results) -> Live:
         function_arn, alias = _alias_parts(change.target)
         out = aws.call("lambda", change.region, "get_alias", FunctionName=function_arn, Name=alias)
         return Live(alias_state(change.target, out.get("FunctionVersion")), out.get("RevisionId"))
 
-    def check(self, aws: Aws, change: MoveAliasChange, live: Live, results: Results) -> list[str]:
+    def check(self, aws: Door, change: MoveAliasChange, live: Live, results: Results) -> list[str]:
         function_arn, _ = _alias_parts(change.target)
         cfg = aws.call(
             "lambda", change.region, "get_function_configuration", FunctionName=function_arn
@@ -83,7 +83,7 @@ class MoveAlias(Handler[MoveAliasChange]):
         return []
 
     def apply(
-        self, aws: Aws, change: MoveAliasChange, live: Live, results: Results
+        self, aws: Door, change: MoveAliasChange, live: Live, results: Results
     ) -> dict[str, Any]:
         function_arn, alias = _alias_parts(change.target)
         # PublishVersion returns the existing last version when $LATEST has not
@@ -125,7 +125,7 @@ class MoveAlias(Handler[MoveAliasChange]):
         return {"Version": published["Version"], "Created": created}
 
     def _delete_version(
-        self, aws: Aws, change: MoveAliasChange, function_arn: str, version: str
+        self, aws: Door, change: MoveAliasChange, function_arn: str, version: str
     ) -> None:
         aws.call(
             "lambda",
@@ -136,7 +136,7 @@ class MoveAlias(Handler[MoveAliasChange]):
         )
 
     def _own_new_version(
-        self, aws: Aws, change: MoveAliasChange, function_arn: str, known: set[str]
+        self, aws: Door, change: MoveAliasChange, function_arn: str, known: set[str]
     ) -> str | None:
         page = aws.call(
             "lambda",
@@ -149,7 +149,7 @@ class MoveAlias(Handler[MoveAliasChange]):
                 return str(v["Version"])
         return None
 
-    def _versions(self, aws: Aws, change: MoveAliasChange, function_arn: str) -> set[str]:
+    def _versions(self, aws: Door, change: MoveAliasChange, function_arn: str) -> set[str]:
         versions: set[str] = set()
         marker: str | None = None
         while True:
@@ -162,7 +162,7 @@ class MoveAlias(Handler[MoveAliasChange]):
             if not marker:
                 return versions
 
-    def undo(self, aws: Aws, change: MoveAliasChange, result: dict[str, Any]) -> None:
+    def undo(self, aws: Door, change: MoveAliasChange, result: dict[str, Any]) -> None:
         function_arn, alias = _alias_parts(change.target)
         aws.call(
             "lambda",

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from remediator.aws.door import Aws
 from remediator.changes.base import Handler, Kind, Live, Results, poll, subnets_of
+from remediator.domain.door import Door
 from remediator.domain.errors import ChangeFailed
 from remediator.domain.plan import ChangeBase, KindValues
 
@@ -65,7 +65,7 @@ class UpdateVpcConfig(Handler[UpdateVpcConfigChange]):
     def expected_after(self, change: UpdateVpcConfigChange) -> dict[str, Any] | None:
         return vpc_config_state(change.after.SubnetIds, change.after.SecurityGroupIds)
 
-    def read(self, aws: Aws, change: UpdateVpcConfigChange, results: Results) -> Live:
+    def read(self, aws: Door, change: UpdateVpcConfigChange, results: Results) -> Live:
         cfg = aws.call(
             "lambda", change.region, "get_function_configuration", FunctionName=change.target
         )
@@ -76,7 +76,7 @@ class UpdateVpcConfig(Handler[UpdateVpcConfigChange]):
         )
 
     def check(
-        self, aws: Aws, change: UpdateVpcConfigChange, live: Live, results: Results
+        self, aws: Door, change: UpdateVpcConfigChange, live: Live, results: Results
     ) -> list[str]:
         subnets = list(change.after.SubnetIds)
         groups = list(change.after.SecurityGroupIds)
@@ -108,7 +108,7 @@ class UpdateVpcConfig(Handler[UpdateVpcConfigChange]):
         return problems
 
     def apply(
-        self, aws: Aws, change: UpdateVpcConfigChange, live: Live, results: Results
+        self, aws: Door, change: UpdateVpcConfigChange, live: Live, results: Results
     ) -> dict[str, Any]:
         params: dict[str, Any] = {
             "FunctionName": change.target,
@@ -122,7 +122,7 @@ class UpdateVpcConfig(Handler[UpdateVpcConfigChange]):
         out = aws.call("lambda", change.region, "update_function_configuration", **params)
         return {"RevisionId": out.get("RevisionId")}
 
-    def settle(self, aws: Aws, change: UpdateVpcConfigChange, result: dict[str, Any]) -> None:
+    def settle(self, aws: Door, change: UpdateVpcConfigChange, result: dict[str, Any]) -> None:
         def checked() -> str | None:
             cfg = aws.call(
                 "lambda", change.region, "get_function_configuration", FunctionName=change.target
@@ -136,7 +136,7 @@ class UpdateVpcConfig(Handler[UpdateVpcConfigChange]):
         if checked() != "Successful":
             poll(aws, f"update of {change.target}", checked, ready=["Successful"], failed=[])
 
-    def undo(self, aws: Aws, change: UpdateVpcConfigChange, result: dict[str, Any]) -> None:
+    def undo(self, aws: Door, change: UpdateVpcConfigChange, result: dict[str, Any]) -> None:
         aws.call(
             "lambda",
             change.region,

@@ -163,17 +163,12 @@ def _spinner(message: str) -> Iterator[Callable[[str], None] | None]:
 
 
 def _exec_aws(profile: str | None, endpoint_url: str | None, dry_run: bool) -> Any:
-    from remediator.aws import discover, door
+    from remediator.aws import discover, door, session
+    from remediator.domain.mode import mode_for
 
-    session: Any = discover.make_session(profile)
-
-    def factory(service: str, region: str) -> Any:
-        kwargs: dict[str, Any] = {"region_name": region, "config": door.executor_config()}
-        if endpoint_url:
-            kwargs["endpoint_url"] = endpoint_url
-        return session.client(service, **kwargs)
-
-    return session, door.Aws(factory, dry_run=dry_run)
+    made: Any = discover.make_session(profile)
+    factory = session.client_factory(made, endpoint_url=endpoint_url, config="write")
+    return made, door.Aws(factory, mode=mode_for(dry_run))
 
 
 def _confirm(auto_approve: bool) -> Any:
@@ -185,11 +180,11 @@ def _confirm(auto_approve: bool) -> Any:
 def _lock(
     lock_table: str | None, session: Any, endpoint_url: str | None, plan: Plan, plan_file: Path
 ) -> Any:
-    from remediator.run.lock import DynamoLock, FileLock
+    from remediator.aws import door
+    from remediator.aws import session as sessions
+    from remediator.run.lock import lock_for
 
+    aws = None
     if lock_table:
-        kwargs: dict[str, Any] = {"region_name": plan.regions[0]}
-        if endpoint_url:
-            kwargs["endpoint_url"] = endpoint_url
-        return DynamoLock(session.client("dynamodb", **kwargs), lock_table)
-    return FileLock(plan_file.parent / ".locks")
+        aws = door.Aws(sessions.client_factory(session, endpoint_url=endpoint_url))
+    return lock_for(lock_table, plan_file.parent / ".locks", aws, plan.regions[0])

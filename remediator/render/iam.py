@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from remediator.aws.discover import READ_PERMISSIONS
+from remediator.aws.errors import IAM_PREFIX
 from remediator.changes import registry
 from remediator.domain.errors import BadInput
 
@@ -66,13 +67,6 @@ NOTIFY_ACTIONS: tuple[str, ...] = ("sns:Publish",)
 ASSUME_ACTIONS: tuple[str, ...] = ("sts:AssumeRole",)
 IDENTITY_ACTIONS: tuple[str, ...] = ("sts:GetCallerIdentity",)
 
-# botocore's service name -> the IAM prefix, where they differ.
-_IAM_PREFIX: dict[str, str] = {
-    "monitoring": "cloudwatch",
-    "email": "ses",
-    "resourcegroupstaggingapi": "tag",
-}
-
 
 @dataclass(frozen=True)
 class PolicyOptions:
@@ -87,7 +81,7 @@ class PolicyOptions:
 
 def iam_action(service: str, operation: str) -> str:
     """``("lambda", "ListFunctions")`` -> ``"lambda:ListFunctions"``."""
-    return f"{_IAM_PREFIX.get(service, service)}:{operation}"
+    return f"{IAM_PREFIX.get(service, service)}:{operation}"
 
 
 def with_implied(actions: Iterable[str]) -> set[str]:

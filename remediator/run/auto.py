@@ -26,18 +26,16 @@ Logs: every line a worker logs carries ``run_id``, ``account``, ``region``
 and, once planned, ``plan_id`` (structlog context variables, copied into
 each task so nothing leaks between targets that share a worker thread).
 
-This module reads the fleet (STS, Organizations, DescribeRegions) and hands
-the session of each target to discovery and the executor; it creates
-sessions but sends no Lambda or EC2 call itself.
+The fleet's AWS side (STS, Organizations, DescribeRegions, member sessions)
+is ``aws.fleet``; this module hands the session of each target to discovery
+and the apply door, and sends no AWS call itself.
 """
 
 from __future__ import annotations
 
 import contextvars
 import fnmatch
-import hashlib
 import json
-import re
 import threading
 import time
 import uuid
@@ -47,27 +45,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore.loaders
-import botocore.session
 import structlog
-from botocore.credentials import CredentialProvider, RefreshableCredentials
-from botocore.exceptions import BotoCoreError, ClientError
 
 from remediator import planfile, planner
 from remediator.aws import discover, door, notify
+from remediator.aws import session as sessions
+from remediator.aws.fleet import Fleet
+from remediator.aws.fleet import active_accounts as active_accounts  # re-exported
+from remediator.aws.fleet import enabled_regions as enabled_regions  # re-exported
 from remediator.changes.registry import Change
-from remediator.domain.errors import AwsAccessError, BadInput, RemediatorError
+from remediator.domain.errors import BadInput, RemediatorError
 from remediator.domain.inventory import Inventory
+from remediator.domain.mode import mode_for
 from remediator.domain.outcomes import EXIT_CODES as VERDICT_EXIT_CODES
 from remediator.domain.outcomes import EXIT_FIXED as EXIT_FIXED
 from remediator.domain.outcomes import TARGET_VERDICT, TargetOutcome
 from remediator.domain.outcomes import WORST_FIRST as VERDICT_ORDER
 from remediator.domain.policy import Policy
+
+# the targets' pure helpers are named run.auto.* by the CLI and the tests
+from remediator.domain.targets import ACCOUNT_ID as ACCOUNT_ID
+from remediator.domain.targets import ROLE_ARN as ROLE_ARN
+from remediator.domain.targets import Target, check_role_template, role_for, select_shard
+from remediator.domain.targets import parse_accounts as parse_accounts
+from remediator.domain.targets import parse_shard as parse_shard
+from remediator.domain.targets import shard_of as shard_of
 from remediator.planfile.model import Plan
 from remediator.render import asff, report
 from remediator.run import apply as applying
-from remediator.run.lock import DynamoLock, FileLock
+from remediator.run.lock import DynamoLock, FileLock, lock_for
 
 log = structlog.get_logger(__name__)
 
@@ -88,108 +94,8 @@ OUTCOME_TEXT: dict[TargetOutcome, str] = {
     "rollback-incomplete": "a change failed and rollback is incomplete",
 }
 
-ACCOUNT_ID = re.compile(r"^\d{12}$")
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|\{account_id\}):role/[\w+=,.@/-]+$")
-ENABLED_OPT_IN = frozenset({"opt-in-not-required", "opted-in"})
 SUMMARY_FILE = "summary.json"
 PROBLEM_STATUSES = frozenset({"open", "blocked", "deferred"})
-
-
-# --------------------------------------------------------------------------
-# Targets: accounts x regions, and the shard of them this runner takes
-
-
-@dataclass(frozen=True, order=True)
-class Target:
-    """One account-region pair. ``role_arn`` None: the runner's own credentials."""
-
-    account_id: str
-    region: str
-    role_arn: str | None = field(default=None, compare=False)
-
-    @property
-    def key(self) -> str:
-        return f"{self.account_id}:{self.region}"
-
-
-def shard_of(key: str, count: int) -> int:
-    """The shard (1..count) of ``key``: stable, whatever else is in the fleet."""
-    return int(hashlib.sha256(key.encode()).hexdigest(), 16) % count + 1
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"2/3"`` -> ``(2, 3)``; shards are numbered from 1."""
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
-        raise BadInput(
-            f"--shard {text!r} is not I/N with 1 <= I <= N.",
-            hint="Pass e.g. --shard 1/3 (this runner takes the first of three shards).",
-        )
-    return int(match.group(1)), int(match.group(2))
-
-
-def select_shard(targets: Iterable[Target], shard: tuple[int, int] | None) -> list[Target]:
-    ordered = sorted(targets)
-    if shard is None:
-        return ordered
-    index, count = shard
-    return [t for t in ordered if shard_of(t.key, count) == index]
-
-
-def parse_accounts(text: str, source: str = "accounts file") -> list[str]:
-    """Account ids, one per line; ``#`` starts a comment; sorted, without repeats."""
-    found: list[str] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        if not ACCOUNT_ID.match(line):
-            raise BadInput(
-                f"{source} line {number}: {line!r} is not a 12-digit AWS account id.",
-                hint="List one account id per line; # starts a comment.",
-            )
-        found.append(line)
-    return sorted(set(found))
-
-
-def check_role_template(template: str, *, many: bool) -> None:
-    if not ROLE_ARN.match(template):
-        raise BadInput(
-            f"--role-arn {template!r} is not an IAM role ARN.",
-            hint="Pass e.g. 'arn:aws:iam::{account_id}:role/remediator' (quote it in the shell).",
-        )
-    if many and "{account_id}" not in template:
-        raise BadInput(
-            "--role-arn must contain {account_id} when several accounts are given.",
-            hint="Pass e.g. 'arn:aws:iam::{account_id}:role/remediator'.",
-        )
-    if not many and "{account_id}" in template:
-        raise BadInput(
-            "--role-arn contains {account_id} but no accounts were given.",
-            hint="Add --accounts-file FILE or --organization, or name one role.",
-        )
-
-
-def role_for(template: str, account_id: str) -> str:
-    return template.replace("{account_id}", account_id)
-
-
-def active_accounts(accounts: Iterable[dict[str, Any]]) -> list[str]:
-    """The ids of ACTIVE accounts (``Status``, or the newer ``State``)."""
-    out = []
-    for account in accounts:
-        state = account.get("State") or account.get("Status")
-        if state == "ACTIVE" and ACCOUNT_ID.match(str(account.get("Id", ""))):
-            out.append(str(account["Id"]))
-    return sorted(set(out))
-
-
-def enabled_regions(regions: Iterable[dict[str, Any]]) -> list[str]:
-    return sorted(
-        str(r["RegionName"])
-        for r in regions
-        if r.get("OptInStatus", "opt-in-not-required") in ENABLED_OPT_IN
-    )
 
 
 # --------------------------------------------------------------------------
@@ -228,7 +134,7 @@ class Deps:
 
     verifier: Callable[[Any, str | None, Policy], Verify]
     now: Callable[[], str]
-    make_session: Callable[[str | None], Any] = discover.make_session
+    make_session: Callable[[str | None], Any] = sessions.make_session
     settings: door.Settings = field(default_factory=door.Settings)
     clock: Callable[[], float] = time.monotonic
     on_session: Callable[[Any, Target | None], None] | None = None
@@ -358,137 +264,37 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
-# --------------------------------------------------------------------------
-# Sessions: the runner's own, and one per member account
-
-
-class _StaticProvider(CredentialProvider):
-    METHOD = "remediator-assume-role"
-    CANONICAL_NAME = "remediator-assume-role"
-
-    def __init__(self, credentials: Any) -> None:
-        super().__init__()
-        self._credentials = credentials
-
-    def load(self) -> Any:
-        return self._credentials
-
-
-def _new_session(loader: Any, profile: str | None = None, credentials: Any = None) -> Any:
-    """A new boto3 session for one target (sessions are not shared across
-    threads) on ``credentials`` (else the profile's chain). ``loader`` is the
-    run's service-model loader: the models are parsed once per run, not once
-    per target."""
-    core = botocore.session.Session(profile=profile)
-    core.register_component("data_loader", loader)
-    if credentials is not None:
-        provider = _StaticProvider(credentials)
-        core.get_component("credential_provider").insert_before("env", provider)
-    return boto3.session.Session(botocore_session=core)
-
-
-class _ClientCache:
-    """A target's session whose clients are made once per (service, region,
-    settings). Discovery runs up to three times per target (plan, verify,
-    plan again) and would otherwise build every client anew each time
-    (tens of milliseconds of CPU each). Used by one worker at a time."""
-
-    def __init__(self, session: Any) -> None:
-        self._session = session
-        self._clients: dict[tuple[Any, ...], Any] = {}
-
-    @property
-    def region_name(self) -> str | None:
-        return self._session.region_name  # type: ignore[no-any-return]
-
-    @property
-    def events(self) -> Any:
-        return self._session.events
-
-    def client(self, service: str, **kwargs: Any) -> Any:
-        config = kwargs.get("config")
-        settings = (
-            None
-            if config is None
-            else (
-                tuple(sorted((config.retries or {}).items())),
-                config.connect_timeout,
-                config.read_timeout,
-            )
-        )
-        key = (service, kwargs.get("region_name"), kwargs.get("endpoint_url"), settings)
-        if key not in self._clients:
-            self._clients[key] = self._session.client(service, **kwargs)
-        return self._clients[key]
-
-
 class _Fleet:
-    """The runner's view of the fleet: its identity, the targets, the member
-    credentials (assumed once per role, refreshed before they expire), the
-    lock and the notification topic."""
+    """The run's fleet: the targets (accounts x regions, this runner's
+    shard), the member sessions, the lock and the notification topic. The
+    AWS side is ``aws.fleet.Fleet``."""
 
     def __init__(self, opts: AutoOptions, deps: Deps, run_id: str) -> None:
         self.opts = opts
         self.deps = deps
         self.run_id = run_id
-        self.base = deps.make_session(opts.profile)
+        base = deps.make_session(opts.profile)
         if deps.on_session is not None:
-            deps.on_session(self.base, None)
+            deps.on_session(base, None)
         named = [r for r in opts.regions if r != "all"]
-        self.home = self.base.region_name or (named[0] if named else "us-east-1")
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._credentials: dict[str, Any] = {}
-        self._role_locks: dict[str, threading.Lock] = {}
-        self._guard = threading.RLock()
+        self.aws = Fleet(
+            base,
+            home=base.region_name or (named[0] if named else "us-east-1"),
+            run_id=run_id,
+            mode=mode_for(opts.dry_run),
+            profile=opts.profile,
+            endpoint_url=opts.endpoint_url,
+            external_id=opts.external_id,
+        )
+        self.base = base
+        self._guard = threading.Lock()
         self._lock: FileLock | DynamoLock | None = None
-        self._loader = botocore.loaders.create_loader()
-
-    def client(self, service: str, region: str | None = None) -> Any:
-        key = (service, region or self.home)
-        with self._guard:
-            if key not in self._clients:
-                kwargs: dict[str, Any] = {
-                    "region_name": key[1],
-                    "config": discover.client_config(),
-                }
-                if self.opts.endpoint_url:
-                    kwargs["endpoint_url"] = self.opts.endpoint_url
-                self._clients[key] = self.base.client(service, **kwargs)
-            return self._clients[key]
-
-    def call(self, service: str, operation: str, method: str, **params: Any) -> dict[str, Any]:
-        client = self.client(service)
-        try:
-            return dict(getattr(client, method)(**params))
-        except (ClientError, BotoCoreError) as exc:
-            translated = discover.translate_error(
-                exc,
-                service=service,
-                operation=operation,
-                region=self.home,
-                endpoint_url=self.opts.endpoint_url,
-            )
-            raise (translated or AwsAccessError(_one_line(exc))) from exc
-
-    def _pages(self, service: str, operation: str, method: str, key: str) -> list[dict[str, Any]]:
-        client = self.client(service)
-        try:
-            return [item for page in client.get_paginator(method).paginate() for item in page[key]]
-        except (ClientError, BotoCoreError) as exc:
-            translated = discover.translate_error(
-                exc,
-                service=service,
-                operation=operation,
-                region=self.home,
-                endpoint_url=self.opts.endpoint_url,
-            )
-            raise (translated or AwsAccessError(_one_line(exc))) from exc
 
     # -- targets
 
     def targets(self) -> list[Target]:
         opts = self.opts
-        caller = str(self.call("sts", "GetCallerIdentity", "get_caller_identity")["Account"])
+        caller = self.aws.caller_account()
         log.info("caller_identified", caller_account=caller)
         if opts.accounts and opts.organization:
             raise BadInput("Pass --accounts-file or --organization, not both.")
@@ -502,9 +308,7 @@ class _Fleet:
             check_role_template(opts.role_arn, many=True)
             ids = list(opts.accounts)
             if opts.organization:
-                ids = active_accounts(
-                    self._pages("organizations", "ListAccounts", "list_accounts", "Accounts")
-                )
+                ids = self.aws.organization_accounts()
                 log.info("organization_listed", accounts=len(ids))
             accounts = [(a, role_for(opts.role_arn, a)) for a in ids]
         elif opts.role_arn:
@@ -534,61 +338,23 @@ class _Fleet:
                 )
             return [self.base.region_name]
         if "all" in wanted:
-            described = self.call("ec2", "DescribeRegions", "describe_regions").get("Regions", [])
-            wanted = [r for r in wanted if r != "all"] + enabled_regions(described)
+            wanted = [r for r in wanted if r != "all"] + self.aws.enabled_regions()
         return sorted(set(wanted))
 
-    # -- member sessions
-
-    def _assume(self, role_arn: str) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "RoleArn": role_arn,
-            "RoleSessionName": f"remediator-{self.run_id}"[:64],
-            "DurationSeconds": 3600,
-        }
-        if self.opts.external_id:
-            params["ExternalId"] = self.opts.external_id
-        try:
-            out = self.call("sts", "AssumeRole", "assume_role", **params)["Credentials"]
-        except RemediatorError as exc:
-            raise AwsAccessError(
-                f"Cannot assume {role_arn}: {exc.message}",
-                hint="Check that the role exists and trusts this runner (and --external-id).",
-            ) from exc
-        expiry = out["Expiration"]
-        return {
-            "access_key": out["AccessKeyId"],
-            "secret_key": out["SecretAccessKey"],
-            "token": out["SessionToken"],
-            "expiry_time": expiry.isoformat() if hasattr(expiry, "isoformat") else str(expiry),
-        }
-
     def session_for(self, target: Target) -> Any:
-        if target.role_arn is None:
-            session = _new_session(self._loader, self.opts.profile)
-        else:
-            role = target.role_arn
-            with self._guard:
-                role_lock = self._role_locks.setdefault(role, threading.Lock())
-            with role_lock:
-                if role not in self._credentials:
-                    self._credentials[role] = RefreshableCredentials.create_from_metadata(
-                        metadata=self._assume(role),
-                        refresh_using=lambda: self._assume(role),
-                        method="remediator-assume-role",
-                    )
-            session = _new_session(self._loader, credentials=self._credentials[role])
+        session = self.aws.session_for(target.role_arn)
         if self.deps.on_session is not None:
             self.deps.on_session(session, target)
-        return _ClientCache(session)
+        return sessions.ClientCache(session)
 
     def lock(self) -> FileLock | DynamoLock:
         with self._guard:
             if self._lock is None:
-                self._lock = (
-                    DynamoLock(self.client("dynamodb"), self.opts.lock_table)
-                    if self.opts.lock_table
-                    else FileLock(self.opts.lock_dir or self.opts.out_dir / ".locks")
+                self._lock = lock_for(
+                    self.opts.lock_table,
+                    self.opts.lock_dir or self.opts.out_dir / ".locks",
+                    self.aws.door,
+                    self.aws.home,
                 )
             return self._lock
 
@@ -807,15 +573,10 @@ class _Runner:
             result.outcome, result.review = "clean", None
 
     def _aws(self, pair: _Pair) -> door.Aws:
-        session, endpoint_url = pair.session, self.opts.endpoint_url
-
-        def factory(service: str, region: str) -> Any:
-            kwargs: dict[str, Any] = {"region_name": region, "config": door.executor_config()}
-            if endpoint_url:
-                kwargs["endpoint_url"] = endpoint_url
-            return session.client(service, **kwargs)
-
-        return door.Aws(factory, settings=self.deps.settings, dry_run=self.opts.dry_run)
+        factory = sessions.client_factory(
+            pair.session, endpoint_url=self.opts.endpoint_url, config="write"
+        )
+        return door.Aws(factory, settings=self.deps.settings, mode=mode_for(self.opts.dry_run))
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -959,10 +720,10 @@ def _notify(
     assert opts.notify_sns is not None
     topic = opts.notify_sns
     try:
-        region = notify.topic_region(topic)
+        notify.topic_region(topic)  # a malformed ARN fails before any session is made
         if fleet is None:
             fleet = _Fleet(opts, deps, summary.run_id)
-        message_id = notify.publish(fleet.client("sns", region), topic, summary.to_json())
+        message_id = notify.publish(fleet.aws.door, topic, summary.to_json())
     except RemediatorError as exc:
         log.error("summary_not_published", topic=topic, error=_one_line(exc))
         return {"topic": topic, "message_id": None, "error": _one_line(exc)}

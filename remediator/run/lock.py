@@ -1,10 +1,9 @@
 """Locks: two applies against the same account and region never interleave.
 
 Local file (default): created with O_EXCL under the lock directory, holding
-owner, pid and time. DynamoDB (``--lock-table``): a conditional put on the
-key ``LockID`` (``attribute_not_exists``), released with a conditional
-delete on the owner. A refused lock names its holder; a stale lock is only
-broken explicitly (``remediate unlock``).
+owner, pid and time. DynamoDB (``--lock-table``): ``aws.lock_table``. A
+refused lock names its holder; a stale lock is only broken explicitly
+(``remediate unlock``). ``lock_for`` is the one place a lock is chosen.
 """
 
 from __future__ import annotations
@@ -14,20 +13,16 @@ import json
 import os
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from remediator.domain.errors import RemediatorError
+from remediator.aws.door import Aws
+from remediator.aws.lock_table import DynamoLock
+from remediator.domain.lock import LockHeld, describe_holder, lock_key
 
-
-class LockHeld(RemediatorError):
-    pass
-
-
-def lock_key(account_id: str, regions: tuple[str, ...] | list[str]) -> str:
-    return f"remediator/{account_id}/{'+'.join(sorted(regions))}"
+__all__ = ["DynamoLock", "FileLock", "LockHeld", "held", "lock_for", "lock_key", "owner_info"]
 
 
 def owner_info(run_id: str, now: str) -> dict[str, Any]:
@@ -53,10 +48,6 @@ def _read_holder(path: Path) -> dict[str, Any] | None:
     return holder if isinstance(holder, dict) else None
 
 
-def _describe(holder: dict[str, Any]) -> str:
-    return f"{holder.get('owner', '?')} (pid {holder.get('pid', '?')}, run {holder.get('run_id', '?')}) since {holder.get('since', '?')}"
-
-
 @dataclass
 class FileLock:
     directory: Path
@@ -72,7 +63,7 @@ class FileLock:
         except FileExistsError:
             holder = _read_holder(path) or {}
             raise LockHeld(
-                f"Another run (apply or rollback) holds the lock for {key}: {_describe(holder)}.",
+                f"Another run (apply or rollback) holds the lock for {key}: {describe_holder(holder)}.",
                 hint=f"Wait for it to finish; if that run is dead, break the lock with `remediate unlock PLAN` (file {path}).",
             ) from None
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -93,53 +84,17 @@ class FileLock:
         return existed
 
 
-@dataclass
-class DynamoLock:
-    client: Any
-    table: str
-
-    def acquire(self, key: str, info: dict[str, Any]) -> None:
-        from botocore.exceptions import ClientError
-
-        item = {"LockID": {"S": key}, **{k: {"S": str(v)} for k, v in info.items()}}
-        try:
-            self.client.put_item(
-                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(LockID)"
-            )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code == "ConditionalCheckFailedException":
-                held = self.client.get_item(
-                    TableName=self.table, Key={"LockID": {"S": key}}, ConsistentRead=True
-                ).get("Item", {})
-                holder = {k: v.get("S") for k, v in held.items()}
-                raise LockHeld(
-                    f"Another run (apply or rollback) holds the lock for {key} in table {self.table}: {_describe(holder)}.",
-                    hint="Wait for it to finish; if that run is dead, break it with `remediate unlock PLAN --lock-table TABLE`.",
-                ) from None
-            if code == "ResourceNotFoundException":
-                raise RemediatorError(
-                    f"Lock table {self.table} does not exist.",
-                    hint="Create it with a string partition key named LockID, or leave out --lock-table for a local lock.",
-                ) from None
-            raise
-
-    def release(self, key: str, info: dict[str, Any]) -> None:
-        from botocore.exceptions import ClientError
-
-        with suppress(ClientError):
-            self.client.delete_item(
-                TableName=self.table,
-                Key={"LockID": {"S": key}},
-                ConditionExpression="run_id = :r",
-                ExpressionAttributeValues={":r": {"S": str(info["run_id"])}},
-            )
-
-    def break_lock(self, key: str) -> bool:
-        out = self.client.delete_item(
-            TableName=self.table, Key={"LockID": {"S": key}}, ReturnValues="ALL_OLD"
-        )
-        return bool(out.get("Attributes"))
+def lock_for(
+    table: str | None, directory: Path, aws: Aws | None, region: str
+) -> FileLock | DynamoLock:
+    """The one way a run gets its lock: the DynamoDB ``table`` (through
+    ``aws``'s client for ``region``) when one is named, else a file lock in
+    ``directory``."""
+    if table:
+        if aws is None:
+            raise ValueError("a lock table needs the run's AWS door")
+        return DynamoLock(aws.client("dynamodb", region), table)
+    return FileLock(directory)
 
 
 @contextmanager

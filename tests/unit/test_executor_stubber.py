@@ -22,6 +22,7 @@ from remediator.changes.lambda_vpc_config import UpdateVpcConfigAfter
 from remediator.changes.registry import Change
 from remediator.domain import errors
 from remediator.domain.errors import AwsCallFailed
+from remediator.domain.mode import Mode
 from remediator.planfile.model import Plan, PlanSummary
 from remediator.run import engine
 
@@ -78,7 +79,7 @@ class Stubbed:
 
 
 @contextmanager
-def _stubbed(time: FakeTime, **overrides: Any) -> Iterator[Stubbed]:
+def _stubbed(time: FakeTime, mode: Mode = "apply", **overrides: Any) -> Iterator[Stubbed]:
     clients = {s: _client(s) for s in ("lambda", "ec2")}
     stubbers = {s: Stubber(c) for s, c in clients.items()}
     made: list[tuple[str, str]] = []
@@ -95,9 +96,10 @@ def _stubbed(time: FakeTime, **overrides: Any) -> Iterator[Stubbed]:
         "lambda_rate": float("inf"),  # the limiter has its own tests: keep its sleeps out
         "settle_timeout": 60.0,
         "poll_interval": 5.0,
+        "jitter": door.no_jitter,  # the sleeps asserted are exact
     }
     knobs.update(overrides)
-    aws = door.Aws(factory, settings=door.Settings(**knobs))
+    aws = door.Aws(factory, settings=door.Settings(**knobs), mode=mode)
     for s in stubbers.values():
         s.activate()
     try:
@@ -762,8 +764,7 @@ def test_dry_run_guard_raises_before_any_request(fake_time: FakeTime) -> None:
 
 
 def test_dry_run_guard_lets_reads_through(fake_time: FakeTime) -> None:
-    with _stubbed(fake_time) as stubbed:
-        stubbed.aws.dry_run = True
+    with _stubbed(fake_time, mode="check") as stubbed:
         stubbed.ec2.add_response("describe_vpcs", {"Vpcs": []})
         assert stubbed.aws.call("ec2", REGION, "describe_vpcs") == {"Vpcs": []}
 

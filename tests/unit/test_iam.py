@@ -200,7 +200,7 @@ def _str(node: ast.expr) -> str | None:
 
 
 # file -> service of bare client calls (``self.client.put_item``, ``client.publish``)
-_CLIENT_SERVICE = {"run/lock.py": "dynamodb", "aws/notify.py": "sns"}
+_CLIENT_SERVICE = {"aws/lock_table.py": "dynamodb", "aws/notify.py": "sns"}
 _SERVICES = {"sts", "lambda", "ec2", "organizations", "sns", "dynamodb"}
 
 
@@ -249,17 +249,17 @@ def _scan_file(name: str) -> set[str]:
 def test_the_scanner_finds_the_calls_it_should() -> None:
     """A broken scanner would pass everything: check it finds known calls."""
     assert {"sts:GetCallerIdentity", "lambda:ListFunctions", "ec2:DescribeNatGateways"} <= (
-        _scan_file("aws/discover.py")
+        _scan_file("aws/discover.py") | _scan_file("aws/network.py")
     )
     assert {
         "lambda:UpdateFunctionConfiguration",
         "ec2:CreateVpcEndpoint",
         "lambda:UpdateAlias",
     } <= set().union(*(_scan_file(name) for name in CHANGE_MODULES))
-    assert {"dynamodb:PutItem", "dynamodb:DeleteItem"} <= _scan_file("run/lock.py")
+    assert {"dynamodb:PutItem", "dynamodb:DeleteItem"} <= _scan_file("aws/lock_table.py")
     assert _scan_file("aws/notify.py") == {"sns:Publish"}
     assert {"sts:AssumeRole", "organizations:ListAccounts", "ec2:DescribeRegions"} <= _scan_file(
-        "run/auto.py"
+        "aws/fleet.py"
     )
 
 
@@ -269,10 +269,11 @@ def test_every_call_in_the_source_is_covered_by_its_modes_policy() -> None:
     runner_doc = _doc(
         "auto", role_arn=ROLE, organization=True, notify_sns=TOPIC, lock_table="locks"
     )
-    assert iam.uncovered(_scan_file("aws/discover.py"), plan_doc) == []
-    for name in (*CHANGE_MODULES, "run/engine.py", "run/apply.py", "run/lock.py"):
+    for name in ("aws/discover.py", "aws/network.py"):
+        assert iam.uncovered(_scan_file(name), plan_doc) == [], name
+    for name in (*CHANGE_MODULES, "run/engine.py", "run/apply.py", "aws/lock_table.py"):
         assert iam.uncovered(_scan_file(name), apply_doc) == [], name
-    for name in ("run/auto.py", "aws/notify.py"):
+    for name in ("run/auto.py", "aws/fleet.py", "aws/notify.py"):
         assert iam.uncovered(_scan_file(name), runner_doc) == [], name
 
 

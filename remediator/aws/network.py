@@ -1,0 +1,184 @@
+"""The EC2 side of discovery: the network of one region's VPC functions.
+
+A fixed set of *batched* describes scoped to the VPCs in use (filters of at
+most ``FILTER_CHUNK`` values per call), so the number of EC2 calls does not
+grow with the number of functions. Every answer is parsed by
+``domain.wire``, typed by boto3-stubs' response shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from remediator.aws.door import Aws
+from remediator.domain import wire
+from remediator.domain.inventory import RegionInventory, VpcConfig
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.type_defs import (
+        InternetGatewayTypeDef,
+        NatGatewayTypeDef,
+        RouteTableTypeDef,
+        SecurityGroupTypeDef,
+        SubnetTypeDef,
+        VpcEndpointTypeDef,
+        VpcTypeDef,
+    )
+
+log = structlog.get_logger(__name__)
+
+FILTER_CHUNK = 200
+"""Most values one EC2 ``Filters`` entry accepts; longer lists are split."""
+
+
+@dataclass
+class _Filtered:
+    """EC2 reads through the door, filtered by a list of values."""
+
+    aws: Aws
+
+    def filtered_items(
+        self,
+        region: str,
+        method: str,
+        key: str,
+        filter_name: str,
+        values: Iterable[str],
+        *,
+        filter_param: str = "Filters",
+    ) -> list[Any]:
+        """EC2 items matching ``filter_name`` in ``values``, in chunks of FILTER_CHUNK."""
+        ordered = sorted(set(values))
+        found: list[Any] = []
+        for start in range(0, len(ordered), FILTER_CHUNK):
+            chunk = ordered[start : start + FILTER_CHUNK]
+            params = {filter_param: [{"Name": filter_name, "Values": chunk}]}
+            found.extend(self.aws.items("ec2", region, method, key, **params))
+        return found
+
+
+@dataclass
+class Network:
+    """The EC2 side of a region, already converted and sorted (``ec2``: the
+    region's inventory without its functions), and the VPC of each subnet
+    the functions use."""
+
+    ec2: RegionInventory
+    subnet_vpcs: dict[str, str] = field(default_factory=dict)
+
+    def vpc_of(self, config: VpcConfig | None) -> str | None:
+        """The VPC of a config's subnets (the first subnet that exists decides)."""
+        if config is None:
+            return None
+        for subnet_id in config.subnet_ids:
+            if subnet_id in self.subnet_vpcs:
+                return self.subnet_vpcs[subnet_id]
+        return None
+
+
+def read_network(
+    aws: Aws,
+    region: str,
+    subnet_ids: set[str],
+    function_group_ids: set[str],
+    *,
+    dns_for_all_vpcs: bool,
+) -> Network:
+    reads = _Filtered(aws)
+    used: list[SubnetTypeDef] = reads.filtered_items(
+        region, "describe_subnets", "Subnets", "subnet-id", subnet_ids
+    )
+    found_ids = {str(s["SubnetId"]) for s in used}
+    missing = tuple(sorted(subnet_ids - found_ids))
+    vpc_ids = sorted({str(s["VpcId"]) for s in used})
+    if not vpc_ids:
+        return Network(RegionInventory(region=region, missing_subnet_ids=missing))
+
+    raw_subnets: list[SubnetTypeDef] = reads.filtered_items(
+        region, "describe_subnets", "Subnets", "vpc-id", vpc_ids
+    )
+    raw_vpcs: list[VpcTypeDef] = reads.filtered_items(
+        region, "describe_vpcs", "Vpcs", "vpc-id", vpc_ids
+    )
+    raw_tables: list[RouteTableTypeDef] = reads.filtered_items(
+        region, "describe_route_tables", "RouteTables", "vpc-id", vpc_ids
+    )
+    raw_igws: list[InternetGatewayTypeDef] = reads.filtered_items(
+        region, "describe_internet_gateways", "InternetGateways", "attachment.vpc-id", vpc_ids
+    )
+    raw_nats: list[NatGatewayTypeDef] = reads.filtered_items(
+        region, "describe_nat_gateways", "NatGateways", "vpc-id", vpc_ids, filter_param="Filter"
+    )
+    raw_endpoints: list[VpcEndpointTypeDef] = reads.filtered_items(
+        region, "describe_vpc_endpoints", "VpcEndpoints", "vpc-id", vpc_ids
+    )
+    endpoints = tuple(
+        sorted(
+            (
+                wire.endpoint(e)
+                for e in raw_endpoints
+                if str(e.get("ServiceName", "")).endswith(".lambda")
+            ),
+            key=lambda e: e.vpc_endpoint_id,
+        )
+    )
+    group_ids = function_group_ids | {g for e in endpoints for g in e.security_group_ids}
+    raw_groups: list[SecurityGroupTypeDef] = (
+        reads.filtered_items(
+            region, "describe_security_groups", "SecurityGroups", "group-id", group_ids
+        )
+        if group_ids
+        else []
+    )
+
+    dns_vpcs = vpc_ids if dns_for_all_vpcs else sorted({e.vpc_id for e in endpoints})
+    dns: dict[str, tuple[bool, bool]] = {}
+    for vpc_id in dns_vpcs:
+        support = aws.call(
+            "ec2", region, "describe_vpc_attribute", VpcId=vpc_id, Attribute="enableDnsSupport"
+        )
+        hostnames = aws.call(
+            "ec2", region, "describe_vpc_attribute", VpcId=vpc_id, Attribute="enableDnsHostnames"
+        )
+        dns[vpc_id] = (
+            bool((support.get("EnableDnsSupport") or {}).get("Value", False)),
+            bool((hostnames.get("EnableDnsHostnames") or {}).get("Value", False)),
+        )
+
+    ec2 = RegionInventory(
+        region=region,
+        vpcs=wire.unique(
+            (wire.vpc(v, dns.get(str(v["VpcId"]))) for v in raw_vpcs), lambda v: v.vpc_id
+        ),
+        subnets=wire.unique((wire.subnet(s) for s in raw_subnets), lambda s: s.subnet_id),
+        route_tables=wire.unique(
+            (wire.route_table(t) for t in raw_tables), lambda t: t.route_table_id
+        ),
+        nat_gateways=wire.unique(
+            (wire.nat_gateway(n) for n in raw_nats), lambda n: n.nat_gateway_id
+        ),
+        internet_gateways=wire.unique(
+            (wire.internet_gateway(g) for g in raw_igws), lambda g: g.internet_gateway_id
+        ),
+        vpc_endpoints=endpoints,
+        security_groups=wire.unique(
+            (wire.security_group(g) for g in raw_groups), lambda g: g.group_id
+        ),
+        missing_subnet_ids=missing,
+    )
+    log.info(
+        "network_read",
+        region=region,
+        vpcs=len(ec2.vpcs),
+        subnets=len(ec2.subnets),
+        route_tables=len(ec2.route_tables),
+        nat_gateways=len(ec2.nat_gateways),
+        lambda_endpoints=len(ec2.vpc_endpoints),
+        security_groups=len(ec2.security_groups),
+        dns_vpcs=len(dns),
+    )
+    return Network(ec2, {str(s["SubnetId"]): str(s["VpcId"]) for s in used})
