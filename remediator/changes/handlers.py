@@ -15,12 +15,12 @@ from remediator.changes import kinds
 from remediator.changes.state import route_state, vpc_config_state
 from remediator.domain.canonical import state_hash
 from remediator.domain.errors import AwsCallFailed, ChangeFailed
+from remediator.domain.findings import DEAD_ENDPOINT_STATES
 from remediator.domain.plan import Change
 
 log = structlog.get_logger(__name__)
 
 NOT_FOUND_SUFFIXES = ("NotFound", "NotFoundException")
-DEAD_ENDPOINT = ("deleted", "deleting", "failed", "rejected")
 
 
 def _alias_parts(target: str) -> tuple[str, str]:
@@ -639,7 +639,7 @@ class CreateLambdaEndpoint(Handler):
         return [
             e
             for e in out.get("VpcEndpoints", [])
-            if str(e.get("State", "")).lower() not in DEAD_ENDPOINT
+            if str(e.get("State", "")).lower() not in DEAD_ENDPOINT_STATES
         ]
 
     def read(self, aws: Aws, change: Change, results: dict[str, dict[str, Any]]) -> Live:

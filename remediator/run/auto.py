@@ -55,6 +55,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from remediator import planfile, planner
 from remediator.aws import discover, door, notify
 from remediator.domain.errors import EXIT_ERROR, AwsAccessError, BadInput, RemediatorError
+from remediator.domain.findings import UNRESOLVED_STATUSES
 from remediator.domain.inventory import Inventory
 from remediator.domain.plan import Change, Plan
 from remediator.domain.policy import Policy
@@ -99,7 +100,6 @@ ACCOUNT_ID = re.compile(r"^\d{12}$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|\{account_id\}):role/[\w+=,.@/-]+$")
 ENABLED_OPT_IN = frozenset({"opt-in-not-required", "opted-in"})
 SUMMARY_FILE = "summary.json"
-PROBLEM_STATUSES = frozenset({"open", "blocked", "deferred"})
 
 
 # --------------------------------------------------------------------------
@@ -635,7 +635,7 @@ def _narrow(inventory: Inventory, patterns: Sequence[str]) -> Inventory:
 
 
 def _has_work(plan: Plan) -> bool:
-    return bool(plan.changes) or any(f.status in PROBLEM_STATUSES for f in plan.findings)
+    return bool(plan.changes) or any(f.status in UNRESOLVED_STATUSES for f in plan.findings)
 
 
 class _Runner:
