@@ -57,6 +57,9 @@ ENDPOINT_CODES: Final = frozenset(
     {ENDPOINT_NOT_AVAILABLE, ENDPOINT_PRIVATE_DNS_OFF, ENDPOINT_SG_BLOCKS, ENDPOINT_VPC_DNS_OFF}
 )
 
+# Severities, most severe first (for sorting findings).
+SEVERITY_ORDER: Final[dict[str, int]] = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+
 # Egress classes from which an execution environment cannot leave the VPC.
 NO_EGRESS: Final[frozenset[Egress]] = frozenset({"public", "nat-broken", "isolated"})
 
