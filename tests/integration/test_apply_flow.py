@@ -54,6 +54,7 @@ from remediator.domain.errors import (
 from remediator.domain.plan import Change, Plan
 from remediator.domain.policy import Policy, parse_policy
 from remediator.planfile.approval import write_approval
+from remediator.planfile.digest import with_digest
 from remediator.run.apply import ApplyOptions, Outcome, run_apply, run_rollback
 from remediator.run.journal import Journal, read_journal
 from remediator.run.lock import DynamoLock, FileLock, LockHeld, lock_key, owner_info
@@ -580,7 +581,7 @@ def test_target_changed_during_the_run_rolls_back_and_exits_3(world: World) -> N
 
 def test_plan_for_another_account_is_refused(world: World) -> None:
     plan, path = world.plan()
-    other = planner.with_digest(plan.model_copy(update={"account_id": "999999999999"}))
+    other = with_digest(plan.model_copy(update={"account_id": "999999999999"}))
     before = world.snapshot()
     with pytest.raises(BadInput, match="999999999999"):
         run_apply(other, path, world.aws(), ApplyOptions(max_risk="high"))
@@ -656,7 +657,7 @@ def test_an_approval_file_lets_the_high_risk_changes_run(world: World) -> None:
 def test_an_approval_for_another_plan_is_refused(world: World) -> None:
     plan, path = world.plan(functions=("reports-nightly", "payments-api"))
     # Same plan id, other digest (another plan run of the same world).
-    other = planner.with_digest(plan.model_copy(update={"created_at": "2026-02-02T00:00:00Z"}))
+    other = with_digest(plan.model_copy(update={"created_at": "2026-02-02T00:00:00Z"}))
     assert other.plan_id == plan.plan_id and other.digest != plan.digest
     write_approval(other, path.with_name("other.approval.json"), by="ana", at=NOW)
     before = world.snapshot()
@@ -837,7 +838,7 @@ def test_failed_verification_rolls_back_when_asked(world: World) -> None:
 
 def test_a_journal_of_another_plan_is_refused(world: World) -> None:
     plan, path = world.plan()
-    other = planner.with_digest(plan.model_copy(update={"created_at": "2026-02-02T00:00:00Z"}))
+    other = with_digest(plan.model_copy(update={"created_at": "2026-02-02T00:00:00Z"}))
     outcome = run_apply(other, path, world.aws(), ApplyOptions(max_risk="high"))
     assert outcome.exit_code == EXIT_OK
     applied = world.snapshot()

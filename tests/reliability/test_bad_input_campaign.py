@@ -31,10 +31,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
-from remediator import planner, sandbox
+from remediator import sandbox
 from remediator.aws import door
 from remediator.cli.app import app
 from remediator.domain.plan import Plan
+from remediator.planfile.digest import with_digest
 
 REGION = sandbox.REGION
 FULL = os.environ.get("REMEDIATOR_CAMPAIGN", "").lower() == "full"
@@ -356,7 +357,7 @@ def _redigest(doc: Any) -> Any:
         model = Plan.model_validate(doc)
     except Exception:
         return doc
-    return planner.with_digest(model).model_dump(mode="json")
+    return with_digest(model).model_dump(mode="json")
 
 
 # --------------------------------------------------------------------------

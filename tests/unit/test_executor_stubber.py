@@ -15,12 +15,14 @@ import pytest
 from botocore.exceptions import ParamValidationError
 from botocore.stub import Stubber
 
-from remediator import planner
 from remediator.aws import door
 from remediator.changes import handlers, kinds
+from remediator.changes.state import vpc_config_state
 from remediator.domain import errors
+from remediator.domain.canonical import fingerprint
 from remediator.domain.errors import AwsCallFailed
 from remediator.domain.plan import Change, Plan, PlanSummary
+from remediator.planfile.digest import with_digest
 from remediator.run import engine
 
 REGION = "us-east-1"
@@ -287,7 +289,7 @@ def test_aws_call_rate_limits_lambda_but_not_ec2(fake_time: FakeTime) -> None:
 
 
 def _fp(state: dict[str, Any], revision: str | None = None) -> Any:
-    return planner.fingerprint(state, revision)
+    return fingerprint(state, revision)
 
 
 def _vpc_change() -> Change:
@@ -297,10 +299,10 @@ def _vpc_change() -> Change:
         region=REGION,
         target=FN_ARN,
         before={"SubnetIds": OLD, "SecurityGroupIds": [SG]},
-        after=planner.vpc_config_state(NEW, [SG]),
+        after=vpc_config_state(NEW, [SG]),
         risk="low",
         reason="test",
-        fingerprint=_fp(planner.vpc_config_state(OLD, [SG]), "rev-1"),
+        fingerprint=_fp(vpc_config_state(OLD, [SG]), "rev-1"),
     )
 
 
@@ -924,7 +926,7 @@ def _every_kind() -> list[Change]:
 
 
 def _plan(changes: list[Change]) -> Plan:
-    return planner.with_digest(
+    return with_digest(
         Plan(
             plan_id="plan-test",
             created_at="2026-01-01T00:00:00Z",
@@ -965,7 +967,7 @@ def test_check_plan_reports_stale_and_invalid_changes(fake_time: FakeTime) -> No
     )
     vpc = _vpc_change()
     stale = vpc.model_copy(
-        update={"id": "c-stale", "fingerprint": _fp(planner.vpc_config_state(NEW, [SG]))}
+        update={"id": "c-stale", "fingerprint": _fp(vpc_config_state(NEW, [SG]))}
     )
     invalid = vpc.model_copy(
         update={

@@ -1,0 +1,34 @@
+"""Apply order: by phase (what adds a path before what removes one), then
+target, then id; a change never precedes one it depends on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from graphlib import TopologicalSorter
+
+from remediator.changes import kinds
+from remediator.domain.plan import Change
+
+
+def order(changes: Mapping[str, Change]) -> list[Change]:
+    """Sweeps over the changes in (phase, target, id) order; each sweep
+    places every change whose dependencies are placed, including those
+    placed earlier in the same sweep. Dependencies outside ``changes`` are
+    ignored. Raises ``graphlib.CycleError`` on a cycle (the planner never
+    builds one)."""
+    pending = sorted(changes.values(), key=lambda c: (kinds.spec(c.kind).phase, c.target, c.id))
+    graph = TopologicalSorter({c.id: [d for d in c.depends_on if d in changes] for c in pending})
+    graph.prepare()
+    ready = set(graph.get_ready())
+    result: list[Change] = []
+    while pending:
+        rest: list[Change] = []
+        for c in pending:
+            if c.id in ready:
+                result.append(c)
+                graph.done(c.id)
+                ready.update(graph.get_ready())
+            else:
+                rest.append(c)
+        pending = rest
+    return result

@@ -1,0 +1,87 @@
+"""What a strategy is: a declared set of finding codes it can fix, the manual
+step a person takes instead, and ``propose``, a pure function from a
+function's context and open findings to a ``Proposal`` (the changes to make
+and the findings they fix) or a ``Blocked`` reason.
+
+A strategy never touches the plan: the build loop places its proposal (or
+records why it is blocked). A proposal is complete: a blocked strategy
+leaves nothing behind, and a proposal's ``fixes`` are exactly the findings
+its changes fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from remediator.diagnose import ConfigVerdict, RegionIndex
+from remediator.domain.inventory import Function
+from remediator.domain.plan import BlastRadius, Finding, Fingerprint, Risk
+from remediator.domain.policy import Settings
+from remediator.planner.builder import change_id
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a strategy may look at for one function; nothing else."""
+
+    region: str
+    index: RegionIndex
+    fn: Function
+    verdict: ConfigVerdict
+    settings: Settings
+    # the functions of the region by VPC id (an endpoint serves all of them)
+    region_fns: Mapping[str, Sequence[Function]]
+    # set for the alias pass: whether $LATEST ends up fixed, and by which change
+    latest_fixed: bool = False
+    latest_fix: str | None = None
+
+    def change_id(self, kind: str, target: str) -> str:
+        """The id of the change of ``kind`` to ``target`` in this region
+        (changes to one target are planned once, whoever proposes them)."""
+        return change_id(kind, self.region, target)
+
+
+@dataclass(frozen=True)
+class ProposedChange:
+    """The arguments of one ``_Builder.add``; ``depends_on`` lists change
+    ids (``Context.change_id``) of this proposal or already placed."""
+
+    kind: str
+    target: str
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+    risk: Risk
+    reason: str
+    fp: Fingerprint
+    blast: BlastRadius | None = None
+    depends_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """``changes`` in the order a fixed finding lists them in ``fixed_by``."""
+
+    changes: tuple[ProposedChange, ...]
+    fixes: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class Blocked:
+    reason: str
+
+
+Propose = Callable[[Context, Sequence[Finding]], Proposal | Blocked]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """``propose`` is given the open findings of the pass it runs in and
+    returns a proposal whose ``fixes`` are a subset of them with codes in
+    ``codes``."""
+
+    name: str
+    codes: frozenset[str]
+    manual: str
+    propose: Propose
