@@ -30,7 +30,7 @@ from remediator.domain.findings import (
     SUBNET_MISSING,
 )
 from remediator.domain.inventory import Function, Inventory
-from remediator.domain.plan import Finding, FunctionSummary, SubnetEgress
+from remediator.domain.plan import Finding, FunctionStatus, FunctionSummary, SubnetEgress
 from remediator.domain.policy import Policy, Settings
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -290,56 +290,41 @@ def _diagnose(inventory: Inventory, policy: Policy, indexes: Sequence[RegionInde
         for fn in region_inv.functions:
             settings = policy.settings_for(fn)
             if fn.vpc_config is None:
-                summaries.append(
-                    _built(
-                        FunctionSummary,
-                        region=region,
-                        name=fn.name,
-                        arn=fn.arn,
-                        status="not-in-vpc",
-                    )
-                )
+                summaries.append(_summary(region, fn, "not-in-vpc"))
                 continue
             latest = judge_config(index, fn.vpc_config)
             if settings.exempt:
-                summaries.append(
-                    _built(
-                        FunctionSummary,
-                        region=region,
-                        name=fn.name,
-                        arn=fn.arn,
-                        status="exempt",
-                        vpc_id=latest.vpc_id,
-                        subnets=latest.subnets,
-                        availability_zones=latest.azs,
-                        exempt_reason=settings.exempt_reason or "exempt by policy",
-                    )
-                )
+                reason = settings.exempt_reason or "exempt by policy"
+                summaries.append(_summary(region, fn, "exempt", latest, exempt_reason=reason))
                 continue
             fn_findings = _config_findings(region, fn, latest, settings, "$LATEST")
             fn_findings += _alias_findings(region, index, fn, latest)
             fn_findings.sort(key=lambda f: (f.qualifier, f.code))
             findings.extend(fn_findings)
             actionable = [f for f in fn_findings if f.severity != "info"]
+            status: FunctionStatus
             if actionable:
                 status = "affected"
             elif fn_findings:
                 status = "egress-unknown"
             else:
                 status = "healthy"
-            summaries.append(
-                _built(
-                    FunctionSummary,
-                    region=region,
-                    name=fn.name,
-                    arn=fn.arn,
-                    status=status,
-                    vpc_id=latest.vpc_id,
-                    subnets=latest.subnets,
-                    availability_zones=latest.azs,
-                    finding_ids=tuple(f.id for f in fn_findings),
-                )
-            )
+            ids = tuple(f.id for f in fn_findings)
+            summaries.append(_summary(region, fn, status, latest, finding_ids=ids))
     findings.sort(key=lambda f: (f.region, f.function, f.qualifier, f.code))
     summaries.sort(key=lambda s: (s.region, s.name))
     return Diagnosis(tuple(findings), tuple(summaries))
+
+
+def _summary(
+    region: str,
+    fn: Function,
+    status: FunctionStatus,
+    latest: ConfigVerdict | None = None,
+    **extra: Any,
+) -> FunctionSummary:
+    """``latest``: the verdict on $LATEST, when the function is in a VPC."""
+    values: dict[str, Any] = {"region": region, "name": fn.name, "arn": fn.arn, "status": status}
+    if latest is not None:
+        values.update(vpc_id=latest.vpc_id, subnets=latest.subnets, availability_zones=latest.azs)
+    return _built(FunctionSummary, **values, **extra)

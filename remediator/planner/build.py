@@ -17,7 +17,6 @@ its fixes marked ``planned``); nothing placed is edited afterwards.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 
 from remediator import __version__
 from remediator.changes import kinds
@@ -132,9 +131,11 @@ def _plan_function(
             else Blocked("the policy does not list the lambda-endpoint strategy")
         )
         _settle(b, LAMBDA_ENDPOINT, outcome, pending, out, lambda reason, f: reason + ".")
-    alias_ctx = replace(ctx, latest_fixed=latest_fixed, latest_fix=latest_fix)
+    alias_ctx: Context | None = None
     for f in findings:
         if f.code == ALIAS_BROKEN:
+            if alias_ctx is None:
+                alias_ctx = ctx._replace(latest_fixed=latest_fixed, latest_fix=latest_fix)
             _settle(
                 b,
                 MOVE_ALIAS,
@@ -225,7 +226,7 @@ def _place(
     """Add the proposal's changes and mark its findings planned by them."""
     assert proposal.fixes and all(f.code in strategy.codes for f in proposal.fixes), strategy.name
     fixes = [f.id for f in proposal.fixes]
-    ids = tuple(
+    ids = [
         b.add(
             c.kind,
             c.target,
@@ -239,10 +240,11 @@ def _place(
             fixes=fixes,
         )
         for c in proposal.changes
-    )
+    ]
+    fixed_by = tuple(ids)
     for f in proposal.fixes:
-        out[f.id] = f.model_copy(update={"status": "planned", "fixed_by": ids})
-    return ids
+        out[f.id] = f.model_copy(update={"status": "planned", "fixed_by": fixed_by})
+    return fixed_by
 
 
 def _blocked(f: Finding, manual_step: str) -> Finding:

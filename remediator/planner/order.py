@@ -17,17 +17,23 @@ def order(changes: Mapping[str, Change]) -> list[Change]:
     ignored. Raises ``graphlib.CycleError`` on a cycle (the planner never
     builds one)."""
     pending = sorted(changes.values(), key=lambda c: (kinds.spec(c.kind).phase, c.target, c.id))
-    graph = TopologicalSorter({c.id: [d for d in c.depends_on if d in changes] for c in pending})
+    deps = {c.id: [d for d in c.depends_on if d in changes] for c in pending}
+    # Only changes with a dependency or a dependent enter the graph (most have
+    # neither, and the sorter's bookkeeping would cost more than the sweep).
+    graph = TopologicalSorter({cid: ds for cid, ds in deps.items() if ds})
     graph.prepare()
-    ready = set(graph.get_ready())
+    awaited = {d for ds in deps.values() for d in ds}
+    ready = {cid for cid, ds in deps.items() if not ds and cid not in awaited}
+    ready.update(graph.get_ready())
     result: list[Change] = []
     while pending:
         rest: list[Change] = []
         for c in pending:
             if c.id in ready:
                 result.append(c)
-                graph.done(c.id)
-                ready.update(graph.get_ready())
+                if c.id in awaited:
+                    graph.done(c.id)
+                    ready.update(graph.get_ready())
             else:
                 rest.append(c)
         pending = rest

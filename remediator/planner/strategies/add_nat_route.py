@@ -64,7 +64,7 @@ _Choice = tuple[RouteTable, BlastRadius, bool, NatGateway]
 def _choose(ctx: Context) -> list[_Choice] | Blocked:
     """For every route table of the function's isolated / NAT-broken
     subnets: the table, its blast radius, whether it is shared, the NAT."""
-    verdict, index = ctx.verdict, ctx.index
+    verdict, index = ctx.verdict, ctx.region_index
     assert verdict.vpc_id is not None
     if verdict.of("public"):
         return Blocked("public subnets keep their internet gateway route (other workloads use it)")
@@ -110,7 +110,7 @@ def _route_change(ctx: Context, choice: _Choice) -> ProposedChange:
         else {"DestinationCidrBlock": "0.0.0.0/0", "Target": old["Target"], "State": old["State"]}
     )
     verb = "add" if old is None else f"replace {old['State']} route to {old['Target']} with"
-    subnets = ctx.index.subnets
+    subnets = ctx.region_index.subnets
     nat_az = subnets[nat.subnet_id].availability_zone if nat.subnet_id in subnets else "?"
     targets = sorted(s.subnet_id for s in ctx.verdict.of("nat-broken", "isolated"))
     return ProposedChange(

@@ -6,14 +6,15 @@ and the findings they fix) or a ``Blocked`` reason.
 A strategy never touches the plan: the build loop places its proposal (or
 records why it is blocked). A proposal is complete: a blocked strategy
 leaves nothing behind, and a proposal's ``fixes`` are exactly the findings
-its changes fix.
+its changes fix. The values are named tuples: immutable, and cheap to make
+once or twice per function on the planner's hot path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from remediator.diagnose import ConfigVerdict, RegionIndex
 from remediator.domain.inventory import Function
@@ -22,12 +23,11 @@ from remediator.domain.policy import Settings
 from remediator.planner.builder import change_id
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     """What a strategy may look at for one function; nothing else."""
 
     region: str
-    index: RegionIndex
+    region_index: RegionIndex
     fn: Function
     verdict: ConfigVerdict
     settings: Settings
@@ -43,8 +43,7 @@ class Context:
         return change_id(kind, self.region, target)
 
 
-@dataclass(frozen=True)
-class ProposedChange:
+class ProposedChange(NamedTuple):
     """The arguments of one ``_Builder.add``; ``depends_on`` lists change
     ids (``Context.change_id``) of this proposal or already placed."""
 
@@ -59,16 +58,14 @@ class ProposedChange:
     depends_on: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Proposal:
+class Proposal(NamedTuple):
     """``changes`` in the order a fixed finding lists them in ``fixed_by``."""
 
     changes: tuple[ProposedChange, ...]
     fixes: tuple[Finding, ...]
 
 
-@dataclass(frozen=True)
-class Blocked:
+class Blocked(NamedTuple):
     reason: str
 
 

@@ -36,12 +36,14 @@ MANUAL = "list only subnets whose route table sends 0.0.0.0/0 to a working NAT g
 def _nat_subnets(ctx: Context, vpc_id: str) -> list[Subnet]:
     return [
         s
-        for s in ctx.index.subnets_by_vpc.get(vpc_id, ())
-        if ctx.index.classify(s.subnet_id).egress == "nat"
+        for s in ctx.region_index.subnets_by_vpc.get(vpc_id, ())
+        if ctx.region_index.classify(s.subnet_id).egress == "nat"
     ]
 
 
-def _new_subnets(ctx: Context) -> tuple[list[str], list[str], set[str | None]]:
+def _new_subnets(
+    ctx: Context, before_azs: set[str]
+) -> tuple[list[str], list[str], set[str | None]]:
     """(kept, added, AZs after): what works stays, NAT-routed subnets are
     added while the AZ floor is not met."""
     verdict, settings = ctx.verdict, ctx.settings
@@ -49,7 +51,6 @@ def _new_subnets(ctx: Context) -> tuple[list[str], list[str], set[str | None]]:
     # keep what works and what remediator does not judge (transit gateway,
     # peering…): only subnets known to have no egress are dropped
     kept = [s.subnet_id for s in verdict.subnets if s.egress in ("nat", "other")]
-    before_azs = set(verdict.azs)
     az_of = {s.subnet_id: s.availability_zone for s in verdict.subnets}
     kept_azs = {az_of[s] for s in kept}
     added: list[str] = []
@@ -80,11 +81,12 @@ def propose(ctx: Context, findings: Sequence[Finding]) -> Proposal | Blocked:
     fn, verdict, settings = ctx.fn, ctx.verdict, ctx.settings
     assert fn.vpc_config is not None and verdict.vpc_id is not None
     current = list(fn.vpc_config.subnet_ids)
-    kept, added, kept_azs = _new_subnets(ctx)
+    before_azs = set(verdict.azs)
+    kept, added, kept_azs = _new_subnets(ctx, before_azs)
     new = sorted(set(kept) | set(added))
     if not new:
         return Blocked("no NAT-routed subnet in the VPC to move the function to")
-    if len(kept_azs) < min(settings.min_azs, len(verdict.azs)):
+    if len(kept_azs) < min(settings.min_azs, len(before_azs)):
         return Blocked(
             f"dropping the subnets without egress would leave {len(kept_azs)} AZ(s) and the VPC has no NAT-routed subnet in another AZ"
         )

@@ -11,7 +11,6 @@ to the endpoint, so its group must let all of them in first.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 
 from remediator.changes import kinds
 from remediator.diagnose import RegionIndex, endpoint_allows
@@ -76,7 +75,7 @@ def _changes(ctx: Context) -> tuple[ProposedChange, ...] | Blocked:
             "creating a Lambda endpoint costs money per AZ-hour; the policy does not allow it (allow_endpoint_creation)"
         )
     blast = BlastRadius(
-        subnet_ids=tuple(s.subnet_id for s in ctx.index.subnets_by_vpc.get(vpc_id, ())),
+        subnet_ids=tuple(s.subnet_id for s in ctx.region_index.subnets_by_vpc.get(vpc_id, ())),
         functions=tuple(sorted(f.name for f in ctx.region_fns.get(vpc_id, []))),
         note="private DNS is VPC-wide: every workload in the VPC resolves the Lambda API to the endpoint",
     )
@@ -92,7 +91,7 @@ def _vpc_dns(ctx: Context, blast: BlastRadius) -> ProposedChange | Blocked | Non
     """The VPC's DNS attributes turned on, when they are not both on."""
     vpc_id = ctx.verdict.vpc_id
     assert vpc_id is not None
-    vpc = ctx.index.vpcs.get(vpc_id)
+    vpc = ctx.region_index.vpcs.get(vpc_id)
     dns_support = getattr(vpc, "enable_dns_support", None)
     dns_hostnames = getattr(vpc, "enable_dns_hostnames", None)
     if dns_support is True and dns_hostnames is True:
@@ -139,7 +138,8 @@ def _repair(
     shut_out = [
         f.name
         for f in _vpc_functions(ctx)
-        if f.vpc_config is not None and not endpoint_allows(ctx.index, endpoint, f.vpc_config)
+        if f.vpc_config is not None
+        and not endpoint_allows(ctx.region_index, endpoint, f.vpc_config)
     ]
     ingress: ProposedChange | None = None
     if ENDPOINT_SG_BLOCKS in codes or (activates_dns and shut_out):
@@ -149,7 +149,7 @@ def _repair(
     changes: list[ProposedChange] = []
     if dns is not None:
         # the VPC's DNS goes on only once the endpoint lets everyone in
-        changes.append(dns if ingress is None else replace(dns, depends_on=_ids(ctx, ingress)))
+        changes.append(dns if ingress is None else dns._replace(depends_on=_ids(ctx, ingress)))
     if ingress is not None:
         changes.append(ingress)
     if not endpoint.private_dns_enabled:
@@ -173,7 +173,7 @@ def _repair(
 def _ingress(ctx: Context, endpoint: VpcEndpoint, shut_out: list[str]) -> ProposedChange:
     groups = _groups(ctx)
     sg = endpoint.security_group_ids[0]
-    group = ctx.index.security_groups.get(sg)
+    group = ctx.region_index.security_groups.get(sg)
     before_state = {
         "GroupId": sg,
         "Ingress": [r.model_dump(mode="json") for r in group.ingress] if group else [],
@@ -204,7 +204,7 @@ def _create(
     vpc_id = ctx.verdict.vpc_id
     assert vpc_id is not None
     subnets = _endpoint_subnets(
-        ctx.index,
+        ctx.region_index,
         vpc_id,
         [s for f in _vpc_functions(ctx) for s in (f.vpc_config.subnet_ids if f.vpc_config else ())],
     )
