@@ -324,7 +324,16 @@ def _summary(
     **extra: Any,
 ) -> FunctionSummary:
     """``latest``: the verdict on $LATEST, when the function is in a VPC."""
-    values: dict[str, Any] = {"region": region, "name": fn.name, "arn": fn.arn, "status": status}
-    if latest is not None:
-        values.update(vpc_id=latest.vpc_id, subnets=latest.subnets, availability_zones=latest.azs)
-    return _built(FunctionSummary, **values, **extra)
+    if latest is None:
+        return _built(FunctionSummary, region=region, name=fn.name, arn=fn.arn, status=status)
+    return _built(
+        FunctionSummary,
+        region=region,
+        name=fn.name,
+        arn=fn.arn,
+        status=status,
+        vpc_id=latest.vpc_id,
+        subnets=latest.subnets,
+        availability_zones=latest.azs,
+        **extra,
+    )

@@ -224,7 +224,7 @@ def _place(
     b: _Builder, strategy: Strategy, proposal: Proposal, out: dict[str, Finding]
 ) -> tuple[str, ...]:
     """Add the proposal's changes and mark its findings planned by them."""
-    assert proposal.fixes and all(f.code in strategy.codes for f in proposal.fixes), strategy.name
+    assert proposal.fixes and {f.code for f in proposal.fixes} <= strategy.codes, strategy.name
     fixes = [f.id for f in proposal.fixes]
     ids = [
         b.add(
