@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from remediator.domain.errors import EXIT_CHANGES, EXIT_ERROR, RemediatorError
+from remediator.domain.errors import RemediatorError
+from remediator.domain.outcomes import EXIT_CHANGES, EXIT_ERROR
 
 if TYPE_CHECKING:
-    from remediator.domain.plan import Plan
     from remediator.domain.policy import Policy
+    from remediator.planfile.model import Plan
 
 try:  # typer >= 0.26 carries its own copy of click
     from typer._click import exceptions as _click_exceptions
@@ -518,7 +519,7 @@ def rollback(
     journal_file: Annotated[Path, typer.Argument(help="Journal of the run to undo.")],
     plan_file: Annotated[
         Path | None,
-        typer.Option("--plan", help="The plan of that run. Default: beside the journal."),
+        typer.Option("--plan", help="The plan of that run. Default: the one the journal names."),
     ] = None,
     auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask.")] = False,
     lock_table: Annotated[
@@ -543,9 +544,7 @@ def rollback(
                 f"{journal_file} is not a journal file.",
                 hint="Pass the journal an apply run wrote.",
             )
-        path = plan_file or journal_file.with_name(
-            journal_file.name.removesuffix(".journal.jsonl") + ".json"
-        )
+        path = plan_file or applying.plan_of_journal(journal_file)
         loaded = planfile.read_plan(path)
         session, aws = _exec_aws(profile, endpoint_url, False)
         outcome = applying.run_rollback(

@@ -1,30 +1,21 @@
-"""The error tree. Each error carries its process exit code; the CLI maps
-errors to exits in exactly one place. Messages are one line: what is wrong,
-then what to do about it.
+"""The error tree. Each error carries its process exit code (from the one
+table in ``remediator.domain.outcomes``); the CLI maps errors to exits in
+exactly one place. Messages are one line: what is wrong, then what to do
+about it.
 
-Exit codes (the contract, see docs/plan-format.md and docs/auto.md):
-  0  success, nothing to do
-  1  error (bad input, AWS error, refused approval)
-  2  changes present (``plan --detailed-exitcode``)
-  3  stale plan: the live state no longer matches the plan
-  4  apply failed and was rolled back
-  5  apply failed and rollback is incomplete
+A stale plan, a rolled-back or an incompletely rolled-back apply are not
+errors: apply reports them as an outcome with its step lines and exit code.
 """
 
 from __future__ import annotations
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_CHANGES = 2
-EXIT_STALE = 3
-EXIT_ROLLED_BACK = 4
-EXIT_ROLLBACK_INCOMPLETE = 5
+from remediator.domain.outcomes import EXIT_CODES
 
 
 class RemediatorError(Exception):
     """Base: a failure remediator understands and can explain in one line."""
 
-    exit_code = EXIT_ERROR
+    exit_code = EXIT_CODES["error"]
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         self.message = message
@@ -63,20 +54,8 @@ class AwsCallFailed(RemediatorError):
         self.status = status
 
 
-class StalePlan(RemediatorError):
-    exit_code = EXIT_STALE
-
-
 class ApprovalRefused(RemediatorError):
     pass
-
-
-class ApplyRolledBack(RemediatorError):
-    exit_code = EXIT_ROLLED_BACK
-
-
-class RollbackIncomplete(RemediatorError):
-    exit_code = EXIT_ROLLBACK_INCOMPLETE
 
 
 class ChangeFailed(RemediatorError):

@@ -1,20 +1,24 @@
-"""Findings, changes and the plan: the data diagnosis and planning produce.
+"""Findings and what every change shares: the data diagnosis and planning produce.
 
-These models are the plan file's format (``format_version`` 1). The JSON
-contract that scripts depend on is documented in ``docs/plan-format.md`` and
-the JSON Schema generated from these models is committed as
-``docs/plan.schema.json`` (a test fails when they drift apart).
+These models are parts of the plan file's format (``format_version`` 1);
+the plan document itself (``Plan``, with the union of the change kinds) is
+``remediator.planfile.model``. The JSON contract that scripts depend on is
+documented in ``docs/plan-format.md`` and the JSON Schema generated from the
+models is committed as ``docs/plan.schema.json`` (a test fails when they
+drift apart).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from collections.abc import Mapping
+from typing import Any, Final, Literal
 
 from pydantic import Field
 
 from remediator.domain.base import Frozen
 
-FORMAT_VERSION = 1
+FORMAT_VERSION: Final = 1
 
 Egress = Literal["public", "nat", "nat-broken", "isolated", "other", "unknown"]
 Severity = Literal["critical", "high", "medium", "low", "info"]
@@ -102,18 +106,53 @@ class Fingerprint(Frozen):
     state: dict[str, Any] = Field(default_factory=dict)
 
 
-class Change(Frozen):
-    """One change to one resource, as data. ``reason`` is for humans and is
-    never read by apply; ``before``/``after`` are what apply writes and what
-    rollback restores. ``depends_on`` lists change ids that must be applied
-    (and settled) first."""
+class KindValues(Frozen):
+    """Base of a change kind's typed ``before``/``after``: AWS-style field
+    names (``SubnetIds``), so their JSON is what the plan file has always held.
+
+    ``v["SubnetIds"]``/``v.get(...)`` read the JSON form of a field,
+    ``str(v)`` is the JSON form's dict text (keys sorted), and a value equals
+    the dict of its JSON form (what the plan file holds), for code that shows
+    or compares any kind's values without knowing the kind."""
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return self.as_json() == dict(other)
+        return super().__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.as_json(), sort_keys=True))
+
+    def __getitem__(self, key: str) -> Any:
+        return self.as_json()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.as_json().get(key, default)
+
+    def __str__(self) -> str:
+        data = self.as_json()
+        return str({k: data[k] for k in sorted(data)})
+
+
+class ChangeBase(Frozen):
+    """One change to one resource, as data: what every kind of change has.
+    Each kind (``remediator.changes.<kind>``) adds ``kind`` as a literal and
+    its typed ``before``/``after``; ``remediator.changes.registry.Change`` is
+    the union of them, discriminated by ``kind``.
+
+    ``reason`` is for humans and is never read by apply; ``before``/``after``
+    are what apply writes and what rollback restores (rollback takes
+    ``before`` from the state the journal recorded right before the write).
+    ``depends_on`` lists change ids that must be applied (and settled)
+    first."""
 
     id: str
     kind: str
     region: str
     target: str
-    before: dict[str, Any] | None = None
-    after: dict[str, Any]
     depends_on: tuple[str, ...] = ()
     risk: Risk
     reversible: bool = True
@@ -122,40 +161,6 @@ class Change(Frozen):
     blast_radius: BlastRadius = Field(default_factory=BlastRadius)
     fingerprint: Fingerprint
     fixes: tuple[str, ...] = ()
-
-
-class PlanSummary(Frozen):
-    functions: int = 0
-    affected: int = 0
-    healthy: int = 0
-    exempt: int = 0
-    not_in_vpc: int = 0
-    findings: int = 0
-    blocked: int = 0
-    deferred: int = 0
-    changes: int = 0
-    changes_by_risk: dict[str, int] = Field(default_factory=dict)
-
-
-class Plan(Frozen):
-    """A plan: what is wrong, and the ordered changes that fix it.
-
-    ``digest`` is ``sha256:`` over the canonical JSON of every other field;
-    ``plan_id`` is derived from the content without the creation time, so
-    the same world and policy give the same id.
-    """
-
-    format_version: int = FORMAT_VERSION
-    plan_id: str
-    created_at: str
-    tool_version: str
-    account_id: str
-    partition: str = "aws"
-    regions: tuple[str, ...]
-    policy_digest: str
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    summary: PlanSummary
-    functions: tuple[FunctionSummary, ...] = ()
-    findings: tuple[Finding, ...] = ()
-    changes: tuple[Change, ...] = ()
-    digest: str = ""
+    # each kind narrows these to its own models
+    before: KindValues | None = None
+    after: KindValues

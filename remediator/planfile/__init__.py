@@ -4,8 +4,10 @@ A plan file is the plan's canonical JSON (sorted keys, two-space indent,
 trailing newline). Writing is atomic (temporary file in the same folder,
 fsync, rename) and owner-only (0600), so a crash never leaves half a plan
 and other users of the machine cannot read account details. Reading refuses
-what is not a plan, a ``format_version`` this version does not know, and a
-digest that does not match the content (a hand-edited plan).
+what is not a plan, a ``format_version`` this version does not know, a
+change of a kind it does not know, a digest that does not match the content
+(a hand-edited plan), and a change whose ``before`` disagrees with its
+fingerprint (an edited plan whose digest was recomputed).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from remediator.changes import registry
 from remediator.domain.errors import BadInput
-from remediator.domain.plan import FORMAT_VERSION, Plan
+from remediator.domain.plan import FORMAT_VERSION
 from remediator.planfile.digest import plan_digest
 from remediator.planfile.encode import canonical_json
+from remediator.planfile.model import Plan
 
 
 def dumps(plan: Plan) -> str:
@@ -91,7 +95,10 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
         plan = Plan.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        loc = first["loc"]
+        if len(loc) > 2 and loc[0] == "changes" and loc[2] in registry.KINDS:
+            loc = (*loc[:2], *loc[3:])  # the union's tag: the kind the change names
+        where = ".".join(str(p) for p in loc)
         raise BadInput(
             f"{source} is not a valid plan: {where}: {first['msg']}.",
             hint="Re-run `remediate plan`; plan files must not be edited by hand.",
@@ -101,6 +108,15 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
             f"{source} does not match its digest: it was edited after `remediate plan` wrote it.",
             hint="Re-run `remediate plan` and review the new plan; edited plans are never applied.",
         )
+    for change in plan.changes:
+        # rollback restores ``before``: it must be the state the fingerprint
+        # (and so the stale check at apply) holds the target to
+        why = registry.check_before(change)
+        if why is not None:
+            raise BadInput(
+                f"{source} is not a valid plan: change {change.id} ({change.kind}): {why}.",
+                hint="Re-run `remediate plan`; plan files must not be edited by hand.",
+            )
     return plan
 
 

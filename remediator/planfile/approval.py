@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from remediator.domain.base import Frozen
 from remediator.domain.errors import ApprovalRefused, BadInput
-from remediator.domain.plan import Plan
 from remediator.planfile import atomic_write
+from remediator.planfile.model import Plan
 
 
 class Approval(Frozen):

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable
 
 from remediator.domain.canonical import canonical
-from remediator.domain.plan import Plan
+from remediator.planfile.model import Plan
 
 
 def _canonical_sha256(members: dict[str, str | Iterable[str]]) -> str:

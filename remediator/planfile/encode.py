@@ -8,7 +8,7 @@ from typing import Any
 import pydantic_core
 
 from remediator.domain.base import gc_paused
-from remediator.domain.plan import Plan
+from remediator.planfile.model import Plan
 
 _CONTAINERS = (dict, list)
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from remediator import __version__
-from remediator.changes import kinds
+from remediator.changes import registry as kinds
+from remediator.changes.registry import Change
 from remediator.diagnose import RegionIndex, diagnose, judge_config
 from remediator.diagnose.findings import Diagnosis
 from remediator.domain.base import gc_paused
@@ -33,9 +34,10 @@ from remediator.domain.findings import (
     SUBNET_MISSING,
 )
 from remediator.domain.inventory import Function, Inventory
-from remediator.domain.plan import Change, Finding, Plan, PlanSummary
+from remediator.domain.plan import Finding
 from remediator.domain.policy import Policy, Settings
 from remediator.planfile.digest import _canonical_sha256, _plan_digest
+from remediator.planfile.model import Plan, PlanSummary
 from remediator.planner.builder import _Builder
 from remediator.planner.cap import apply_cap
 from remediator.planner.order import order

@@ -8,9 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediator.changes import kinds
+from remediator.changes import registry as kinds
+from remediator.changes.registry import Change
 from remediator.diagnose import RegionIndex, stable_id
-from remediator.domain.plan import BlastRadius, Change, Fingerprint, Risk
+from remediator.domain.plan import BlastRadius, Fingerprint, Risk
 
 
 def change_id(kind: str, region: str, target: str) -> str:
@@ -51,20 +52,22 @@ class _Builder:
                 }
             )
             return cid
-        self.changes[cid] = Change(
-            id=cid,
-            kind=kind,
-            region=self.region,
-            target=target,
-            before=before,
-            after=after,
-            depends_on=tuple(sorted(set(depends_on))),
-            risk=risk,
-            reversible=spec.reversible,
-            permissions=spec.permissions,
-            reason=reason,
-            blast_radius=blast or BlastRadius(),
-            fingerprint=fp,
-            fixes=tuple(sorted(set(fixes))),
+        self.changes[cid] = kinds.build(
+            {
+                "id": cid,
+                "kind": kind,
+                "region": self.region,
+                "target": target,
+                "before": before,
+                "after": after,
+                "depends_on": tuple(sorted(set(depends_on))),
+                "risk": risk,
+                "reversible": spec.reversible,
+                "permissions": spec.permissions,
+                "reason": reason,
+                "blast_radius": blast or BlastRadius(),
+                "fingerprint": fp,
+                "fixes": tuple(sorted(set(fixes))),
+            }
         )
         return cid

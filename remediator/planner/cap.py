@@ -6,7 +6,8 @@ all deferred goes, and a kept change lists only findings it still fixes
 
 from __future__ import annotations
 
-from remediator.domain.plan import Change, Finding
+from remediator.changes.registry import Change
+from remediator.domain.plan import Finding
 
 
 def apply_cap(

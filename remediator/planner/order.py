@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from graphlib import TopologicalSorter
 
-from remediator.changes import kinds
-from remediator.domain.plan import Change
+from remediator.changes import registry as kinds
+from remediator.changes.registry import Change
 
 
 def order(changes: Mapping[str, Change]) -> list[Change]:

@@ -18,7 +18,8 @@ import json
 from typing import Any
 
 from remediator.domain.findings import PROBLEM_STATUSES, SEVERITY_ORDER
-from remediator.domain.plan import Finding, FunctionSummary, Plan
+from remediator.domain.plan import Finding, FunctionSummary
+from remediator.planfile.model import Plan
 
 SCHEMA_VERSION = "2018-10-08"
 FINDING_TYPE = "Software and Configuration Checks/AWS Security Best Practices"

@@ -8,16 +8,11 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from remediator.changes.kinds import UPDATE_VPC_CONFIG
+from remediator.changes import lambda_vpc_config
+from remediator.changes.registry import Change
 from remediator.domain.findings import NO_EGRESS, PROBLEM_STATUSES, SEVERITY_ORDER
-from remediator.domain.plan import (
-    Change,
-    Finding,
-    FunctionStatus,
-    FunctionSummary,
-    Plan,
-    SubnetEgress,
-)
+from remediator.domain.plan import Finding, FunctionStatus, FunctionSummary, SubnetEgress
+from remediator.planfile.model import Plan
 
 WIDTH = 120
 RISKS: tuple[str, ...] = ("low", "medium", "high")
@@ -150,8 +145,9 @@ def kv(d: Mapping[str, Any] | None) -> str:
 def change_summary(change: Change) -> str:
     """A one-line before -> after. For VPC config updates, the subnet and
     security group lists with what is removed and added."""
-    before, after = change.before, change.after
-    if change.kind == UPDATE_VPC_CONFIG:
+    before = None if change.before is None else change.before.as_json()
+    after = change.after.as_json()
+    if change.kind == lambda_vpc_config.NAME:
         parts: list[str] = []
         for key in ("SubnetIds", "SecurityGroupIds"):
             old = list((before or {}).get(key, []) or [])

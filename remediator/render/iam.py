@@ -4,7 +4,7 @@ Derived from the code, so it cannot drift from it:
 
 * ``plan``: what discovery declares (``discover.READ_PERMISSIONS``).
 * ``apply``: ``plan`` (apply verifies by discovering again) plus the union of
-  the permissions every change kind declares (``kinds.KINDS``), plus the
+  the permissions every change kind declares (``registry.kinds()``), plus the
   actions IAM evaluates on top of some calls (``IMPLIED``), plus the lock
   table's item operations with ``--lock-table``.
 * ``auto``: the runner of ``remediate auto``. With one account (no
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from remediator.aws.discover import READ_PERMISSIONS
-from remediator.changes import kinds
+from remediator.changes import registry
 from remediator.domain.errors import BadInput
 
 Mode = Literal["plan", "apply", "auto"]
@@ -103,7 +103,7 @@ def plan_actions() -> set[str]:
 
 
 def apply_actions() -> set[str]:
-    declared = {p for spec in kinds.KINDS.values() for p in spec.permissions}
+    declared = {p for kind in registry.kinds() for p in kind.permissions}
     return with_implied(plan_actions() | declared | set(IDENTITY_ACTIONS))
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from remediator.changes.registry import Change
 from remediator.domain.findings import NO_EGRESS
-from remediator.domain.plan import Change, Finding, FunctionSummary, Plan, SubnetEgress
+from remediator.domain.plan import Finding, FunctionSummary, SubnetEgress
+from remediator.planfile.model import Plan
 from remediator.render.common import (
     FUNCTION_STATUSES,
     RISKS,

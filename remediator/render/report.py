@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from remediator.domain.errors import BadInput
-from remediator.domain.plan import Plan
 from remediator.planfile.encode import canonical_json
+from remediator.planfile.model import Plan
 from remediator.render.common import (
     WIDTH,
     blast_summary,

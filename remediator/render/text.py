@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from remediator.domain.base import gc_paused
-from remediator.domain.plan import Finding, Plan
+from remediator.domain.plan import Finding
+from remediator.planfile.model import Plan
 from remediator.render.common import (
     FUNCTION_STATUSES,
     RISKS,

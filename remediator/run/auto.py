@@ -18,7 +18,9 @@ For every account-region pair (a *target*) in the run, in three phases:
 
 One target's failure never stops the others: it is recorded as an ``error``
 with its one-line message. The run's outcome is the worst of its targets
-(``WORST_FIRST``); its exit code is that outcome's (``EXIT_CODES``).
+(``WORST_FIRST``); its exit code is that outcome's, from the one table in
+``remediator.domain.outcomes``. An error while verifying a target counts as a
+failed verification: the target's changes are rolled back (``undone``).
 
 Logs: every line a worker logs carries ``run_id``, ``account``, ``region``
 and, once planned, ``plan_id`` (structlog context variables, copied into
@@ -54,39 +56,30 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from remediator import planfile, planner
 from remediator.aws import discover, door, notify
-from remediator.domain.errors import EXIT_ERROR, AwsAccessError, BadInput, RemediatorError
+from remediator.changes.registry import Change
+from remediator.domain.errors import AwsAccessError, BadInput, RemediatorError
 from remediator.domain.findings import UNRESOLVED_STATUSES
 from remediator.domain.inventory import Inventory
-from remediator.domain.plan import Change, Plan
+from remediator.domain.outcomes import EXIT_CODES as VERDICT_EXIT_CODES
+from remediator.domain.outcomes import EXIT_FIXED as EXIT_FIXED
+from remediator.domain.outcomes import TARGET_VERDICT, TargetOutcome
+from remediator.domain.outcomes import WORST_FIRST as VERDICT_ORDER
 from remediator.domain.policy import Policy
+from remediator.planfile.model import Plan
 from remediator.render import asff, report
 from remediator.run import apply as applying
 from remediator.run.lock import DynamoLock, FileLock
 
 log = structlog.get_logger(__name__)
 
-EXIT_FIXED = 6
-EXIT_CODES: dict[str, int] = {
-    "clean": 0,
-    "fixed": EXIT_FIXED,
-    "review": 2,
-    "stale": 3,
-    "error": EXIT_ERROR,
-    "rolled-back": 4,
-    "rollback-incomplete": 5,
-}
-WORST_FIRST: tuple[str, ...] = (
-    "rollback-incomplete",
-    "rolled-back",
-    "error",
-    "stale",
-    "review",
-    "fixed",
-    "clean",
+EXIT_CODES: dict[TargetOutcome, int] = {t: VERDICT_EXIT_CODES[v] for t, v in TARGET_VERDICT.items()}
+"""A target outcome's exit code: its verdict's, from the one table."""
+WORST_FIRST: tuple[TargetOutcome, ...] = tuple(
+    sorted(TARGET_VERDICT, key=lambda t: VERDICT_ORDER.index(TARGET_VERDICT[t]))
 )
 """Outcomes from worst to best: with several targets, the worst one wins."""
 
-OUTCOME_TEXT: dict[str, str] = {
+OUTCOME_TEXT: dict[TargetOutcome, str] = {
     "clean": "nothing to do",
     "fixed": "fixed everything",
     "review": "changes left for review",
@@ -251,12 +244,14 @@ class TargetResult:
 
     account_id: str
     region: str
-    outcome: str = "error"
+    outcome: TargetOutcome = "error"
     plan_id: str | None = None
     dir: str | None = None
     changes: int = 0
     eligible: int = 0
     applied: list[str] = field(default_factory=list)
+    undone: list[str] = field(default_factory=list)
+    """Changes the run applied and then rolled back (a failure, or a failed verification)."""
     left: int = 0
     blocked: int = 0
     deferred: int = 0
@@ -282,6 +277,7 @@ class TargetResult:
             "changes": self.changes,
             "eligible": self.eligible,
             "applied": list(self.applied),
+            "undone": list(self.undone),
             "left": self.left,
             "blocked": self.blocked,
             "deferred": self.deferred,
@@ -294,7 +290,7 @@ class TargetResult:
         }
 
 
-def worst(outcomes: Iterable[str]) -> str:
+def worst(outcomes: Iterable[TargetOutcome]) -> TargetOutcome:
     seen = set(outcomes)
     return next((o for o in WORST_FIRST if o in seen), "clean")
 
@@ -315,8 +311,10 @@ class RunSummary:
     notification: dict[str, Any] | None = None
 
     @property
-    def outcome(self) -> str:
-        extra = ["error"] if self.error or (self.notification or {}).get("error") else []
+    def outcome(self) -> TargetOutcome:
+        extra: list[TargetOutcome] = (
+            ["error"] if self.error or (self.notification or {}).get("error") else []
+        )
         return worst([t.outcome for t in self.targets] + extra)
 
     @property
@@ -745,7 +743,8 @@ class _Runner:
             if outcome.journal is not None and outcome.journal.exists():
                 result.journal = _rel(outcome.journal, opts.out_dir)
             result.applied = [] if opts.dry_run else list(outcome.applied)
-            self._judge(pair, outcome.exit_code)
+            result.undone = list(outcome.undone)
+            self._judge(pair, outcome)
             log.info(
                 "target_applied",
                 outcome=result.outcome,
@@ -761,25 +760,26 @@ class _Runner:
             self._write_report(pair, "plan", pair.plan)
             result.seconds += self.deps.clock() - started
 
-    def _judge(self, pair: _Pair, exit_code: int) -> None:
+    def _judge(self, pair: _Pair, outcome: applying.Outcome) -> None:
         result = pair.result
         assert pair.plan is not None
-        by_code = {0: None, 3: "stale", 4: "rolled-back", 5: "rollback-incomplete"}
-        if exit_code not in by_code:
+        verdict = outcome.verdict
+        if verdict not in ("ok", "stale", "rolled-back", "rollback-incomplete"):
             result.outcome = "error"
             result.error = next(
                 (line.strip() for line in reversed(pair.run_lines) if line.strip()),
-                f"apply exited {exit_code}",
+                f"apply exited {outcome.exit_code}",
             )
             return
-        failed = by_code[exit_code]
-        if failed is not None:
-            result.outcome, result.review = failed, None
+        if verdict != "ok":
+            result.outcome, result.review = verdict, None
             result.note = (
                 "see the journal for what is left to undo by hand"
-                if failed == "rollback-incomplete"
+                if verdict == "rollback-incomplete"
                 else "nothing is left changed by this run; plan again"
             )
+            if outcome.problems:
+                result.note = f"verification failed ({'; '.join(outcome.problems)}); {result.note}"
             return
         if self.opts.dry_run:
             self.leave_for_review(pair)

@@ -5,18 +5,26 @@ goes on, so a killed process leaves a true record: an ``intent`` line
 without its ``done``/``failed`` line means "this change may or may not have
 happened", and rollback/resume re-read the live state to find out.
 
-Events: ``run`` (header: plan id, digest, account, regions), ``intent``,
-``progress`` (what a multi-call change has made so far), ``done``, ``failed``, ``skipped``, ``undo-intent``, ``undone``,
-``undo-failed``, ``undo-skipped``, ``verified``, ``finished``.
+Events: ``run`` (header: plan id, digest and path, account, regions),
+``intent``, ``progress`` (what a multi-call change has made so far),
+``done``, ``failed``, ``skipped``, ``undo-intent``, ``undone``,
+``undo-failed``, ``undo-skipped``, ``verified``, ``finished``. Only the
+engine (``remediator.run.engine``) writes them.
+
+The file is opened without following a symbolic link, and never in a folder
+that other users may write (they could swap the file for one that makes
+rollback undo what it should not): both are refused before anything changes.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from remediator.domain.errors import BadInput
 
@@ -27,8 +35,10 @@ class Journal:
     def __init__(self, path: Path, clock: Any = None) -> None:
         self.path = path
         self._clock = clock
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        # a folder made here is never writable by others, whatever the umask
+        path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        check_folder(path.parent)
+        fd = _open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
         torn = False
         size = os.fstat(fd).st_size
         if size:
@@ -72,6 +82,48 @@ class Journal:
         self.close()
 
 
+def check_folder(folder: Path) -> None:
+    """Refuse a folder that every user may write (unless it is sticky, like
+    /tmp, where others cannot replace a file they do not own). A folder only
+    its group may write is accepted: a shared team folder is a choice."""
+    mode = folder.stat().st_mode
+    if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+        raise BadInput(
+            f"Folder {folder} is writable by others (mode {stat.filemode(mode)}): its journal cannot be trusted.",
+            hint=f"Restrict it (chmod go-w {folder}) or keep plans and journals in a private folder.",
+        )
+
+
+def _open(path: Path, flags: int) -> int:
+    """``os.open`` without following a symbolic link; a file of another user is refused."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise BadInput(
+                f"Journal {path} is a symbolic link; remediator does not follow it.",
+                hint="Pass the journal file itself.",
+            ) from None
+        raise
+    owner = os.fstat(fd).st_uid
+    if owner != os.geteuid():
+        os.close(fd)
+        raise BadInput(f"Journal {path} belongs to another user (uid {owner}); not using it.")
+    return fd
+
+
+RecordState = Literal[
+    "pending",  # no line about the change yet
+    "intent",  # may be in effect: an intent without outcome, or a failed call that went through
+    "done",  # in effect, with its result and the state it left
+    "failed",  # its call failed and nothing of it is in effect
+    "skipped",  # not sent: the target was stale
+    "undone",  # taken back
+    "undo-failed",  # taking it back failed: still in effect
+    "undo-skipped",  # the target moved since: left alone (still in effect)
+]
+
+
 @dataclass
 class ChangeRecord:
     """What the journal says about one change."""
@@ -80,7 +132,7 @@ class ChangeRecord:
     kind: str = ""
     target: str = ""
     region: str = ""
-    state: str = "pending"  # pending|intent|done|failed|skipped|undone|undo-failed|undo-skipped
+    state: RecordState = "pending"
     state_before: dict[str, Any] | None = None
     state_after: dict[str, Any] | None = None
     result: dict[str, Any] = field(default_factory=dict)
@@ -106,7 +158,9 @@ class JournalView:
 
 def read_journal(path: Path) -> JournalView:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        fd = _open(path, os.O_RDONLY)
+        with os.fdopen(fd, "rb") as f:
+            lines = f.read().decode("utf-8").splitlines()
     except FileNotFoundError:
         raise BadInput(
             f"Journal {path} does not exist.",

@@ -15,9 +15,12 @@ import boto3
 import pytest
 from typer.testing import CliRunner, Result
 
-from remediator import sandbox
+from remediator import planfile, sandbox
 from remediator.aws import door
+from remediator.changes import lambda_vpc_config
 from remediator.cli.app import app
+from remediator.planfile.digest import with_digest
+from remediator.planfile.model import Plan
 from remediator.run.lock import FileLock, lock_key
 
 REGION = sandbox.REGION
@@ -196,6 +199,23 @@ def test_apply_an_edited_plan_exits_1(world: World) -> None:
     assert "digest" in _error_line(result)
 
 
+def test_apply_a_plan_whose_before_disagrees_with_its_fingerprint_exits_1(world: World) -> None:
+    # the digest recomputed after the edit: only the fingerprint check catches it
+    assert _plan(world).exit_code == 0
+    data = json.loads(Path("p.json").read_text(encoding="utf-8"))
+    change = next(c for c in data["changes"] if c["kind"] == lambda_vpc_config.NAME)
+    change["before"]["SecurityGroupIds"] = ["sg-0another"]
+    edited = with_digest(Plan.model_validate(data))
+    Path("p.json").write_text(planfile.dumps(edited), encoding="utf-8")
+    before = world.snapshot()
+    result = _apply(world, "p.json", "--auto-approve")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    line = _error_line(result)
+    assert change["id"] in line and "fingerprint" in line
+    assert world.snapshot() == before
+
+
 def test_apply_a_stale_plan_exits_3_and_changes_nothing(world: World) -> None:
     assert _plan(world).exit_code == 0
     lam = world.clients["lambda"]
@@ -279,3 +299,19 @@ def test_rollback_of_a_missing_journal_exits_1(world: World) -> None:
     result = _run(["rollback", "p.journal.jsonl", "--auto-approve", "--endpoint-url", world.url])
     assert result.exit_code == 1
     assert "does not exist" in _error_line(result)
+
+
+def test_rollback_needs_only_the_journal_wherever_it_was_written(world: World) -> None:
+    before = world.snapshot()
+    assert _plan(world, "plans/p.json").exit_code == 0
+    applied = _apply(
+        world, "plans/p.json", "--auto-approve", "--max-risk", "high", "--journal", "runs/j.jsonl"
+    )
+    assert applied.exit_code == 0, (applied.stdout, applied.stderr)
+    assert world.snapshot() != before
+
+    rolled = _run(["rollback", "runs/j.jsonl", "--auto-approve", "--endpoint-url", world.url])
+
+    assert rolled.exit_code == 0, (rolled.stdout, rolled.stderr)
+    assert "Rollback complete." in rolled.stdout
+    assert world.snapshot() == before

@@ -40,21 +40,21 @@ from moto import mock_aws
 
 from remediator import planfile, planner, sandbox
 from remediator.aws import discover, door
-from remediator.changes import kinds
+from remediator.changes import registry
+from remediator.changes.registry import Change
 from remediator.diagnose import diagnose
-from remediator.domain.errors import (
+from remediator.domain.errors import ApprovalRefused, BadInput
+from remediator.domain.outcomes import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_ROLLBACK_INCOMPLETE,
     EXIT_ROLLED_BACK,
     EXIT_STALE,
-    ApprovalRefused,
-    BadInput,
 )
-from remediator.domain.plan import Change, Plan
 from remediator.domain.policy import Policy, parse_policy
 from remediator.planfile.approval import write_approval
 from remediator.planfile.digest import with_digest
+from remediator.planfile.model import Plan
 from remediator.run.apply import ApplyOptions, Outcome, run_apply, run_rollback
 from remediator.run.journal import Journal, read_journal
 from remediator.run.lock import DynamoLock, FileLock, LockHeld, lock_key, owner_info
@@ -286,7 +286,7 @@ def _change(plan: Plan, kind: str, target_suffix: str) -> Change:
 
 
 def _fn_change(plan: Plan, function: str) -> Change:
-    return _change(plan, kinds.UPDATE_VPC_CONFIG, f":function:{function}")
+    return _change(plan, registry.UPDATE_VPC_CONFIG, f":function:{function}")
 
 
 def _text(outcome: Outcome) -> str:
@@ -467,13 +467,13 @@ def test_ec2_kinds_apply_and_roll_back(ec2_world: tuple[World, Ec2World]) -> Non
     plan, path = world.plan(parse_policy(EC2_POLICY))
     by_kind = Counter(c.kind for c in plan.changes)
     assert by_kind == {
-        kinds.PUT_NAT_ROUTE: 2,
-        kinds.ENABLE_VPC_DNS: 1,
-        kinds.CREATE_ENDPOINT_SG: 1,
-        kinds.CREATE_LAMBDA_ENDPOINT: 1,
+        registry.PUT_NAT_ROUTE: 2,
+        registry.ENABLE_VPC_DNS: 1,
+        registry.CREATE_ENDPOINT_SG: 1,
+        registry.CREATE_LAMBDA_ENDPOINT: 1,
     }
     assert (
-        sorted(c.target for c in plan.changes if c.kind == kinds.PUT_NAT_ROUTE)
+        sorted(c.target for c in plan.changes if c.kind == registry.PUT_NAT_ROUTE)
         == ids.isolated_tables
     )
     before = world.snapshot()
@@ -690,7 +690,7 @@ def test_interactive_no_changes_nothing(world: World) -> None:
 def test_confirm_each_skips_what_depends_on_a_declined_change(world: World) -> None:
     plan, path = world.plan()
     orders = _fn_change(plan, "orders-api")
-    alias = _change(plan, kinds.MOVE_ALIAS, ":orders-api:live")
+    alias = _change(plan, registry.MOVE_ALIAS, ":orders-api:live")
     assert orders.id in alias.depends_on
     questions: list[str] = []
 
@@ -712,7 +712,7 @@ def test_confirm_each_skips_what_depends_on_a_declined_change(world: World) -> N
 
 def test_a_failing_change_rolls_back_the_completed_ones(world: World) -> None:
     plan, path = world.plan()
-    updates = [c for c in plan.changes if c.kind == kinds.UPDATE_VPC_CONFIG]
+    updates = [c for c in plan.changes if c.kind == registry.UPDATE_VPC_CONFIG]
     assert len(updates) >= 2
     world.hooks.fail("UpdateFunctionConfiguration", _nth(2))
     before = world.snapshot()
@@ -732,7 +732,7 @@ def test_a_failing_change_rolls_back_the_completed_ones(world: World) -> None:
 
 def test_a_failing_undo_leaves_exit_5_naming_what_is_left(world: World) -> None:
     plan, path = world.plan()
-    first = next(c for c in plan.changes if c.kind == kinds.UPDATE_VPC_CONFIG)
+    first = next(c for c in plan.changes if c.kind == registry.UPDATE_VPC_CONFIG)
     world.hooks.fail("UpdateFunctionConfiguration", _from(2))
 
     outcome = run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high"))
@@ -750,7 +750,7 @@ def test_a_failing_undo_leaves_exit_5_naming_what_is_left(world: World) -> None:
 
 def test_no_rollback_keeps_the_completed_change_and_rollback_restores_it(world: World) -> None:
     plan, path = world.plan()
-    first = next(c for c in plan.changes if c.kind == kinds.UPDATE_VPC_CONFIG)
+    first = next(c for c in plan.changes if c.kind == registry.UPDATE_VPC_CONFIG)
     world.hooks.fail("UpdateFunctionConfiguration", _nth(2))
     before = world.snapshot()
 
@@ -928,7 +928,7 @@ def test_resume_recognises_a_change_the_killed_run_made(world: World) -> None:
     plan, path = world.plan()
     before = world.snapshot()
     journal_path = path.parent / "p.journal.jsonl"
-    updates = [c for c in plan.changes if c.kind == kinds.UPDATE_VPC_CONFIG]
+    updates = [c for c in plan.changes if c.kind == registry.UPDATE_VPC_CONFIG]
     seen: list[int] = []
 
     def die_after_second(parsed: dict[str, Any]) -> None:
@@ -1168,3 +1168,91 @@ def test_file_lock(tmp_path: Path) -> None:
     assert json.loads(lock.path(key).read_text())["run_id"] == "run-b"
     assert lock.break_lock(key) is True
     assert lock.break_lock(key) is False
+
+
+# --------------------------------------------------------------------------
+# Rollback restores what the journal recorded, never the plan's ``before``
+
+
+def _plan_with_another_group_before(world: World, plan: Plan) -> tuple[Plan, Change, str]:
+    """``plan`` with its first function change's ``before`` naming another
+    security group of the function's VPC, and the digest recomputed: an edit
+    that `remediate plan` never makes and the digest alone cannot catch."""
+    change = _change(plan, registry.UPDATE_VPC_CONFIG, "")
+    name = change.target.rsplit(":", 1)[1]
+    vpc_id = world.config(name)["VpcConfig"]["VpcId"]
+    other = world.ec2.create_security_group(
+        GroupName="not-the-functions", Description="another group", VpcId=vpc_id
+    )["GroupId"]
+    data = json.loads(planfile.dumps(plan))
+    for c in data["changes"]:
+        if c["id"] == change.id:
+            c["before"]["SecurityGroupIds"] = [other]
+    return with_digest(type(plan).model_validate(data)), change, other
+
+
+def test_a_plan_whose_before_disagrees_with_its_fingerprint_is_refused(world: World) -> None:
+    plan, path = world.plan()
+    edited, change, _ = _plan_with_another_group_before(world, plan)
+    planfile.write_plan(edited, path)
+    with pytest.raises(BadInput) as err:
+        planfile.read_plan(path)
+    assert change.id in err.value.message and "fingerprint" in err.value.message
+    assert "\n" not in err.value.message
+
+
+def _groups_of(world: World, change: Change) -> list[str]:
+    name = change.target.rsplit(":", 1)[1]
+    return sorted(world.config(name)["VpcConfig"]["SecurityGroupIds"])
+
+
+def test_rollback_on_failure_restores_the_journaled_state_not_the_plans_before(
+    world: World,
+) -> None:
+    plan, path = world.plan()
+    edited, change, other = _plan_with_another_group_before(world, plan)
+    groups = _groups_of(world, change)
+    before = world.snapshot()
+    world.hooks.fail("UpdateFunctionConfiguration", _nth(2))
+
+    outcome = run_apply(edited, path, world.aws(), ApplyOptions(max_risk="high"))
+
+    assert outcome.exit_code == EXIT_ROLLED_BACK, _text(outcome)
+    assert _groups_of(world, change) == groups != [other]
+    assert world.snapshot() == before
+
+
+def test_rollback_command_restores_the_journaled_state_not_the_plans_before(
+    world: World,
+) -> None:
+    plan, path = world.plan()
+    edited, change, other = _plan_with_another_group_before(world, plan)
+    groups = _groups_of(world, change)
+    before = world.snapshot()
+    outcome = run_apply(edited, path, world.aws(), ApplyOptions(max_risk="high"))
+    assert outcome.exit_code == EXIT_OK, _text(outcome)
+
+    rolled = run_rollback(edited, path.parent / "p.journal.jsonl", world.aws(), None, lambda: NOW)
+
+    assert rolled.exit_code == EXIT_OK, _text(rolled)
+    assert _groups_of(world, change) == groups != [other]
+    assert world.snapshot() == before
+
+
+def test_rollback_after_failed_verification_restores_the_journaled_state(world: World) -> None:
+    plan, path = world.plan()
+    edited, change, other = _plan_with_another_group_before(world, plan)
+    groups = _groups_of(world, change)
+    before = world.snapshot()
+
+    outcome = run_apply(
+        edited,
+        path,
+        world.aws(),
+        ApplyOptions(max_risk="high", rollback_on_verify_failure=True),
+        lambda p, a: ["orders-api broken"],
+    )
+
+    assert outcome.exit_code == EXIT_ROLLED_BACK, _text(outcome)
+    assert _groups_of(world, change) == groups != [other]
+    assert world.snapshot() == before

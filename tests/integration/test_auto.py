@@ -556,3 +556,31 @@ def test_a_used_out_dir_is_refused_and_all_regions_come_from_describe_regions(
     regions = fleet.regions()
     assert {"us-east-1", "eu-west-1"} <= set(regions)
     assert regions == sorted(regions)
+
+
+def test_an_error_while_verifying_rolls_back_and_the_summary_says_what_was_undone(
+    moto: None, tmp_path: Path
+) -> None:
+    from remediator.domain.errors import AwsAccessError
+
+    seed_fleet(regions=("us-east-1",), skip=((OTHER, "us-east-1"),))
+    before = subnets_of(HOME, "us-east-1", "orders-api")
+
+    def verifier(session: Any, endpoint_url: str | None, policy: Any) -> Any:
+        def verify(plan: Any, applied: Any) -> list[str]:
+            raise AwsAccessError("AccessDenied: lambda:ListFunctions is not allowed.")
+
+        return verify
+
+    d = deps()
+    d.verifier = verifier
+    summary = auto.run(options(tmp_path, regions=("us-east-1",)), d)
+
+    home = next(t for t in summary.targets if t.account_id == HOME)
+    assert home.outcome == "rolled-back" and home.exit_code == 4, home.to_json()
+    assert home.journal == f"{HOME}/us-east-1/plan.journal.jsonl"
+    assert home.undone and "lambda:ListFunctions" in (home.note or "")
+    assert summary.to_json()["targets"][0]["undone"] == home.undone
+    assert subnets_of(HOME, "us-east-1", "orders-api") == before
+    view = read_journal(tmp_path / "out" / HOME / "us-east-1" / "plan.journal.jsonl")
+    assert view.finished is not None and view.finished["outcome"] == "rolled-back"

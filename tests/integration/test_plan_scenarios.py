@@ -15,9 +15,11 @@ from moto import mock_aws
 
 from remediator import planfile, planner, sandbox
 from remediator.aws import discover
+from remediator.changes.registry import Change
 from remediator.domain.inventory import Inventory
-from remediator.domain.plan import Change, Finding, FunctionSummary, Plan
+from remediator.domain.plan import Finding, FunctionSummary
 from remediator.domain.policy import Policy, Settings, default_policy
+from remediator.planfile.model import Plan
 from tests.moto_worlds import function_zip
 
 REGION = "us-east-1"

@@ -21,13 +21,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from remediator.changes import kinds
+from remediator.changes import registry
 from remediator.diagnose import AZ_BELOW_MIN, RegionIndex
 from remediator.domain.findings import SUBNET_CODES
 from remediator.domain.inventory import Function, Inventory, RegionInventory
-from remediator.domain.plan import Plan
 from remediator.domain.policy import Policy, Rule, Settings
 from remediator.planfile import dumps, parse_plan
+from remediator.planfile.model import Plan
 from remediator.planner import MAX_SUBNETS, build_plan
 from tests import factories as fx
 
@@ -238,19 +238,19 @@ def apply_plan(inv: Inventory, plan: Plan) -> Inventory:
     created_sg: dict[str, str] = {}
     for c in plan.changes:
         a = c.after
-        if c.kind == kinds.UPDATE_VPC_CONFIG:
+        if c.kind == registry.UPDATE_VPC_CONFIG:
             fn = next(f for f in w.functions if f.arn == c.target)
             assert fn.vpc_config is not None
             config = fx.vpc_config(a["SubnetIds"], a["SecurityGroupIds"])
             w = fx.add(w, fn.model_copy(update={"vpc_config": config}))
-        elif c.kind == kinds.PUT_NAT_ROUTE:
+        elif c.kind == registry.PUT_NAT_ROUTE:
             w = fx.set_default_route(w, c.target, a["NatGatewayId"])
-        elif c.kind == kinds.ENABLE_VPC_DNS:
+        elif c.kind == registry.ENABLE_VPC_DNS:
             vpc = next(x for x in w.vpcs if x.vpc_id == c.target)
             w = fx.add(
                 w, vpc.model_copy(update={"enable_dns_support": True, "enable_dns_hostnames": True})
             )
-        elif c.kind == kinds.CREATE_ENDPOINT_SG:
+        elif c.kind == registry.CREATE_ENDPOINT_SG:
             gid = f"sg-created-{c.target}"
             created_sg[c.id] = gid
             w = fx.add(
@@ -261,7 +261,7 @@ def apply_plan(inv: Inventory, plan: Plan) -> Inventory:
                     [fx.allow_443_from_groups(*a["IngressTcp443FromGroups"])],
                 ),
             )
-        elif c.kind == kinds.CREATE_LAMBDA_ENDPOINT:
+        elif c.kind == registry.CREATE_LAMBDA_ENDPOINT:
             w = fx.add(
                 w,
                 fx.endpoint(
@@ -271,14 +271,14 @@ def apply_plan(inv: Inventory, plan: Plan) -> Inventory:
                     endpoint_id=f"vpce-created-{c.target}",
                 ),
             )
-        elif c.kind == kinds.AUTHORIZE_ENDPOINT_INGRESS:
+        elif c.kind == registry.AUTHORIZE_ENDPOINT_INGRESS:
             sg = next(g for g in w.security_groups if g.group_id == c.target)
             rule = fx.allow_443_from_groups(*a["SourceSecurityGroupIds"])
             w = fx.add(w, sg.model_copy(update={"ingress": (*sg.ingress, rule)}))
-        elif c.kind == kinds.ENABLE_ENDPOINT_PRIVATE_DNS:
+        elif c.kind == registry.ENABLE_ENDPOINT_PRIVATE_DNS:
             ep = next(e for e in w.vpc_endpoints if e.vpc_endpoint_id == c.target)
             w = fx.add(w, ep.model_copy(update={"private_dns_enabled": True}))
-        elif c.kind == kinds.MOVE_ALIAS:
+        elif c.kind == registry.MOVE_ALIAS:
             fn_arn, alias_name = c.target.rsplit(":", 1)
             fn = next(f for f in w.functions if f.arn == fn_arn)
             number = str(max([0, *(int(v.version) for v in fn.versions)]) + 1)
@@ -344,9 +344,9 @@ def test_plan_invariants(scenario: tuple[Inventory, Policy]) -> None:
     for c in plan.changes:
         assert set(c.depends_on) <= seen, f"{c.kind} {c.id} depends on a later change"
         seen.add(c.id)
-        assert c.permissions == kinds.KINDS[c.kind].permissions != ()
+        assert c.permissions == registry.KINDS[c.kind].permissions != ()
         assert c.id == c.id.strip() and c.id.startswith("c-")
-        if c.kind == kinds.UPDATE_VPC_CONFIG:
+        if c.kind == registry.UPDATE_VPC_CONFIG:
             after, before = c.after, c.before
             assert before is not None
             assert 1 <= len(after["SubnetIds"]) <= MAX_SUBNETS
@@ -390,7 +390,7 @@ def test_plan_invariants(scenario: tuple[Inventory, Policy]) -> None:
         ), c.id
     # route changes never touch a public route table and always target a usable NAT
     for c in plan.changes:
-        if c.kind == kinds.PUT_NAT_ROUTE:
+        if c.kind == registry.PUT_NAT_ROUTE:
             rt = next(t for t in inv.regions[0].route_tables if t.route_table_id == c.target)
             assert not any(
                 r.destination == "0.0.0.0/0" and r.target.startswith("igw-") and r.state == "active"
@@ -406,10 +406,10 @@ def settings_exempt(pol: Policy, fn: Function) -> bool:
 
 
 VPC_WIDE = (
-    kinds.PUT_NAT_ROUTE,
-    kinds.ENABLE_VPC_DNS,
-    kinds.ENABLE_ENDPOINT_PRIVATE_DNS,
-    kinds.CREATE_LAMBDA_ENDPOINT,
+    registry.PUT_NAT_ROUTE,
+    registry.ENABLE_VPC_DNS,
+    registry.ENABLE_ENDPOINT_PRIVATE_DNS,
+    registry.CREATE_LAMBDA_ENDPOINT,
 )
 
 
@@ -426,7 +426,7 @@ def touched_by_others(plan: Plan, inv: Inventory) -> set[str]:
     for c in plan.changes:
         if c.kind in VPC_WIDE:
             reached = set(c.blast_radius.functions)
-            if c.kind == kinds.ENABLE_VPC_DNS:  # its blast radius names no function
+            if c.kind == registry.ENABLE_VPC_DNS:  # its blast radius names no function
                 reached = {f.name for f in inv.regions[0].functions if f.vpc_id == c.target}
             out |= reached - {owner[fid] for fid in c.fixes}
     return out
@@ -455,11 +455,11 @@ def test_applying_the_plan_leaves_nothing_to_do_for_fixed_functions(
     by_arn = {f.arn: f.name for f in after_inv.regions[0].functions}
     owner = {f.id: f.function for f in replan.findings}
     for c in replan.changes:
-        if c.kind == kinds.UPDATE_VPC_CONFIG:
+        if c.kind == registry.UPDATE_VPC_CONFIG:
             assert by_arn[c.target] not in settled, (
                 f"{by_arn[c.target]} needs another subnet change"
             )
-        if c.kind == kinds.PUT_NAT_ROUTE:
+        if c.kind == registry.PUT_NAT_ROUTE:
             assert not {owner[fid] for fid in c.fixes} & settled, f"{c.target} needs a route again"
     # the egress problems a fixed function had are gone
     index = RegionIndex(after_inv.regions[0])

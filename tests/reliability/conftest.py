@@ -21,8 +21,8 @@ from moto import mock_aws
 
 from remediator import planfile, planner, sandbox
 from remediator.aws import discover, door
-from remediator.domain.plan import Plan
 from remediator.domain.policy import Policy, parse_policy
+from remediator.planfile.model import Plan
 from tests.moto_worlds import function_zip, seed_ec2_part
 from tests.reliability.awslike import AwsLike
 

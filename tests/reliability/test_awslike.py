@@ -10,8 +10,8 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
-from remediator.changes import kinds
-from remediator.domain.errors import EXIT_OK, EXIT_STALE
+from remediator.changes import registry
+from remediator.domain.outcomes import EXIT_OK, EXIT_STALE
 from remediator.run.apply import ApplyOptions, run_apply, run_rollback
 from remediator.run.journal import read_journal
 from tests.reliability.conftest import (
@@ -259,7 +259,7 @@ def test_a_blackholed_nat_is_diagnosed_and_not_used(world: World) -> None:
     codes = {(f.function, f.code) for f in plan.findings}
     assert any(fn == "orders-fulfil" for fn, _ in codes), codes
     for change in plan.changes:
-        if change.kind == kinds.UPDATE_VPC_CONFIG:
+        if change.kind == registry.UPDATE_VPC_CONFIG:
             assert world.info.subnets["private-a"] not in change.after["SubnetIds"]
 
 
@@ -274,15 +274,15 @@ def test_plan_dry_run_apply_rollback_on_the_awslike_world(
         world.awslike.ec2_page = 3
         plan, path = world.plan()
         assert all(
-            c.fingerprint.revision_id for c in plan.changes if c.kind == kinds.UPDATE_VPC_CONFIG
+            c.fingerprint.revision_id for c in plan.changes if c.kind == registry.UPDATE_VPC_CONFIG
         )
         assert {c.kind for c in plan.changes} >= {
-            kinds.UPDATE_VPC_CONFIG,
-            kinds.MOVE_ALIAS,
-            kinds.PUT_NAT_ROUTE,
-            kinds.ENABLE_VPC_DNS,
-            kinds.CREATE_ENDPOINT_SG,
-            kinds.CREATE_LAMBDA_ENDPOINT,
+            registry.UPDATE_VPC_CONFIG,
+            registry.MOVE_ALIAS,
+            registry.PUT_NAT_ROUTE,
+            registry.ENABLE_VPC_DNS,
+            registry.CREATE_ENDPOINT_SG,
+            registry.CREATE_LAMBDA_ENDPOINT,
         }
         before = world.snapshot()
 
@@ -297,7 +297,7 @@ def test_plan_dry_run_apply_rollback_on_the_awslike_world(
         assert applied.exit_code == EXIT_OK, outcome_text(applied)
         seen = world.awslike.seen
         assert seen["update-in-progress"] >= len(
-            [c for c in plan.changes if c.kind == kinds.UPDATE_VPC_CONFIG]
+            [c for c in plan.changes if c.kind == registry.UPDATE_VPC_CONFIG]
         )
         assert seen["pending-state"] >= 1, seen  # the endpoint was waited for
         again, _ = world.plan(name="again.json")
@@ -315,7 +315,7 @@ def test_a_hand_edit_between_check_and_write_is_a_revision_conflict(world: World
     the state hash does not cover) landing between the stale check and the
     write is refused by AWS (412), and the run rolls back with exit 3."""
     plan, path = world.plan()
-    first = next(c for c in plan.changes if c.kind == kinds.UPDATE_VPC_CONFIG)
+    first = next(c for c in plan.changes if c.kind == registry.UPDATE_VPC_CONFIG)
     name = first.target.rsplit(":", 1)[1]
     edited: list[str] = []
 

@@ -34,8 +34,8 @@ from typer.testing import CliRunner, Result
 from remediator import sandbox
 from remediator.aws import door
 from remediator.cli.app import app
-from remediator.domain.plan import Plan
 from remediator.planfile.digest import with_digest
+from remediator.planfile.model import Plan
 
 REGION = sandbox.REGION
 FULL = os.environ.get("REMEDIATOR_CAMPAIGN", "").lower() == "full"

@@ -33,13 +33,13 @@ from typing import Any
 import botocore.session
 import pytest
 
-from remediator.domain.errors import (
+from remediator.domain.errors import RemediatorError
+from remediator.domain.outcomes import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_ROLLBACK_INCOMPLETE,
     EXIT_ROLLED_BACK,
     EXIT_STALE,
-    RemediatorError,
 )
 from remediator.run.apply import ApplyOptions, run_apply, run_rollback
 from remediator.run.journal import read_journal

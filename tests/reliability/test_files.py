@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from remediator import planfile, planner
-from remediator.domain.plan import Plan
 from remediator.planfile.approval import read_approval, write_approval
+from remediator.planfile.model import Plan
 from remediator.run.journal import Journal, read_journal
 from remediator.run.lock import FileLock
 from tests import factories as fx

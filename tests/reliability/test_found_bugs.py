@@ -18,8 +18,8 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from remediator.changes import kinds
-from remediator.domain.errors import EXIT_OK
+from remediator.changes import registry
+from remediator.domain.outcomes import EXIT_OK
 from remediator.run.apply import ApplyOptions, run_apply, run_rollback
 from remediator.run.journal import read_journal
 from tests.reliability.conftest import (
@@ -129,7 +129,7 @@ def test_bug5_rollback_keeps_a_version_it_did_not_publish(world: World) -> None:
     existing = lam.publish_version(FunctionName="payments-api")["Version"]
     assert existing == "2"
     plan, path = world.plan(functions=("payments-api",), name="p.json")
-    assert [c.kind for c in plan.changes] == [kinds.MOVE_ALIAS]
+    assert [c.kind for c in plan.changes] == [registry.MOVE_ALIAS]
     before = world.snapshot()
     out = run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
     assert out.exit_code == EXIT_OK, outcome_text(out)

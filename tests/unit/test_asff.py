@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from remediator.domain.plan import Plan
+from remediator.planfile.model import Plan
 from remediator.planner import build_plan
 from remediator.render import asff
 from tests import factories as fx

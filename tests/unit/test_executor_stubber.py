@@ -16,13 +16,14 @@ from botocore.exceptions import ParamValidationError
 from botocore.stub import Stubber
 
 from remediator.aws import door
-from remediator.changes import handlers, kinds
-from remediator.changes.state import vpc_config_state
+from remediator.changes import base, registry
+from remediator.changes.lambda_vpc_config import UpdateVpcConfigAfter, vpc_config_state
+from remediator.changes.registry import Change
 from remediator.domain import errors
 from remediator.domain.canonical import fingerprint
 from remediator.domain.errors import AwsCallFailed
-from remediator.domain.plan import Change, Plan, PlanSummary
 from remediator.planfile.digest import with_digest
+from remediator.planfile.model import Plan, PlanSummary
 from remediator.run import engine
 
 REGION = "us-east-1"
@@ -31,6 +32,11 @@ FN_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:orders-api"
 SG = "sg-0123456789abcdef0"
 OLD = ["subnet-public-a", "subnet-private-a"]
 NEW = ["subnet-private-a", "subnet-private-b"]
+
+
+def make_change(**fields: Any) -> Change:
+    """A typed change of any kind (``before``/``after`` given as plain dicts)."""
+    return registry.build(fields)
 
 
 @dataclass
@@ -293,9 +299,9 @@ def _fp(state: dict[str, Any], revision: str | None = None) -> Any:
 
 
 def _vpc_change() -> Change:
-    return Change(
+    return make_change(
         id="c-vpc",
-        kind=kinds.UPDATE_VPC_CONFIG,
+        kind=registry.UPDATE_VPC_CONFIG,
         region=REGION,
         target=FN_ARN,
         before={"SubnetIds": OLD, "SecurityGroupIds": [SG]},
@@ -328,7 +334,7 @@ def test_update_vpc_config_sends_the_revision_id_it_read_and_waits_for_success(
     stubbed: Stubbed, fake_time: FakeTime
 ) -> None:
     change = _vpc_change()
-    h = handlers.handler(change.kind)
+    h = registry.handler(change.kind)
     _get(stubbed.lam)  # read
     stubbed.lam.add_response(
         "update_function_configuration",
@@ -354,7 +360,7 @@ def test_update_vpc_config_sends_the_revision_id_it_read_and_waits_for_success(
 def test_a_revision_id_mismatch_makes_the_target_stale(stubbed: Stubbed) -> None:
     change = _vpc_change()
     _get(stubbed.lam, revision="rev-9")
-    live = handlers.handler(change.kind).read(stubbed.aws, change, {})
+    live = registry.handler(change.kind).read(stubbed.aws, change, {})
     why = engine.is_stale(change, live)
     assert why is not None and "rev-9" in why
 
@@ -364,8 +370,8 @@ def test_update_vpc_config_without_revision_id_sends_none(stubbed: Stubbed) -> N
     stubbed.lam.add_response(
         "update_function_configuration", {"FunctionName": "orders-api"}, _update_params()
     )
-    result = handlers.handler(change.kind).apply(
-        stubbed.aws, change, handlers.Live(change.fingerprint.state, None), {}
+    result = registry.handler(change.kind).apply(
+        stubbed.aws, change, base.Live(change.fingerprint.state, None), {}
     )
     assert result == {"RevisionId": None}
     stubbed.lam.assert_no_pending_responses()
@@ -379,7 +385,7 @@ def test_settle_fails_at_once_on_failed_update(stubbed: Stubbed, fake_time: Fake
         LastUpdateStatusReason="no IPs",
     )
     with pytest.raises(errors.ChangeFailed, match="SubnetOutOfIPAddresses"):
-        handlers.handler(kinds.UPDATE_VPC_CONFIG).settle(stubbed.aws, _vpc_change(), {})
+        registry.handler(registry.UPDATE_VPC_CONFIG).settle(stubbed.aws, _vpc_change(), {})
     assert fake_time.sleeps == []
 
 
@@ -390,7 +396,7 @@ def test_settle_stops_when_an_update_in_progress_fails(
     for _ in range(20):
         _get(stubbed.lam, "Failed", LastUpdateStatusReasonCode="InvalidSubnet")
     with pytest.raises(errors.ChangeFailed) as caught:
-        handlers.handler(kinds.UPDATE_VPC_CONFIG).settle(stubbed.aws, _vpc_change(), {})
+        registry.handler(registry.UPDATE_VPC_CONFIG).settle(stubbed.aws, _vpc_change(), {})
     assert "did not settle" not in str(caught.value)
     assert "InvalidSubnet" in str(caught.value)
     assert len(fake_time.sleeps) <= 1
@@ -401,7 +407,7 @@ def test_settle_times_out(stubbed: Stubbed, fake_time: FakeTime) -> None:
         _get(stubbed.lam, "InProgress")
     start = fake_time.now
     with pytest.raises(errors.ChangeFailed, match="did not settle within 60 s"):
-        handlers.handler(kinds.UPDATE_VPC_CONFIG).settle(stubbed.aws, _vpc_change(), {})
+        registry.handler(registry.UPDATE_VPC_CONFIG).settle(stubbed.aws, _vpc_change(), {})
     assert 60.0 <= fake_time.now - start <= 65.0
     assert set(fake_time.sleeps) == {5.0}
 
@@ -411,9 +417,9 @@ def test_settle_times_out(stubbed: Stubbed, fake_time: FakeTime) -> None:
 
 
 def _endpoint_change() -> Change:
-    return Change(
+    return make_change(
         id="c-ep",
-        kind=kinds.CREATE_LAMBDA_ENDPOINT,
+        kind=registry.CREATE_LAMBDA_ENDPOINT,
         region=REGION,
         target="vpc-1",
         after={
@@ -443,7 +449,7 @@ def test_endpoint_settle_polls_until_available(stubbed: Stubbed, fake_time: Fake
     _endpoint_state(stubbed.ec2, "pendingAcceptance")
     _endpoint_state(stubbed.ec2, "pending")
     _endpoint_state(stubbed.ec2, "available")
-    handlers.handler(kinds.CREATE_LAMBDA_ENDPOINT).settle(
+    registry.handler(registry.CREATE_LAMBDA_ENDPOINT).settle(
         stubbed.aws, _endpoint_change(), {"VpcEndpointId": "vpce-1"}
     )
     stubbed.ec2.assert_no_pending_responses()
@@ -457,14 +463,14 @@ def test_endpoint_settle_fails_on_a_failed_or_vanished_endpoint(
     _endpoint_state(stubbed.ec2, "pending")
     _endpoint_state(stubbed.ec2, state)
     with pytest.raises(errors.ChangeFailed, match=f"vpce-1 is {shown}"):
-        handlers.handler(kinds.CREATE_LAMBDA_ENDPOINT).settle(
+        registry.handler(registry.CREATE_LAMBDA_ENDPOINT).settle(
             stubbed.aws, _endpoint_change(), {"VpcEndpointId": "vpce-1"}
         )
 
 
 def test_endpoint_create_uses_the_group_of_the_change_it_depends_on(stubbed: Stubbed) -> None:
     change = _endpoint_change()
-    h = handlers.handler(change.kind)
+    h = registry.handler(change.kind)
     stubbed.aws.plan_id = "plan-abc"
     stubbed.aws.run_id = "run-1"
     stubbed.ec2.add_response(
@@ -489,24 +495,24 @@ def test_endpoint_create_uses_the_group_of_the_change_it_depends_on(stubbed: Stu
             ],
         },
     )
-    out = h.apply(stubbed.aws, change, handlers.Live({}), {"c-sg": {"GroupId": "sg-endpoint"}})
+    out = h.apply(stubbed.aws, change, base.Live({}), {"c-sg": {"GroupId": "sg-endpoint"}})
     assert out == {"VpcEndpointId": "vpce-9"}
     with pytest.raises(errors.ChangeFailed, match="c-sg"):
-        h.apply(stubbed.aws, change, handlers.Live({}), {})
+        h.apply(stubbed.aws, change, base.Live({}), {})
 
 
 def test_the_client_token_belongs_to_the_run_and_the_change(fake_time: FakeTime) -> None:
     aws = door.Aws(lambda s, r: None, settings=door.Settings(clock=fake_time.clock))
     change = _endpoint_change()
     aws.plan_id, aws.run_id = "plan-abc", "run-1"
-    assert handlers.client_token(aws, change) == "run-1-c-ep"
+    assert base.client_token(aws, change) == "run-1-c-ep"
     aws.run_id = "run-2"  # the same plan applied again (after a rollback): another token
-    assert handlers.client_token(aws, change) == "run-2-c-ep"
+    assert base.client_token(aws, change) == "run-2-c-ep"
     aws.run_id = "auto-" + "x" * 80  # EC2 takes 64 characters: a hash, not a cut
-    token = handlers.client_token(aws, change)
+    token = base.client_token(aws, change)
     assert len(token) == 64
     aws.run_id = "auto-" + "x" * 79 + "y"
-    assert handlers.client_token(aws, change) != token
+    assert base.client_token(aws, change) != token
 
 
 # --------------------------------------------------------------------------
@@ -514,9 +520,9 @@ def test_the_client_token_belongs_to_the_run_and_the_change(fake_time: FakeTime)
 
 
 def _sg_change() -> Change:
-    return Change(
+    return make_change(
         id="c-sg",
-        kind=kinds.CREATE_ENDPOINT_SG,
+        kind=registry.CREATE_ENDPOINT_SG,
         region=REGION,
         target="vpc-1",
         after={
@@ -566,7 +572,7 @@ def test_a_duplicate_group_carrying_the_change_tag_is_the_one_a_lost_attempt_mad
     )
     _sg_lookup(stubbed.ec2, [_sg([{"Key": "remediator:change-id", "Value": "c-sg"}])])
     stubbed.ec2.add_response("authorize_security_group_ingress", {"Return": True})
-    out = handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {})
+    out = registry.handler(change.kind).apply(stubbed.aws, change, base.Live({}), {})
     assert out == {"GroupId": "sg-made"}
     assert progress == [{"GroupId": "sg-made"}]
     stubbed.ec2.assert_no_pending_responses()
@@ -579,7 +585,7 @@ def test_a_duplicate_group_without_the_change_tag_is_someone_elses(stubbed: Stub
     )
     _sg_lookup(stubbed.ec2, [_sg([{"Key": "remediator:change-id", "Value": "c-other"}])])
     with pytest.raises(AwsCallFailed, match=r"InvalidGroup\.Duplicate"):
-        handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {})
+        registry.handler(change.kind).apply(stubbed.aws, change, base.Live({}), {})
     stubbed.ec2.assert_no_pending_responses()
 
 
@@ -591,7 +597,7 @@ def test_the_groups_rule_retried_after_a_lost_answer_is_taken_as_made(stubbed: S
         service_error_code="InvalidPermission.Duplicate",
         http_status_code=400,
     )
-    out = handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {})
+    out = registry.handler(change.kind).apply(stubbed.aws, change, base.Live({}), {})
     assert out == {"GroupId": "sg-made"}  # not deleted, not failed
     stubbed.ec2.assert_no_pending_responses()
 
@@ -609,12 +615,12 @@ OTHER = {
 
 
 def _ingress_change() -> Change:
-    return Change(
+    return make_change(
         id="c-in",
-        kind=kinds.AUTHORIZE_ENDPOINT_INGRESS,
+        kind=registry.AUTHORIZE_ENDPOINT_INGRESS,
         region=REGION,
         target="sg-ep",
-        after={"SourceSecurityGroupIds": [SG]},
+        after={"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "SourceSecurityGroupIds": [SG]},
         risk="low",
         reason="test",
         fingerprint=_fp({"GroupId": "sg-ep", "Ingress": [OTHER]}),
@@ -628,29 +634,29 @@ def test_an_ingress_rule_retried_after_a_lost_answer_is_done(stubbed: Stubbed) -
         service_error_code="InvalidPermission.Duplicate",
         http_status_code=400,
     )
-    assert handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {}) == {}
+    assert registry.handler(change.kind).apply(stubbed.aws, change, base.Live({}), {}) == {}
     stubbed.ec2.add_client_error(
         "authorize_security_group_ingress",
         service_error_code="InvalidPermission.NotFound",
         http_status_code=400,
     )
     with pytest.raises(AwsCallFailed, match="NotFound"):
-        handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {})
+        registry.handler(change.kind).apply(stubbed.aws, change, base.Live({}), {})
 
 
 def test_an_ingress_rule_in_effect_after_a_kill_is_the_whole_change(stubbed: Stubbed) -> None:
     change = _ingress_change()
-    h = handlers.handler(change.kind)
+    h = registry.handler(change.kind)
 
-    def own(*rules: dict[str, Any]) -> handlers.OwnWork | None:
-        live = handlers.Live({"GroupId": "sg-ep", "Ingress": list(rules)})
+    def own(*rules: dict[str, Any]) -> base.OwnWork | None:
+        live = base.Live({"GroupId": "sg-ep", "Ingress": list(rules)})
         return h.own_work(stubbed.aws, change, live)
 
     ours = {**OTHER, "cidrs": [], "group_ids": [SG]}
     # AWS merges rules of the same ports: one rule or two, the same allowance
     merged = {**OTHER, "group_ids": [SG]}
-    assert own(OTHER, ours) == handlers.OwnWork({}, complete=True)
-    assert own(merged) == handlers.OwnWork({}, complete=True)
+    assert own(OTHER, ours) == base.OwnWork({}, complete=True)
+    assert own(merged) == base.OwnWork({}, complete=True)
     assert own(OTHER) is None  # as planned: nothing happened
     assert own(ours) is None  # someone also removed the other rule: not only ours
     extra = {**OTHER, "cidrs": ["0.0.0.0/0"]}
@@ -663,9 +669,9 @@ def test_an_ingress_rule_in_effect_after_a_kill_is_the_whole_change(stubbed: Stu
 
 def _dns_change() -> Change:
     before = {"EnableDnsSupport": False, "EnableDnsHostnames": False}
-    return Change(
+    return make_change(
         id="c-dns",
-        kind=kinds.ENABLE_VPC_DNS,
+        kind=registry.ENABLE_VPC_DNS,
         region=REGION,
         target="vpc-1",
         before=before,
@@ -684,7 +690,7 @@ def test_enable_vpc_dns_journals_progress_between_its_two_calls(stubbed: Stubbed
         stubbed.ec2.add_response(
             "modify_vpc_attribute", {}, {"VpcId": "vpc-1", key: {"Value": True}}
         )
-    handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {})
+    registry.handler(change.kind).apply(stubbed.aws, change, base.Live({}), {})
     assert progress == [{"Set": ["EnableDnsSupport"]}]
     stubbed.ec2.assert_no_pending_responses()
 
@@ -705,20 +711,20 @@ def test_enable_vpc_dns_that_took_its_first_call_back_says_nothing_is_in_effect(
         "modify_vpc_attribute", {}, {"VpcId": "vpc-1", "EnableDnsSupport": {"Value": False}}
     )
     with pytest.raises(AwsCallFailed, match="UnauthorizedOperation"):
-        handlers.handler(change.kind).apply(stubbed.aws, change, handlers.Live({}), {})
+        registry.handler(change.kind).apply(stubbed.aws, change, base.Live({}), {})
     assert progress == [{"Set": ["EnableDnsSupport"]}, None]
     stubbed.ec2.assert_no_pending_responses()
 
 
 def test_enable_vpc_dns_owns_the_state_between_its_two_calls(stubbed: Stubbed) -> None:
     change = _dns_change()
-    h = handlers.handler(change.kind)
+    h = registry.handler(change.kind)
 
-    def own(support: bool, hostnames: bool) -> handlers.OwnWork | None:
-        live = handlers.Live({"EnableDnsSupport": support, "EnableDnsHostnames": hostnames})
+    def own(support: bool, hostnames: bool) -> base.OwnWork | None:
+        live = base.Live({"EnableDnsSupport": support, "EnableDnsHostnames": hostnames})
         return h.own_work(stubbed.aws, change, live)
 
-    assert own(True, False) == handlers.OwnWork({})
+    assert own(True, False) == base.OwnWork({})
     # hostnames without support is not a state its calls make: someone else's
     assert own(False, True) is None
     assert own(False, False) is None  # as planned
@@ -857,7 +863,7 @@ def _every_kind() -> list[Change]:
         state: dict[str, Any],
         revision: str | None = None,
     ) -> Change:
-        return Change(
+        return make_change(
             id=f"c-{kind}",
             kind=kind,
             region=REGION,
@@ -878,36 +884,36 @@ def _every_kind() -> list[Change]:
     }
     return [
         change(
-            kinds.ENABLE_VPC_DNS,
+            registry.ENABLE_VPC_DNS,
             "vpc-1",
             {"EnableDnsSupport": False, "EnableDnsHostnames": False},
             {"EnableDnsSupport": True, "EnableDnsHostnames": True},
             {"EnableDnsSupport": False, "EnableDnsHostnames": False},
         ),
         change(
-            kinds.CREATE_ENDPOINT_SG,
+            registry.CREATE_ENDPOINT_SG,
             "vpc-1",
             None,
             sg_after,
             {"VpcId": "vpc-1", "GroupName": sg_after["GroupName"], "Exists": False},
         ),
         change(
-            kinds.AUTHORIZE_ENDPOINT_INGRESS,
+            registry.AUTHORIZE_ENDPOINT_INGRESS,
             "sg-endpoint",
             None,
             {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "SourceSecurityGroupIds": [SG]},
             {"GroupId": "sg-endpoint", "Ingress": []},
         ),
-        _endpoint_change().model_copy(update={"depends_on": ("c-" + kinds.CREATE_ENDPOINT_SG,)}),
+        _endpoint_change().model_copy(update={"depends_on": ("c-" + registry.CREATE_ENDPOINT_SG,)}),
         change(
-            kinds.ENABLE_ENDPOINT_PRIVATE_DNS,
+            registry.ENABLE_ENDPOINT_PRIVATE_DNS,
             "vpce-1",
             {"PrivateDnsEnabled": False},
             {"PrivateDnsEnabled": True},
             {"VpcEndpointId": "vpce-1", "PrivateDnsEnabled": False},
         ),
         change(
-            kinds.PUT_NAT_ROUTE,
+            registry.PUT_NAT_ROUTE,
             "rtb-iso",
             None,
             {"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1"},
@@ -915,7 +921,7 @@ def _every_kind() -> list[Change]:
         ),
         _vpc_change(),
         change(
-            kinds.MOVE_ALIAS,
+            registry.MOVE_ALIAS,
             f"{FN_ARN}:live",
             {"FunctionVersion": "1"},
             {"FunctionVersion": "$NEW", "PublishFrom": "$LATEST", "CodeSha256": "sha-1"},
@@ -949,7 +955,7 @@ def test_check_plan_reads_only_and_validates_every_kind(fake_time: FakeTime, dry
         dry_run=dry_run,
     )
     changes = _every_kind()
-    assert {c.kind for c in changes} == set(handlers.HANDLERS) == set(kinds.KINDS)
+    assert {c.kind for c in changes} == set(registry.KINDS)
     reports = engine.check_plan(aws, _plan(changes), changes)
 
     assert [(r.change_id, r.outcome) for r in reports] == [(c.id, "would-apply") for c in changes]
@@ -972,7 +978,7 @@ def test_check_plan_reports_stale_and_invalid_changes(fake_time: FakeTime) -> No
     invalid = vpc.model_copy(
         update={
             "id": "c-invalid",
-            "after": {"SubnetIds": ["subnet-gone"], "SecurityGroupIds": [SG]},
+            "after": UpdateVpcConfigAfter(SubnetIds=("subnet-gone",), SecurityGroupIds=(SG,)),
         }
     )
     reports = engine.check_plan(aws, _plan([stale, invalid]), [stale, invalid])

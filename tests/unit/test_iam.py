@@ -36,9 +36,10 @@ from moto import mock_aws
 import remediator
 from remediator import planfile, planner, sandbox
 from remediator.aws import discover, door
-from remediator.changes import handlers, kinds
+from remediator.changes import base, registry
 from remediator.cli.app import _verifier
-from remediator.domain.errors import EXIT_OK, BadInput
+from remediator.domain.errors import BadInput
+from remediator.domain.outcomes import EXIT_OK
 from remediator.domain.policy import Policy, parse_policy
 from remediator.render import iam
 from remediator.run import auto
@@ -74,7 +75,7 @@ def test_plan_policy_is_discoverys_declared_reads_and_nothing_else() -> None:
 def test_apply_policy_is_plan_plus_every_kind_plus_what_iam_implies() -> None:
     actions = _actions(_doc("apply"))
     assert set(discover.READ_PERMISSIONS) <= actions
-    for spec in kinds.KINDS.values():
+    for spec in registry.KINDS.values():
         assert set(spec.permissions) <= actions, spec.name
     for action, implied in iam.IMPLIED.items():
         if action in actions:
@@ -234,6 +235,13 @@ def _api_known(service: str, method: str) -> bool:
     return True
 
 
+CHANGE_MODULES = tuple(
+    f"changes/{p.name}"
+    for p in sorted((PACKAGE / "changes").glob("*.py"))
+    if p.name != "__init__.py"
+)
+
+
 def _scan_file(name: str) -> set[str]:
     return scan((PACKAGE / name).read_text(encoding="utf-8"), name)
 
@@ -247,7 +255,7 @@ def test_the_scanner_finds_the_calls_it_should() -> None:
         "lambda:UpdateFunctionConfiguration",
         "ec2:CreateVpcEndpoint",
         "lambda:UpdateAlias",
-    } <= (_scan_file("changes/handlers.py"))
+    } <= set().union(*(_scan_file(name) for name in CHANGE_MODULES))
     assert {"dynamodb:PutItem", "dynamodb:DeleteItem"} <= _scan_file("run/lock.py")
     assert _scan_file("aws/notify.py") == {"sns:Publish"}
     assert {"sts:AssumeRole", "organizations:ListAccounts", "ec2:DescribeRegions"} <= _scan_file(
@@ -262,7 +270,7 @@ def test_every_call_in_the_source_is_covered_by_its_modes_policy() -> None:
         "auto", role_arn=ROLE, organization=True, notify_sns=TOPIC, lock_table="locks"
     )
     assert iam.uncovered(_scan_file("aws/discover.py"), plan_doc) == []
-    for name in ("changes/handlers.py", "run/engine.py", "run/apply.py", "run/lock.py"):
+    for name in (*CHANGE_MODULES, "run/engine.py", "run/apply.py", "run/lock.py"):
         assert iam.uncovered(_scan_file(name), apply_doc) == [], name
     for name in ("run/auto.py", "aws/notify.py"):
         assert iam.uncovered(_scan_file(name), runner_doc) == [], name
@@ -313,7 +321,7 @@ class Recorder:
 class _Attributed:
     """A handler whose calls are attributed to its kind while it runs."""
 
-    def __init__(self, inner: handlers.Handler, recorder: Recorder) -> None:
+    def __init__(self, inner: base.Handler, recorder: Recorder) -> None:
         self._inner, self._recorder = inner, recorder
 
     def __getattr__(self, name: str) -> Any:
@@ -429,8 +437,8 @@ def every_kind_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorde
             session.events.register(
                 "before-parameter-build.ec2.ModifyVpcEndpoint", _moto_private_dns
             )
-            original = handlers.handler
-            mp.setattr(handlers, "handler", lambda kind: _Attributed(original(kind), recorder))
+            original = registry.handler
+            mp.setattr(registry, "handler", lambda kind: _Attributed(original(kind), recorder))
 
             def aws(dry_run: bool = False) -> door.Aws:
                 def factory(service: str, region: str) -> Any:
@@ -461,7 +469,7 @@ def every_kind_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorde
 
 
 def test_the_recorded_run_exercised_every_change_kind(every_kind_run: Recorded) -> None:
-    assert every_kind_run.kinds_applied == set(kinds.KINDS)
+    assert every_kind_run.kinds_applied == set(registry.KINDS)
     apply_ops = every_kind_run.recorder.ops["apply"]
     for write in (
         "lambda:UpdateFunctionConfiguration",
@@ -493,7 +501,7 @@ def test_every_call_of_dry_run_apply_verify_rollback_is_covered_by_the_apply_pol
 
 def test_each_kind_declares_every_call_its_handler_makes(every_kind_run: Recorded) -> None:
     missing = {
-        kind: sorted(ops - set(kinds.KINDS[kind].permissions))
+        kind: sorted(ops - set(registry.KINDS[kind].permissions))
         for kind, ops in every_kind_run.recorder.by_kind.items()
     }
     assert {k: v for k, v in missing.items() if v} == {}

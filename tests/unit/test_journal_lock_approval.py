@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from remediator.domain.errors import ApprovalRefused, BadInput
-from remediator.domain.plan import Plan, PlanSummary
 from remediator.planfile.approval import Approval, read_approval, write_approval
 from remediator.planfile.digest import with_digest
+from remediator.planfile.model import Plan, PlanSummary
 from remediator.run import journal as journal_mod
 from remediator.run.journal import Journal, read_journal
 from remediator.run.lock import FileLock, LockHeld, held, lock_key, owner_info

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from remediator import planfile
 from remediator.domain.errors import BadInput
-from remediator.domain.plan import FORMAT_VERSION, Plan
+from remediator.domain.plan import FORMAT_VERSION
 from remediator.planfile import dumps, parse_plan, read_plan, write_plan
 from remediator.planfile.digest import plan_digest
+from remediator.planfile.model import Plan
 from remediator.planner import build_plan
 from remediator.render import report
 from tests import factories as fx
@@ -99,7 +100,11 @@ def edit(text: str, change: callable) -> str:  # type: ignore[valid-type]
     "mutate",
     [
         pytest.param(
-            lambda d: d["changes"][0]["after"].update(SubnetIds=["subnet-evil"]), id="after"
+            # the first change that has subnets: an edit the schema allows
+            lambda d: next(c for c in d["changes"] if "SubnetIds" in c["after"])["after"].update(
+                SubnetIds=["subnet-evil"]
+            ),
+            id="after",
         ),
         pytest.param(
             lambda d: d["changes"][0].update(

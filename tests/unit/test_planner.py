@@ -4,11 +4,13 @@ blast radius and permissions; what is blocked or deferred and why."""
 from __future__ import annotations
 
 from remediator import diagnose as d
-from remediator.changes import kinds
+from remediator.changes import registry
+from remediator.changes.registry import Change
 from remediator.domain.inventory import RegionInventory
-from remediator.domain.plan import Change, Finding, Fingerprint, Plan
+from remediator.domain.plan import Finding, Fingerprint
 from remediator.domain.policy import Policy, Rule
 from remediator.planfile.digest import plan_digest
+from remediator.planfile.model import Plan
 from remediator.planner import MAX_SUBNETS, build_plan
 from tests import factories as fx
 
@@ -44,7 +46,7 @@ def assert_plan_invariants(p: Plan) -> None:
     for c in p.changes:
         assert set(c.depends_on) <= seen, f"{c.id} depends on a later or absent change"
         seen.add(c.id)
-        assert c.permissions == kinds.KINDS[c.kind].permissions
+        assert c.permissions == registry.KINDS[c.kind].permissions
         assert c.permissions
     assert p.digest == plan_digest(p)
     ids = {c.id for c in p.changes}
@@ -63,7 +65,7 @@ def test_mixed_drops_exactly_the_public_subnets() -> None:
         A, "abc", functions=[fx.function("mixed", [P(A, "a"), N(A, "b"), N(A, "c")])]
     )
     p = plan(world)
-    assert [c.kind for c in p.changes] == [kinds.UPDATE_VPC_CONFIG]
+    assert [c.kind for c in p.changes] == [registry.UPDATE_VPC_CONFIG]
     (c,) = p.changes
     assert c.target == fx.arn("mixed")
     # before keeps the function's own order (rollback restores it exactly)
@@ -96,7 +98,7 @@ def test_security_groups_are_kept() -> None:
 def test_all_public_is_replaced_by_nat_subnets_one_per_az() -> None:
     world = fx.vpc_world(A, "abc", functions=[fx.function("pub", [P(A, "a"), P(A, "b")])])
     p = plan(world)
-    (c,) = of_kind(p, kinds.UPDATE_VPC_CONFIG)
+    (c,) = of_kind(p, registry.UPDATE_VPC_CONFIG)
     after = c.after["SubnetIds"]
     assert after == [N(A, "a"), N(A, "b")]
     assert len(azs_of(world, after)) == len(after)  # one per AZ
@@ -211,7 +213,7 @@ def test_sixteen_subnets_in_one_az_cannot_grow() -> None:
     world = fx.add(world, fx.function("big", [*many, "subnet-a-nat-a99"]))
     p = plan(world, fx.policy(min_azs=2))
     assert all(
-        len(c.after["SubnetIds"]) <= MAX_SUBNETS for c in of_kind(p, kinds.UPDATE_VPC_CONFIG)
+        len(c.after["SubnetIds"]) <= MAX_SUBNETS for c in of_kind(p, registry.UPDATE_VPC_CONFIG)
     )
     assert finding(p, "big", d.AZ_BELOW_MIN).status == "blocked"
 
@@ -227,7 +229,7 @@ def test_isolated_subnet_with_own_table_gets_a_nat_route_to_the_same_az() -> Non
     )
     p = plan(world, fx.policy(**NAT_ROUTE_ONLY))
     (c,) = p.changes
-    assert c.kind == kinds.PUT_NAT_ROUTE
+    assert c.kind == registry.PUT_NAT_ROUTE
     assert c.target == fx.iso_rt(A, "b")
     assert c.before is None
     assert c.after == {"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": fx.nat_id(A, "b")}
@@ -285,7 +287,7 @@ def test_blackhole_default_route_is_replaced() -> None:
     world = fx.add(world, fx.function("fn", [N(A, "b")]))
     p = plan(world, fx.policy(**NAT_ROUTE_ONLY))
     (c,) = p.changes
-    assert c.kind == kinds.PUT_NAT_ROUTE
+    assert c.kind == registry.PUT_NAT_ROUTE
     assert c.target == fx.nat_rt(A, "b")
     assert c.before == {
         "DestinationCidrBlock": "0.0.0.0/0",
@@ -347,7 +349,7 @@ def test_main_route_table_change_when_allowed_is_high_risk_with_blast_radius() -
         fx.policy(**NAT_ROUTE_ONLY, allow_shared_route_table_changes=True),
     )
     (c,) = p.changes
-    assert c.kind == kinds.PUT_NAT_ROUTE and c.target == fx.main_rt(A)
+    assert c.kind == registry.PUT_NAT_ROUTE and c.target == fx.main_rt(A)
     assert c.risk == "high"
     br = c.blast_radius
     assert br.route_tables == (fx.main_rt(A),)
@@ -382,7 +384,7 @@ def test_two_functions_sharing_one_isolated_table_get_one_route_change() -> None
     )
     p = plan(world, fx.policy(**NAT_ROUTE_ONLY))
     (c,) = p.changes
-    assert c.kind == kinds.PUT_NAT_ROUTE and c.target == fx.iso_rt(A, "a")
+    assert c.kind == registry.PUT_NAT_ROUTE and c.target == fx.iso_rt(A, "a")
     one = finding(p, "one", d.ISOLATED_NO_ENDPOINT)
     two = finding(p, "two", d.ISOLATED_NO_ENDPOINT)
     assert set(c.fixes) == {one.id, two.id}
@@ -413,9 +415,9 @@ def test_endpoint_creation_blocked_unless_allowed() -> None:
 def test_endpoint_creation_when_allowed() -> None:
     p = plan(iso_world(dns=(True, False)), fx.policy(**ENDPOINT_ONLY, allow_endpoint_creation=True))
     assert [c.kind for c in p.changes] == [
-        kinds.ENABLE_VPC_DNS,
-        kinds.CREATE_ENDPOINT_SG,
-        kinds.CREATE_LAMBDA_ENDPOINT,
+        registry.ENABLE_VPC_DNS,
+        registry.CREATE_ENDPOINT_SG,
+        registry.CREATE_LAMBDA_ENDPOINT,
     ]
     dns, sg, ep = p.changes
     assert dns.target == sg.target == ep.target == "vpc-a"
@@ -441,7 +443,10 @@ def test_endpoint_creation_when_allowed() -> None:
 
 def test_endpoint_creation_without_dns_change_when_attributes_are_on() -> None:
     p = plan(iso_world(), fx.policy(**ENDPOINT_ONLY, allow_endpoint_creation=True))
-    assert [c.kind for c in p.changes] == [kinds.CREATE_ENDPOINT_SG, kinds.CREATE_LAMBDA_ENDPOINT]
+    assert [c.kind for c in p.changes] == [
+        registry.CREATE_ENDPOINT_SG,
+        registry.CREATE_LAMBDA_ENDPOINT,
+    ]
     assert p.changes[1].depends_on == (p.changes[0].id,)
 
 
@@ -454,8 +459,8 @@ def test_endpoint_creation_blocked_when_dns_attributes_were_not_read() -> None:
 def test_one_endpoint_per_vpc_for_many_functions() -> None:
     world = fx.add(iso_world(), fx.function("iso-2", [I(A, "b")], ["sg-other"]))
     p = plan(world, fx.policy(**ENDPOINT_ONLY, allow_endpoint_creation=True))
-    assert len(of_kind(p, kinds.CREATE_LAMBDA_ENDPOINT)) == 1
-    (sg,) = of_kind(p, kinds.CREATE_ENDPOINT_SG)
+    assert len(of_kind(p, registry.CREATE_LAMBDA_ENDPOINT)) == 1
+    (sg,) = of_kind(p, registry.CREATE_ENDPOINT_SG)
     assert sg.after["IngressTcp443FromGroups"] == [fx.fn_sg(A), "sg-other"]
     assert len(sg.fixes) == 2
 
@@ -475,7 +480,7 @@ def existing_endpoint_world(
 def test_existing_endpoint_whose_sg_blocks_gets_an_ingress_rule() -> None:
     p = plan(existing_endpoint_world())
     (c,) = p.changes
-    assert c.kind == kinds.AUTHORIZE_ENDPOINT_INGRESS
+    assert c.kind == registry.AUTHORIZE_ENDPOINT_INGRESS
     assert c.target == EP_SG
     assert c.after == {
         "IpProtocol": "tcp",
@@ -492,7 +497,7 @@ def test_existing_endpoint_whose_sg_blocks_gets_an_ingress_rule() -> None:
 
 def test_existing_endpoint_needs_no_creation_permission() -> None:
     p = plan(existing_endpoint_world(), fx.policy(allow_endpoint_creation=False))
-    assert [c.kind for c in p.changes] == [kinds.AUTHORIZE_ENDPOINT_INGRESS]
+    assert [c.kind for c in p.changes] == [registry.AUTHORIZE_ENDPOINT_INGRESS]
 
 
 def test_existing_endpoint_with_private_dns_off_gets_it_turned_on() -> None:
@@ -500,7 +505,7 @@ def test_existing_endpoint_with_private_dns_off_gets_it_turned_on() -> None:
         existing_endpoint_world(ingress=(fx.allow_443_from_groups(fx.fn_sg(A)),), private_dns=False)
     )
     (c,) = p.changes
-    assert c.kind == kinds.ENABLE_ENDPOINT_PRIVATE_DNS
+    assert c.kind == registry.ENABLE_ENDPOINT_PRIVATE_DNS
     assert c.target == "vpce-a-lambda"
     assert (c.before, c.after) == ({"PrivateDnsEnabled": False}, {"PrivateDnsEnabled": True})
     assert c.risk == "high"
@@ -517,7 +522,7 @@ def test_sg_blocking_for_nat_function_is_planned_via_endpoint_path() -> None:
     )
     p = plan(world)
     (c,) = p.changes
-    assert c.kind == kinds.AUTHORIZE_ENDPOINT_INGRESS
+    assert c.kind == registry.AUTHORIZE_ENDPOINT_INGRESS
     assert finding(p, "fn", d.ENDPOINT_SG_BLOCKS).status == "planned"
     blocked = plan(world, fx.policy(strategies=["keep-private-subnets"]))
     assert blocked.changes == ()
@@ -552,7 +557,7 @@ def alias_world(latest_sha: str = fx.CODE_SHA, **alias_kw: object) -> RegionInve
 
 def test_alias_moved_when_code_is_identical_after_the_latest_update() -> None:
     p = plan(alias_world())
-    assert [c.kind for c in p.changes] == [kinds.UPDATE_VPC_CONFIG, kinds.MOVE_ALIAS]
+    assert [c.kind for c in p.changes] == [registry.UPDATE_VPC_CONFIG, registry.MOVE_ALIAS]
     update, move = p.changes
     assert move.target == fx.arn("fn") + ":live"
     assert move.depends_on == (update.id,)
@@ -568,7 +573,7 @@ def test_alias_moved_when_code_is_identical_after_the_latest_update() -> None:
 
 def test_alias_not_moved_when_code_differs() -> None:
     p = plan(alias_world(latest_sha="beef" * 16))
-    assert [c.kind for c in p.changes] == [kinds.UPDATE_VPC_CONFIG]
+    assert [c.kind for c in p.changes] == [registry.UPDATE_VPC_CONFIG]
     f = finding(p, "fn", d.ALIAS_BROKEN, "live")
     assert f.status == "blocked"
     assert f.manual_step and "differs" in f.manual_step and "live" in f.manual_step
@@ -576,13 +581,13 @@ def test_alias_not_moved_when_code_differs() -> None:
 
 def test_alias_not_moved_when_policy_says_so() -> None:
     p = plan(alias_world(), fx.policy(move_aliases=False))
-    assert [c.kind for c in p.changes] == [kinds.UPDATE_VPC_CONFIG]
+    assert [c.kind for c in p.changes] == [registry.UPDATE_VPC_CONFIG]
     assert finding(p, "fn", d.ALIAS_BROKEN, "live").status == "blocked"
 
 
 def test_weighted_alias_is_not_moved() -> None:
     p = plan(alias_world(additional=("1",)))
-    assert not of_kind(p, kinds.MOVE_ALIAS)
+    assert not of_kind(p, registry.MOVE_ALIAS)
     f = finding(p, "fn", d.ALIAS_BROKEN, "live")
     assert f.status == "blocked" and f.manual_step and "weighted" in f.manual_step
 
@@ -610,7 +615,7 @@ def test_alias_on_broken_version_while_latest_is_fine_moves_without_dependency()
     )
     p = plan(fx.vpc_world(A, "ab", functions=[fn]))
     (c,) = p.changes
-    assert c.kind == kinds.MOVE_ALIAS and c.depends_on == ()
+    assert c.kind == registry.MOVE_ALIAS and c.depends_on == ()
 
 
 def test_latest_broken_alias_ok_is_info() -> None:
@@ -622,7 +627,7 @@ def test_latest_broken_alias_ok_is_info() -> None:
     )
     p = plan(fx.vpc_world(A, "abc", functions=[fn]))
     assert finding(p, "fn", d.LATEST_BROKEN_ALIAS_OK).status == "info"
-    assert [c.kind for c in p.changes] == [kinds.UPDATE_VPC_CONFIG]
+    assert [c.kind for c in p.changes] == [registry.UPDATE_VPC_CONFIG]
 
 
 # ------------------------------------------------------------------------ cap
@@ -660,7 +665,7 @@ def test_cap_never_keeps_a_change_whose_dependency_was_dropped() -> None:
 
 def test_cap_drops_alias_move_with_its_latest_update() -> None:
     p = plan(alias_world(), fx.policy(max_changes=1))
-    assert [c.kind for c in p.changes] == [kinds.UPDATE_VPC_CONFIG]
+    assert [c.kind for c in p.changes] == [registry.UPDATE_VPC_CONFIG]
     assert finding(p, "fn", d.ALIAS_BROKEN, "live").status == "deferred"
     assert finding(p, "fn", d.PUBLIC_MIXED).status == "planned"
     assert_plan_invariants(p)
@@ -670,7 +675,7 @@ def test_cap_drops_alias_move_with_its_latest_update() -> None:
 
 
 def test_every_kind_declares_permissions() -> None:
-    for name, spec in kinds.KINDS.items():
+    for name, spec in registry.KINDS.items():
         assert spec.name == name
         assert spec.permissions, name
         assert all(":" in perm for perm in spec.permissions)
@@ -762,7 +767,7 @@ def test_first_strategy_that_fixes_everything_wins() -> None:
             strategies=["lambda-endpoint", "keep-private-subnets"], allow_endpoint_creation=True
         ),
     )
-    assert [c.kind for c in p.changes] == [kinds.UPDATE_VPC_CONFIG]
+    assert [c.kind for c in p.changes] == [registry.UPDATE_VPC_CONFIG]
     assert finding(p, "fn", d.PUBLIC_MIXED).status == "planned"
     assert finding(p, "fn", d.ISOLATED_NO_ENDPOINT).status == "planned"
 
@@ -790,7 +795,7 @@ def test_no_endpoint_change_when_the_subnet_fix_removes_the_isolated_subnets() -
         fx.function("fn", [I(A, "a"), N(A, "b"), N(A, "c")]),
     )
     p = plan(world)
-    assert [c.kind for c in p.changes] == [kinds.UPDATE_VPC_CONFIG]
+    assert [c.kind for c in p.changes] == [registry.UPDATE_VPC_CONFIG]
 
 
 def test_az_only_finding_that_cannot_be_met_plans_no_change() -> None:
@@ -865,10 +870,10 @@ def test_private_dns_change_keeps_other_vpc_functions_working() -> None:
     # apply the plan
     after = world
     for c in p.changes:
-        if c.kind == kinds.ENABLE_ENDPOINT_PRIVATE_DNS:
+        if c.kind == registry.ENABLE_ENDPOINT_PRIVATE_DNS:
             ep = next(e for e in after.vpc_endpoints if e.vpc_endpoint_id == c.target)
             after = fx.add(after, ep.model_copy(update={"private_dns_enabled": True}))
-        elif c.kind == kinds.AUTHORIZE_ENDPOINT_INGRESS:
+        elif c.kind == registry.AUTHORIZE_ENDPOINT_INGRESS:
             sg = next(g for g in after.security_groups if g.group_id == c.target)
             rule = fx.allow_443_from_groups(*c.after["SourceSecurityGroupIds"])
             after = fx.add(after, sg.model_copy(update={"ingress": (*sg.ingress, rule)}))
@@ -917,16 +922,18 @@ def test_order_sweeps_in_phase_target_id_order() -> None:
     from remediator.planner.order import order
 
     def change(cid: str, *deps: str) -> Change:
-        return Change(
-            id=cid,
-            kind=kinds.PUT_NAT_ROUTE,
-            region=fx.REGION,
-            target=cid,
-            after={},
-            depends_on=deps,
-            risk="low",
-            reason="test",
-            fingerprint=fx_fingerprint(),
+        return registry.build(
+            {
+                "id": cid,
+                "kind": registry.PUT_NAT_ROUTE,
+                "region": fx.REGION,
+                "target": cid,
+                "after": {"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1"},
+                "depends_on": deps,
+                "risk": "low",
+                "reason": "test",
+                "fingerprint": fx_fingerprint(),
+            }
         )
 
     changes = {c.id: c for c in (change("x", "z"), change("y"), change("z"), change("w"))}

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
+from remediator.changes import registry
+from remediator.changes.registry import Change
 from remediator.domain.errors import BadInput
-from remediator.domain.plan import (
-    BlastRadius,
-    Change,
-    Finding,
-    Fingerprint,
-    FunctionSummary,
-    Plan,
-    PlanSummary,
-    SubnetEgress,
-)
+from remediator.domain.plan import BlastRadius, Finding, Fingerprint, FunctionSummary, SubnetEgress
+from remediator.planfile.model import Plan, PlanSummary
 from remediator.render import report
 
 REGION = "us-east-1"
@@ -63,6 +58,11 @@ ISOLATED_C = SubnetEgress(
     egress="isolated",
     detail="no 0.0.0.0/0 route",
 )
+
+
+def make_change(**fields: Any) -> Change:
+    """A typed change of any kind (``before``/``after`` given as plain dicts)."""
+    return registry.build(fields)
 
 
 def _plan(
@@ -117,7 +117,7 @@ def _seed_case_plan() -> Plan:
         status="blocked",
         manual_step="Create a Lambda interface endpoint in vpc-0shop or add a NAT route.",
     )
-    change_subnets = Change(
+    change_subnets = make_change(
         id="c-subnets",
         kind="lambda.update-vpc-config",
         region=REGION,
@@ -134,7 +134,7 @@ def _seed_case_plan() -> Plan:
         fingerprint=Fingerprint(revision_id="rev-1", state_hash="sha256:x"),
         fixes=("f-mixed",),
     )
-    change_route = Change(
+    change_route = make_change(
         id="c-route",
         kind="ec2.put-nat-route",
         region=REGION,
@@ -305,18 +305,39 @@ def test_unknown_format_is_bad_input(fmt: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("before", "after", "expected"),
+    ("kind", "before", "after", "expected"),
     [
-        (None, {"NatGatewayId": "nat-1"}, "(none) -> NatGatewayId=nat-1"),
-        ({"A": True}, {"A": False, "B": [1, 2]}, "A=true -> A=false B=[1, 2]"),
+        (
+            "ec2.put-nat-route",
+            None,
+            {"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1"},
+            "(none) -> DestinationCidrBlock=0.0.0.0/0 NatGatewayId=nat-1",
+        ),
+        (
+            "ec2.enable-vpc-dns",
+            {"EnableDnsSupport": True, "EnableDnsHostnames": False},
+            {"EnableDnsSupport": True, "EnableDnsHostnames": True},
+            "EnableDnsHostnames=false EnableDnsSupport=true -> EnableDnsHostnames=true EnableDnsSupport=true",
+        ),
+        (
+            "ec2.create-endpoint-security-group",
+            None,
+            {
+                "GroupName": "g",
+                "Description": "d",
+                "VpcId": "vpc-1",
+                "IngressTcp443FromGroups": ["sg-1", "sg-2"],
+            },
+            "(none) -> Description=d GroupName=g IngressTcp443FromGroups=[sg-1, sg-2] VpcId=vpc-1",
+        ),
     ],
 )
 def test_other_kinds_show_key_values(
-    before: dict[str, object] | None, after: dict[str, object], expected: str
+    kind: str, before: dict[str, object] | None, after: dict[str, object], expected: str
 ) -> None:
-    change = Change(
+    change = make_change(
         id="c",
-        kind="ec2.enable-vpc-dns",
+        kind=kind,
         region=REGION,
         target="vpc-1",
         before=before,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from remediator.changes import kinds
-from remediator.changes.state import route_state
+from remediator.changes import registry as kinds
+from remediator.changes.ec2_nat_route import route_state
 from remediator.diagnose import RegionIndex
 from remediator.domain.canonical import fingerprint
 from remediator.domain.findings import SUBNET_CODES

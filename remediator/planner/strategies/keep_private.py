@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from remediator.changes import kinds
-from remediator.changes.state import vpc_config_state
+from remediator.changes import registry as kinds
+from remediator.changes.lambda_vpc_config import vpc_config_state
 from remediator.domain.canonical import fingerprint
 from remediator.domain.findings import AZ_BELOW_MIN, ENDPOINT_CODES, SUBNET_CODES
 from remediator.domain.inventory import Subnet

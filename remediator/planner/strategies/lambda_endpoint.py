@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from remediator.changes import kinds
+from remediator.changes import registry as kinds
 from remediator.diagnose import RegionIndex, endpoint_allows
 from remediator.domain.canonical import fingerprint
 from remediator.domain.findings import (

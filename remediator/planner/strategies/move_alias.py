@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from remediator.changes import kinds
+from remediator.changes import registry as kinds
 from remediator.domain.canonical import fingerprint
 from remediator.domain.findings import ALIAS_BROKEN
 from remediator.domain.plan import BlastRadius, Finding
