@@ -164,46 +164,81 @@ def seed(
     what already exists.
     """
     c = _clients(session_or_clients, region, ("ec2", "lambda", "iam"), endpoint_url)
-    ec2, lam, iam = c["ec2"], c["lambda"], c["iam"]
-    az = {s: f"{region}{s}" for s in "abc"}
+    ec2, lam = c["ec2"], c["lambda"]
+    shop = _seed_shop(ec2, region)
+    legacy = _seed_legacy(ec2, region)
+    subnets = {**shop["subnets"], **legacy["subnets"]}
+    role_arn = _seed_role(c["iam"])
+    shas = _seed_functions(lam, role_arn, subnets, shop["fn_sg"], legacy["sg"])
+    vpc_id, nat_id, allocation_id = shop["vpc_id"], shop["nat_id"], shop["allocation_id"]
+    igw_id, legacy_vpc_id, legacy_main = shop["igw_id"], legacy["vpc_id"], legacy["main"]
+    legacy_igw_id, fn_sg, legacy_sg = legacy["igw_id"], shop["fn_sg"], legacy["sg"]
+    rtb_public, rtb_private_a = shop["public"], shop["private-a"]
+    rtb_private_b, rtb_private_c = shop["private-b"], shop["private-c"]
+    return SeedInfo(
+        region=region,
+        account_id=role_arn.split(":")[4] or ACCOUNT_ID,
+        vpc_id=vpc_id,
+        legacy_vpc_id=legacy_vpc_id,
+        internet_gateway_id=igw_id,
+        legacy_internet_gateway_id=legacy_igw_id,
+        nat_gateway_id=nat_id,
+        eip_allocation_id=allocation_id,
+        role_arn=role_arn,
+        subnets=MappingProxyType(dict(subnets)),
+        route_tables=MappingProxyType(
+            {
+                "public": rtb_public,
+                "private-a": rtb_private_a,
+                "private-b": rtb_private_b,
+                "private-c": rtb_private_c,
+                "shop-main": _main_route_table(ec2, vpc_id),
+                "legacy-main": legacy_main,
+            }
+        ),
+        security_groups=MappingProxyType({"fn-sg": fn_sg, "legacy-fn-sg": legacy_sg}),
+        functions=FUNCTION_NAMES,
+        code_sha256=shas[0],
+    )
 
-    # -- VPC "shop"
+
+def _subnet(ec2: Any, vpc: str, name: str, cidr: str, zone: str) -> str:
+    return str(
+        ec2.create_subnet(
+            VpcId=vpc,
+            CidrBlock=cidr,
+            AvailabilityZone=zone,
+            TagSpecifications=_tag_spec("subnet", name),
+        )["Subnet"]["SubnetId"]
+    )
+
+
+def _route_table(ec2: Any, vpc: str, name: str, subnet_ids: tuple[str, ...]) -> str:
+    created = ec2.create_route_table(VpcId=vpc, TagSpecifications=_tag_spec("route-table", name))
+    rtb = created["RouteTable"]["RouteTableId"]
+    for sid in subnet_ids:
+        ec2.associate_route_table(RouteTableId=rtb, SubnetId=sid)
+    return str(rtb)
+
+
+def _seed_shop(ec2: Any, region: str) -> dict[str, Any]:
+    """VPC "shop": public subnets (IGW), NAT-routed private ones, an isolated one."""
+    az = {s: f"{region}{s}" for s in "abc"}
     shop = ec2.create_vpc(CidrBlock="10.20.0.0/16", TagSpecifications=_tag_spec("vpc", "shop"))
     vpc_id = shop["Vpc"]["VpcId"]
     igw_id = ec2.create_internet_gateway(
         TagSpecifications=_tag_spec("internet-gateway", "shop-igw")
     )["InternetGateway"]["InternetGatewayId"]
     ec2.attach_internet_gateway(InternetGatewayId=igw_id, VpcId=vpc_id)
-
-    def subnet(vpc: str, name: str, cidr: str, zone: str) -> str:
-        return str(
-            ec2.create_subnet(
-                VpcId=vpc,
-                CidrBlock=cidr,
-                AvailabilityZone=zone,
-                TagSpecifications=_tag_spec("subnet", name),
-            )["Subnet"]["SubnetId"]
-        )
-
-    def route_table(vpc: str, name: str, subnet_ids: tuple[str, ...]) -> str:
-        created = ec2.create_route_table(
-            VpcId=vpc, TagSpecifications=_tag_spec("route-table", name)
-        )
-        rtb = created["RouteTable"]["RouteTableId"]
-        for sid in subnet_ids:
-            ec2.associate_route_table(RouteTableId=rtb, SubnetId=sid)
-        return str(rtb)
-
     subnets = {
-        "public-a": subnet(vpc_id, "shop-public-a", "10.20.0.0/24", az["a"]),
-        "public-b": subnet(vpc_id, "shop-public-b", "10.20.1.0/24", az["b"]),
-        "private-a": subnet(vpc_id, "shop-private-a", "10.20.10.0/24", az["a"]),
-        "private-b": subnet(vpc_id, "shop-private-b", "10.20.11.0/24", az["b"]),
-        "private-c": subnet(vpc_id, "shop-private-c", "10.20.12.0/24", az["c"]),
+        "public-a": _subnet(ec2, vpc_id, "shop-public-a", "10.20.0.0/24", az["a"]),
+        "public-b": _subnet(ec2, vpc_id, "shop-public-b", "10.20.1.0/24", az["b"]),
+        "private-a": _subnet(ec2, vpc_id, "shop-private-a", "10.20.10.0/24", az["a"]),
+        "private-b": _subnet(ec2, vpc_id, "shop-private-b", "10.20.11.0/24", az["b"]),
+        "private-c": _subnet(ec2, vpc_id, "shop-private-c", "10.20.12.0/24", az["c"]),
     }
-    rtb_public = route_table(vpc_id, "shop-public", (subnets["public-a"], subnets["public-b"]))
-    ec2.create_route(RouteTableId=rtb_public, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw_id)
-
+    public = _route_table(ec2, vpc_id, "shop-public", (subnets["public-a"], subnets["public-b"]))
+    ec2.create_route(RouteTableId=public, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw_id)
     allocation_id = ec2.allocate_address(
         Domain="vpc", TagSpecifications=_tag_spec("elastic-ip", "shop-nat-eip")
     )["AllocationId"]
@@ -213,43 +248,58 @@ def seed(
         ConnectivityType="public",
         TagSpecifications=_tag_spec("natgateway", "shop-nat-a"),
     )["NatGateway"]["NatGatewayId"]
-
-    rtb_private_a = route_table(vpc_id, "shop-private-a", (subnets["private-a"],))
-    rtb_private_b = route_table(vpc_id, "shop-private-b", (subnets["private-b"],))
-    for rtb in (rtb_private_a, rtb_private_b):
+    private_a = _route_table(ec2, vpc_id, "shop-private-a", (subnets["private-a"],))
+    private_b = _route_table(ec2, vpc_id, "shop-private-b", (subnets["private-b"],))
+    for rtb in (private_a, private_b):
         ec2.create_route(RouteTableId=rtb, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat_id)
     # Isolated: its own table with only the local route.
-    rtb_private_c = route_table(vpc_id, "shop-private-c", (subnets["private-c"],))
-
+    private_c = _route_table(ec2, vpc_id, "shop-private-c", (subnets["private-c"],))
     fn_sg = ec2.create_security_group(
         GroupName="fn-sg",
         Description="Lambda functions in shop (egress all)",
         VpcId=vpc_id,
         TagSpecifications=_tag_spec("security-group", "fn-sg"),
     )["GroupId"]
+    return {
+        "vpc_id": vpc_id,
+        "igw_id": igw_id,
+        "subnets": subnets,
+        "public": public,
+        "allocation_id": allocation_id,
+        "nat_id": nat_id,
+        "private-a": private_a,
+        "private-b": private_b,
+        "private-c": private_c,
+        "fn_sg": fn_sg,
+    }
 
-    # -- VPC "legacy": public through the MAIN route table.
+
+def _seed_legacy(ec2: Any, region: str) -> dict[str, Any]:
+    """VPC "legacy": public through the MAIN route table."""
     legacy = ec2.create_vpc(CidrBlock="10.30.0.0/16", TagSpecifications=_tag_spec("vpc", "legacy"))
-    legacy_vpc_id = legacy["Vpc"]["VpcId"]
-    legacy_igw_id = ec2.create_internet_gateway(
+    vpc_id = legacy["Vpc"]["VpcId"]
+    igw_id = ec2.create_internet_gateway(
         TagSpecifications=_tag_spec("internet-gateway", "legacy-igw")
     )["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=legacy_igw_id, VpcId=legacy_vpc_id)
-    legacy_main = _main_route_table(ec2, legacy_vpc_id)
-    ec2.create_route(
-        RouteTableId=legacy_main, DestinationCidrBlock="0.0.0.0/0", GatewayId=legacy_igw_id
-    )
-    ec2.create_tags(Resources=[legacy_main], Tags=_tags("legacy-main"))
-    subnets["legacy-a"] = subnet(legacy_vpc_id, "legacy-a", "10.30.0.0/24", az["a"])
-    subnets["legacy-b"] = subnet(legacy_vpc_id, "legacy-b", "10.30.1.0/24", az["b"])
-    legacy_sg = ec2.create_security_group(
+    ec2.attach_internet_gateway(InternetGatewayId=igw_id, VpcId=vpc_id)
+    main = _main_route_table(ec2, vpc_id)
+    ec2.create_route(RouteTableId=main, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw_id)
+    ec2.create_tags(Resources=[main], Tags=_tags("legacy-main"))
+    subnets = {
+        "legacy-a": _subnet(ec2, vpc_id, "legacy-a", "10.30.0.0/24", f"{region}a"),
+        "legacy-b": _subnet(ec2, vpc_id, "legacy-b", "10.30.1.0/24", f"{region}b"),
+    }
+    sg = ec2.create_security_group(
         GroupName="legacy-fn-sg",
         Description="Lambda functions in legacy (egress all)",
-        VpcId=legacy_vpc_id,
+        VpcId=vpc_id,
         TagSpecifications=_tag_spec("security-group", "legacy-fn-sg"),
     )["GroupId"]
+    return {"vpc_id": vpc_id, "igw_id": igw_id, "main": main, "subnets": subnets, "sg": sg}
 
-    # -- IAM role for the functions
+
+def _seed_role(iam: Any) -> str:
+    """The functions' execution role (IAM is global: a second region reuses it)."""
     trust = {
         "Version": "2012-10-17",
         "Statement": [
@@ -263,10 +313,14 @@ def seed(
     try:
         role = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
     except iam.exceptions.EntityAlreadyExistsException:
-        role = iam.get_role(RoleName=ROLE_NAME)  # IAM is global: a second region reuses it
-    role_arn = role["Role"]["Arn"]
+        role = iam.get_role(RoleName=ROLE_NAME)
+    return str(role["Role"]["Arn"])
 
-    # -- Functions
+
+def _seed_functions(
+    lam: Any, role_arn: str, subnets: dict[str, str], fn_sg: str, legacy_sg: str
+) -> list[str]:
+    """The sandbox's functions, in a fixed order; their code SHA-256s."""
     code = function_zip()
     shas: list[str] = []
 
@@ -326,32 +380,7 @@ def seed(
         extra_tags={"remediator:exempt": "true"},
     )
     function("thumbnailer", "media", None)
-
-    return SeedInfo(
-        region=region,
-        account_id=role_arn.split(":")[4] or ACCOUNT_ID,
-        vpc_id=vpc_id,
-        legacy_vpc_id=legacy_vpc_id,
-        internet_gateway_id=igw_id,
-        legacy_internet_gateway_id=legacy_igw_id,
-        nat_gateway_id=nat_id,
-        eip_allocation_id=allocation_id,
-        role_arn=role_arn,
-        subnets=MappingProxyType(dict(subnets)),
-        route_tables=MappingProxyType(
-            {
-                "public": rtb_public,
-                "private-a": rtb_private_a,
-                "private-b": rtb_private_b,
-                "private-c": rtb_private_c,
-                "shop-main": _main_route_table(ec2, vpc_id),
-                "legacy-main": legacy_main,
-            }
-        ),
-        security_groups=MappingProxyType({"fn-sg": fn_sg, "legacy-fn-sg": legacy_sg}),
-        functions=FUNCTION_NAMES,
-        code_sha256=shas[0],
-    )
+    return shas
 
 
 def _main_route_table(ec2: Any, vpc_id: str) -> str:

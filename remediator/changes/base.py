@@ -24,7 +24,6 @@ from remediator.domain.errors import AwsCallFailed, ChangeFailed
 from remediator.domain.plan import ChangeBase, KindValues
 
 NOT_FOUND_SUFFIXES = ("NotFound", "NotFoundException")
-DEAD_ENDPOINT = ("deleted", "deleting", "failed", "rejected")
 
 C = TypeVar("C", bound=ChangeBase)
 

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from remediator.changes.base import (
-    DEAD_ENDPOINT,
     Handler,
     Kind,
     Live,
@@ -27,6 +26,7 @@ from remediator.changes.base import (
 )
 from remediator.domain.door import Door
 from remediator.domain.errors import ChangeFailed
+from remediator.domain.findings import DEAD_ENDPOINT_STATES
 from remediator.domain.plan import ChangeBase, KindValues
 
 NAME = "ec2.create-lambda-endpoint"
@@ -77,7 +77,7 @@ class CreateLambdaEndpoint(Handler[CreateLambdaEndpointChange]):
         return [
             e
             for e in out.get("VpcEndpoints", [])
-            if str(e.get("State", "")).lower() not in DEAD_ENDPOINT
+            if str(e.get("State", "")).lower() not in DEAD_ENDPOINT_STATES
         ]
 
     def read(self, aws: Door, change: CreateLambdaEndpointChange, results: Results) -> Live:

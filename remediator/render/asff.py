@@ -17,13 +17,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from remediator.domain.findings import PROBLEM_STATUSES, SEVERITY_ORDER
 from remediator.domain.plan import Finding, FunctionSummary
 from remediator.planfile.model import Plan
 
 SCHEMA_VERSION = "2018-10-08"
 FINDING_TYPE = "Software and Configuration Checks/AWS Security Best Practices"
-PROBLEM_STATUSES = frozenset({"open", "planned", "blocked", "deferred"})
-SEVERITY_ORDER: dict[str, int] = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 SEVERITY_LABEL: dict[str, str] = {
     "critical": "CRITICAL",
     "high": "HIGH",

@@ -55,6 +55,7 @@ from remediator.aws.fleet import active_accounts as active_accounts  # re-export
 from remediator.aws.fleet import enabled_regions as enabled_regions  # re-exported
 from remediator.changes.registry import Change
 from remediator.domain.errors import BadInput, RemediatorError
+from remediator.domain.findings import UNRESOLVED_STATUSES
 from remediator.domain.inventory import Inventory
 from remediator.domain.mode import mode_for
 from remediator.domain.outcomes import EXIT_CODES as VERDICT_EXIT_CODES
@@ -95,7 +96,6 @@ OUTCOME_TEXT: dict[TargetOutcome, str] = {
 }
 
 SUMMARY_FILE = "summary.json"
-PROBLEM_STATUSES = frozenset({"open", "blocked", "deferred"})
 
 
 # --------------------------------------------------------------------------
@@ -399,7 +399,7 @@ def _narrow(inventory: Inventory, patterns: Sequence[str]) -> Inventory:
 
 
 def _has_work(plan: Plan) -> bool:
-    return bool(plan.changes) or any(f.status in PROBLEM_STATUSES for f in plan.findings)
+    return bool(plan.changes) or any(f.status in UNRESOLVED_STATUSES for f in plan.findings)
 
 
 class _Runner:

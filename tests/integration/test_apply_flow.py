@@ -581,7 +581,7 @@ def test_target_changed_during_the_run_rolls_back_and_exits_3(world: World) -> N
 
 def test_plan_for_another_account_is_refused(world: World) -> None:
     plan, path = world.plan()
-    other = planner.with_digest(plan.model_copy(update={"account_id": "999999999999"}))
+    other = with_digest(plan.model_copy(update={"account_id": "999999999999"}))
     before = world.snapshot()
     with pytest.raises(BadInput, match="999999999999"):
         run_apply(other, path, world.aws(), ApplyOptions(max_risk="high"))
@@ -657,7 +657,7 @@ def test_an_approval_file_lets_the_high_risk_changes_run(world: World) -> None:
 def test_an_approval_for_another_plan_is_refused(world: World) -> None:
     plan, path = world.plan(functions=("reports-nightly", "payments-api"))
     # Same plan id, other digest (another plan run of the same world).
-    other = planner.with_digest(plan.model_copy(update={"created_at": "2026-02-02T00:00:00Z"}))
+    other = with_digest(plan.model_copy(update={"created_at": "2026-02-02T00:00:00Z"}))
     assert other.plan_id == plan.plan_id and other.digest != plan.digest
     write_approval(other, path.with_name("other.approval.json"), by="ana", at=NOW)
     before = world.snapshot()
@@ -838,7 +838,7 @@ def test_failed_verification_rolls_back_when_asked(world: World) -> None:
 
 def test_a_journal_of_another_plan_is_refused(world: World) -> None:
     plan, path = world.plan()
-    other = planner.with_digest(plan.model_copy(update={"created_at": "2026-02-02T00:00:00Z"}))
+    other = with_digest(plan.model_copy(update={"created_at": "2026-02-02T00:00:00Z"}))
     outcome = run_apply(other, path, world.aws(), ApplyOptions(max_risk="high"))
     assert outcome.exit_code == EXIT_OK
     applied = world.snapshot()

@@ -23,11 +23,12 @@ from hypothesis import strategies as st
 
 from remediator.changes import registry
 from remediator.diagnose import AZ_BELOW_MIN, RegionIndex
+from remediator.domain.findings import SUBNET_CODES
 from remediator.domain.inventory import Function, Inventory, RegionInventory
 from remediator.domain.policy import Policy, Rule, Settings
 from remediator.planfile import dumps, parse_plan
 from remediator.planfile.model import Plan
-from remediator.planner import MAX_SECURITY_GROUPS, MAX_SUBNETS, SUBNET_CODES, build_plan
+from remediator.planner import MAX_SUBNETS, build_plan
 from tests import factories as fx
 
 PROPS = settings(
@@ -35,6 +36,7 @@ PROPS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+MAX_SECURITY_GROUPS = 5  # Lambda accepts at most 5 security groups per VpcConfig
 STRATEGIES = ("keep-private-subnets", "add-nat-route", "lambda-endpoint")
 SUBNET_KINDS = (
     "public",

@@ -31,9 +31,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
-from remediator import planner, sandbox
+from remediator import sandbox
 from remediator.aws import door
 from remediator.cli.main import app
+from remediator.planfile.digest import with_digest
 from remediator.planfile.model import Plan
 
 REGION = sandbox.REGION
@@ -356,7 +357,7 @@ def _redigest(doc: Any) -> Any:
         model = Plan.model_validate(doc)
     except Exception:
         return doc
-    return planner.with_digest(model).model_dump(mode="json")
+    return with_digest(model).model_dump(mode="json")
 
 
 # --------------------------------------------------------------------------

@@ -18,10 +18,11 @@ import botocore.client
 import pytest
 from typer.testing import CliRunner, Result
 
-from remediator import planner, sandbox
+from remediator import sandbox
 from remediator.aws import door
 from remediator.cli.main import app
 from remediator.planfile import read_plan, write_plan
+from remediator.planfile.digest import with_digest
 
 REGION = sandbox.REGION
 READS = ("Describe", "Get", "List")
@@ -190,9 +191,7 @@ def test_apply_refuses_a_plan_for_another_account_than_the_credentials(
         _run(run, ["plan", "--region", REGION, "--out", "p.json", "--format", "json"]).exit_code
         == 0
     )
-    other = planner.with_digest(
-        read_plan(Path("p.json")).model_copy(update={"account_id": "999999999999"})
-    )
+    other = with_digest(read_plan(Path("p.json")).model_copy(update={"account_id": "999999999999"}))
     write_plan(other, Path("other.json"))
     before = _snapshot(server)
     run.calls.clear()
@@ -290,7 +289,7 @@ def test_an_approval_cannot_be_replayed_onto_another_plan(world: tuple[Server, R
     )
     a = read_plan(Path("a.json"))
     # the same plan id with another digest: a re-plan of the same world later
-    later = planner.with_digest(a.model_copy(update={"created_at": "2030-01-01T00:00:00Z"}))
+    later = with_digest(a.model_copy(update={"created_at": "2030-01-01T00:00:00Z"}))
     assert later.plan_id == a.plan_id and later.digest != a.digest
     write_plan(later, Path("later.json"))
     # an approval whose digest was edited to match the other plan

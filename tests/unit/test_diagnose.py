@@ -478,3 +478,17 @@ def test_output_is_sorted() -> None:
     keys = [(f.region, f.function, f.qualifier, f.code) for f in diag.findings]
     assert keys == sorted(keys)
     assert [s.name for s in diag.functions] == sorted(s.name for s in diag.functions)
+
+
+def test_every_finding_code_is_registered_and_documented() -> None:
+    from pathlib import Path
+
+    from remediator.domain import findings as registry
+
+    codes = {v for k, v in vars(registry).items() if k.isupper() and isinstance(v, str)}
+    assert codes == set(registry.CODES)
+    assert codes >= registry.SUBNET_CODES | registry.ENDPOINT_CODES
+    docs = (Path(__file__).parents[2] / "docs" / "findings.md").read_text()
+    assert [c for c in sorted(codes) if f"`{c}`" not in docs] == []
+    # diagnosis speaks the same codes (tests and callers use d.<CODE>)
+    assert d.CODES is registry.CODES and d.PUBLIC_MIXED == registry.PUBLIC_MIXED

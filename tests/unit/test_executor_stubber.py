@@ -15,14 +15,15 @@ import pytest
 from botocore.exceptions import ParamValidationError
 from botocore.stub import Stubber
 
-from remediator import planner
 from remediator.aws import door
 from remediator.changes import base, registry
-from remediator.changes.lambda_vpc_config import UpdateVpcConfigAfter
+from remediator.changes.lambda_vpc_config import UpdateVpcConfigAfter, vpc_config_state
 from remediator.changes.registry import Change
 from remediator.domain import errors
+from remediator.domain.canonical import fingerprint
 from remediator.domain.errors import AwsCallFailed
 from remediator.domain.mode import Mode
+from remediator.planfile.digest import with_digest
 from remediator.planfile.model import Plan, PlanSummary
 from remediator.run import engine
 
@@ -296,7 +297,7 @@ def test_aws_call_rate_limits_lambda_but_not_ec2(fake_time: FakeTime) -> None:
 
 
 def _fp(state: dict[str, Any], revision: str | None = None) -> Any:
-    return planner.fingerprint(state, revision)
+    return fingerprint(state, revision)
 
 
 def _vpc_change() -> Change:
@@ -306,10 +307,10 @@ def _vpc_change() -> Change:
         region=REGION,
         target=FN_ARN,
         before={"SubnetIds": OLD, "SecurityGroupIds": [SG]},
-        after=planner.vpc_config_state(NEW, [SG]),
+        after=vpc_config_state(NEW, [SG]),
         risk="low",
         reason="test",
-        fingerprint=_fp(planner.vpc_config_state(OLD, [SG]), "rev-1"),
+        fingerprint=_fp(vpc_config_state(OLD, [SG]), "rev-1"),
     )
 
 
@@ -932,7 +933,7 @@ def _every_kind() -> list[Change]:
 
 
 def _plan(changes: list[Change]) -> Plan:
-    return planner.with_digest(
+    return with_digest(
         Plan(
             plan_id="plan-test",
             created_at="2026-01-01T00:00:00Z",
@@ -973,7 +974,7 @@ def test_check_plan_reports_stale_and_invalid_changes(fake_time: FakeTime) -> No
     )
     vpc = _vpc_change()
     stale = vpc.model_copy(
-        update={"id": "c-stale", "fingerprint": _fp(planner.vpc_config_state(NEW, [SG]))}
+        update={"id": "c-stale", "fingerprint": _fp(vpc_config_state(NEW, [SG]))}
     )
     invalid = vpc.model_copy(
         update={

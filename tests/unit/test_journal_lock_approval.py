@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from remediator import planner
 from remediator.domain.errors import ApprovalRefused, BadInput
 from remediator.planfile.approval import Approval, read_approval, write_approval
+from remediator.planfile.digest import with_digest
 from remediator.planfile.model import Plan, PlanSummary
 from remediator.run import journal as journal_mod
 from remediator.run.journal import Journal, read_journal
@@ -22,7 +22,7 @@ NOW = "2026-01-01T00:00:00Z"
 
 
 def _plan(created_at: str = NOW, plan_id: str = "plan-0123456789ab") -> Plan:
-    return planner.with_digest(
+    return with_digest(
         Plan(
             plan_id=plan_id,
             created_at=created_at,

@@ -7,7 +7,7 @@ from remediator import diagnose as d
 from remediator.changes import registry
 from remediator.changes.registry import Change
 from remediator.domain.inventory import RegionInventory
-from remediator.domain.plan import Finding
+from remediator.domain.plan import Finding, Fingerprint
 from remediator.domain.policy import Policy, Rule
 from remediator.planfile.digest import plan_digest
 from remediator.planfile.model import Plan
@@ -879,3 +879,69 @@ def test_private_dns_change_keeps_other_vpc_functions_working() -> None:
             after = fx.add(after, sg.model_copy(update={"ingress": (*sg.ingress, rule)}))
     replan = plan(after, fx.policy(**ENDPOINT_ONLY))
     assert [f.code for f in replan.findings if f.function == "bystander"] == []
+
+
+def test_a_blocked_endpoint_repair_plans_no_change() -> None:
+    # The VPC's DNS attributes are off, so the repair would start by turning
+    # them on; the endpoint is pending (or has no group to open), so the
+    # strategy is blocked and must leave nothing behind: no VPC-wide DNS
+    # change for findings that stay blocked.
+    for state, groups in (("pending", [EP_SG]), ("available", [])):
+        world = fx.vpc_world(A, "ab", public=False, dns=(False, True))
+        world = fx.add(
+            world,
+            fx.security_group(EP_SG, A),
+            fx.endpoint(A, [I(A, "a")], groups, private_dns=False, state=state),
+            fx.function("fn", [I(A, "a"), I(A, "b")]),
+        )
+        p = plan(world)
+        assert p.changes == (), state
+        assert all(f.status == "blocked" for f in p.findings), state
+        assert_plan_invariants(p)
+
+
+def test_strategies_cover_the_policy_and_declare_what_they_fix() -> None:
+    from typing import get_args
+
+    from remediator.domain.findings import CODES
+    from remediator.domain.policy import Strategy
+    from remediator.planner.strategies import MOVE_ALIAS, SUBNET_STRATEGIES
+
+    assert set(SUBNET_STRATEGIES) == set(get_args(Strategy))
+    for name, strategy in {**SUBNET_STRATEGIES, MOVE_ALIAS.name: MOVE_ALIAS}.items():
+        assert strategy.name == name
+        assert strategy.codes and strategy.codes <= set(CODES), name
+        assert strategy.manual, name
+
+
+def test_order_sweeps_in_phase_target_id_order() -> None:
+    # Each sweep places, in (phase, target, id) order, every change whose
+    # dependencies are placed: x waits for z and comes after w, which is
+    # ready in the first sweep (a ready-first topological order would put x
+    # before w).
+    from remediator.planner.order import order
+
+    def change(cid: str, *deps: str) -> Change:
+        return registry.build(
+            {
+                "id": cid,
+                "kind": registry.PUT_NAT_ROUTE,
+                "region": fx.REGION,
+                "target": cid,
+                "after": {"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1"},
+                "depends_on": deps,
+                "risk": "low",
+                "reason": "test",
+                "fingerprint": fx_fingerprint(),
+            }
+        )
+
+    changes = {c.id: c for c in (change("x", "z"), change("y"), change("z"), change("w"))}
+    changes["w"] = changes["w"].model_copy(update={"target": "zz"})
+    assert [c.id for c in order(changes)] == ["y", "z", "w", "x"]
+
+
+def fx_fingerprint() -> Fingerprint:
+    from remediator.domain.canonical import fingerprint
+
+    return fingerprint({})

@@ -1,0 +1,339 @@
+"""Findings and function summaries: the verdicts of each function's
+``$LATEST`` and alias versions turned into findings with stable codes
+(docs/findings.md), ids and evidence chains. Pure; all output sorted."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from remediator.diagnose.egress import RegionIndex
+from remediator.diagnose.verdict import ConfigVerdict, judge_config
+from remediator.domain.base import gc_paused
+from remediator.domain.findings import (
+    ALIAS_BROKEN,
+    AZ_BELOW_MIN,
+    CODES,
+    EGRESS_UNKNOWN,
+    ENDPOINT_PRIVATE_DNS_OFF,
+    ENDPOINT_VPC_DNS_OFF,
+    ISOLATED_MIXED,
+    ISOLATED_NO_ENDPOINT,
+    LATEST_BROKEN_ALIAS_OK,
+    NAT_BROKEN,
+    PUBLIC_ALL,
+    PUBLIC_MIXED,
+    SUBNET_MISSING,
+)
+from remediator.domain.inventory import Function, Inventory
+from remediator.domain.plan import Finding, FunctionStatus, FunctionSummary, SubnetEgress
+from remediator.domain.policy import Policy, Settings
+
+_M = TypeVar("_M", bound=BaseModel)
+_FIELDS_SETS: dict[tuple[type[BaseModel], frozenset[str]], set[str]] = {}
+
+
+def _built(model: type[_M], **values: Any) -> _M:
+    """``model(**values)`` for values this module assembles from validated
+    inventory and verdict data (exact types: str, tuples of models, floats),
+    without revalidating them, and with one shared ``model_fields_set`` per
+    combination of fields: a frozen model never changes its own (pydantic
+    copies it in ``model_copy``), and 10,000 function summaries would
+    otherwise carry 10,000 identical sets (7 MB)."""
+    key = (model, frozenset(values))
+    fields_set = _FIELDS_SETS.get(key)
+    if fields_set is None:
+        fields_set = _FIELDS_SETS[key] = set(values)
+    return model.model_construct(fields_set, **values)
+
+
+def stable_id(prefix: str, *parts: str) -> str:
+    return prefix + hashlib.sha256("|".join(parts).encode()).hexdigest()[:10]
+
+
+def _finding(
+    region: str,
+    fn: Function,
+    code: str,
+    detail: str,
+    subnets: Iterable[SubnetEgress],
+    total: int,
+    qualifier: str = "$LATEST",
+    notes: tuple[str, ...] = (),
+    key: str = "",
+) -> Finding:
+    """``key`` tells apart findings of one code on one qualifier (an alias
+    name, a weighted version); ids stay stable for a given world."""
+    evidence = tuple(sorted(subnets, key=lambda s: s.subnet_id))
+    severity, title = CODES[code]
+    parts = (region, fn.arn, qualifier, code) + ((key,) if key else ())
+    return _built(
+        Finding,
+        id=stable_id("f-", *parts),
+        region=region,
+        function=fn.name,
+        function_arn=fn.arn,
+        qualifier=qualifier,
+        code=code,
+        severity=severity,
+        title=title,
+        detail=detail,
+        subnet_ids=tuple(s.subnet_id for s in evidence),
+        affected_share=round(len(evidence) / total, 3) if total else 0.0,
+        evidence=evidence,
+        notes=notes,
+        status="info" if severity == "info" else "open",
+    )
+
+
+def _config_findings(
+    region: str,
+    fn: Function,
+    verdict: ConfigVerdict,
+    settings: Settings,
+    qualifier: str,
+) -> list[Finding]:
+    out: list[Finding] = []
+    total = len(verdict.subnets)
+    ep = verdict.endpoint
+    ep_note: tuple[str, ...] = ()
+    if ep.usable and ep.endpoint is not None:
+        ep_note = (
+            f"Lambda API calls reach {ep.endpoint.vpc_endpoint_id} (private DNS); other egress still hangs.",
+        )
+    public = verdict.of("public")
+    if public:
+        code = PUBLIC_ALL if len(public) == total else PUBLIC_MIXED
+        share = f"{len(public)} of {total}"
+        out.append(
+            _finding(
+                region,
+                fn,
+                code,
+                f"{share} subnets route 0.0.0.0/0 to an internet gateway; an execution environment placed there cannot reach outside the VPC.",
+                public,
+                total,
+                qualifier,
+                ep_note,
+            )
+        )
+    broken = verdict.of("nat-broken")
+    if broken:
+        out.append(
+            _finding(
+                region,
+                fn,
+                NAT_BROKEN,
+                f"{len(broken)} of {total} subnets have a default route whose NAT path does not reach the internet.",
+                broken,
+                total,
+                qualifier,
+            )
+        )
+    isolated = verdict.of("isolated")
+    if isolated and not ep.usable:
+        out.append(
+            _finding(
+                region,
+                fn,
+                ISOLATED_NO_ENDPOINT,
+                f"{len(isolated)} of {total} subnets have no default route and the VPC has no usable Lambda endpoint: Lambda API calls hang there.",
+                isolated,
+                total,
+                qualifier,
+                tuple(f"{code}: {detail}" for code, detail in ep.problems),
+            )
+        )
+    elif isolated and verdict.of("nat"):
+        out.append(
+            _finding(
+                region,
+                fn,
+                ISOLATED_MIXED,
+                f"{len(isolated)} of {total} subnets reach only the Lambda endpoint; internet calls from them hang while the others work.",
+                isolated,
+                total,
+                qualifier,
+            )
+        )
+    missing = verdict.of("unknown")
+    if missing:
+        out.append(
+            _finding(
+                region,
+                fn,
+                SUBNET_MISSING,
+                f"{len(missing)} subnets of the VpcConfig were not found (deleted, or another account's).",
+                missing,
+                total,
+                qualifier,
+            )
+        )
+    other = verdict.of("other")
+    if other:
+        out.append(
+            _finding(
+                region,
+                fn,
+                EGRESS_UNKNOWN,
+                f"{len(other)} of {total} subnets send 0.0.0.0/0 to a transit gateway, peering, VGW, instance or ENI; egress there is not judged.",
+                other,
+                total,
+                qualifier,
+            )
+        )
+    # An endpoint matters when the function depends on it: it is the VPC's
+    # resolver answer for the Lambda API (private DNS active) or the function
+    # has isolated subnets that can reach nothing else.
+    if ep.endpoint is not None and ep.problems and (ep.dns_active or isolated):
+        for code, detail in ep.problems:
+            if code in (ENDPOINT_PRIVATE_DNS_OFF, ENDPOINT_VPC_DNS_OFF) and ep.dns_active:
+                continue
+            out.append(
+                _finding(region, fn, code, detail, isolated or verdict.subnets, total, qualifier)
+            )
+    if qualifier == "$LATEST" and 0 < len(verdict.azs) < settings.min_azs:
+        out.append(
+            _finding(
+                region,
+                fn,
+                AZ_BELOW_MIN,
+                f"subnets span {len(verdict.azs)} Availability Zone(s) ({', '.join(verdict.azs)}); the policy asks for {settings.min_azs}.",
+                verdict.subnets,
+                total,
+                qualifier,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    findings: tuple[Finding, ...]
+    functions: tuple[FunctionSummary, ...]
+
+
+def _alias_findings(
+    region: str, index: RegionIndex, fn: Function, latest: ConfigVerdict
+) -> list[Finding]:
+    out: list[Finding] = []
+    versions = {v.version: v for v in fn.versions}
+    for alias in fn.aliases:
+        broken_versions: list[tuple[str, ConfigVerdict]] = []
+        for version in (alias.function_version, *alias.additional_versions):
+            if version == "$LATEST" or version not in versions:
+                continue
+            config = versions[version].vpc_config
+            if config is None:
+                continue
+            verdict = judge_config(index, config)
+            if verdict.broken:
+                broken_versions.append((version, verdict))
+        for version, verdict in broken_versions:
+            bad = verdict.of("public", "nat-broken", "isolated")
+            state = "is fine" if not latest.broken else "is broken too"
+            out.append(
+                _finding(
+                    region,
+                    fn,
+                    ALIAS_BROKEN,
+                    f"alias '{alias.name}' runs version {version}, published with subnets that have no egress; $LATEST {state}. Fixing $LATEST does not fix the alias.",
+                    bad,
+                    len(verdict.subnets),
+                    alias.name,
+                    key=version if len(broken_versions) > 1 else "",
+                )
+            )
+        if latest.broken and not broken_versions and alias.function_version != "$LATEST":
+            out.append(
+                _finding(
+                    region,
+                    fn,
+                    LATEST_BROKEN_ALIAS_OK,
+                    f"alias '{alias.name}' runs version {alias.function_version}, which is fine; publishing $LATEST before it is fixed would ship the broken config.",
+                    (),
+                    len(latest.subnets),
+                    "$LATEST",
+                    key=alias.name,
+                )
+            )
+    return out
+
+
+def diagnose(
+    inventory: Inventory, policy: Policy, *, indexes: Sequence[RegionIndex] | None = None
+) -> Diagnosis:
+    """Classify every function in the inventory. Pure and deterministic.
+
+    ``indexes`` (one per ``inventory.regions``, in order) lets a caller that
+    goes on working on the same inventory (the planner) share the lookups
+    and caches; by default each call builds its own."""
+    if indexes is None:
+        indexes = [RegionIndex(r) for r in inventory.regions]
+    if len(indexes) != len(inventory.regions) or any(
+        i.inv is not r for i, r in zip(indexes, inventory.regions, strict=True)
+    ):
+        raise ValueError("indexes must be built from inventory.regions, in order")
+    with gc_paused():
+        return _diagnose(inventory, policy, indexes)
+
+
+def _diagnose(inventory: Inventory, policy: Policy, indexes: Sequence[RegionIndex]) -> Diagnosis:
+    findings: list[Finding] = []
+    summaries: list[FunctionSummary] = []
+    for region_inv, index in zip(inventory.regions, indexes, strict=True):
+        region = region_inv.region
+        for fn in region_inv.functions:
+            settings = policy.settings_for(fn)
+            if fn.vpc_config is None:
+                summaries.append(_summary(region, fn, "not-in-vpc"))
+                continue
+            latest = judge_config(index, fn.vpc_config)
+            if settings.exempt:
+                reason = settings.exempt_reason or "exempt by policy"
+                summaries.append(_summary(region, fn, "exempt", latest, exempt_reason=reason))
+                continue
+            fn_findings = _config_findings(region, fn, latest, settings, "$LATEST")
+            fn_findings += _alias_findings(region, index, fn, latest)
+            fn_findings.sort(key=lambda f: (f.qualifier, f.code))
+            findings.extend(fn_findings)
+            actionable = [f for f in fn_findings if f.severity != "info"]
+            status: FunctionStatus
+            if actionable:
+                status = "affected"
+            elif fn_findings:
+                status = "egress-unknown"
+            else:
+                status = "healthy"
+            ids = tuple(f.id for f in fn_findings)
+            summaries.append(_summary(region, fn, status, latest, finding_ids=ids))
+    findings.sort(key=lambda f: (f.region, f.function, f.qualifier, f.code))
+    summaries.sort(key=lambda s: (s.region, s.name))
+    return Diagnosis(tuple(findings), tuple(summaries))
+
+
+def _summary(
+    region: str,
+    fn: Function,
+    status: FunctionStatus,
+    latest: ConfigVerdict | None = None,
+    **extra: Any,
+) -> FunctionSummary:
+    """``latest``: the verdict on $LATEST, when the function is in a VPC."""
+    if latest is None:
+        return _built(FunctionSummary, region=region, name=fn.name, arn=fn.arn, status=status)
+    return _built(
+        FunctionSummary,
+        region=region,
+        name=fn.name,
+        arn=fn.arn,
+        status=status,
+        vpc_id=latest.vpc_id,
+        subnets=latest.subnets,
+        availability_zones=latest.azs,
+        **extra,
+    )

@@ -1,0 +1,55 @@
+"""The verdict on one VpcConfig: its subnets' classes and the VPC's Lambda
+endpoint, computed once per distinct config and region index. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from remediator.diagnose.egress import RegionIndex
+from remediator.diagnose.endpoint import EndpointVerdict, endpoint_verdict
+from remediator.domain.inventory import VpcConfig
+from remediator.domain.plan import SubnetEgress
+
+
+@dataclass(frozen=True)
+class ConfigVerdict:
+    """The classification of one VpcConfig (``$LATEST`` or a version)."""
+
+    subnets: tuple[SubnetEgress, ...]
+    endpoint: EndpointVerdict
+    vpc_id: str | None
+
+    def of(self, *classes: str) -> tuple[SubnetEgress, ...]:
+        return tuple(s for s in self.subnets if s.egress in classes)
+
+    @property
+    def azs(self) -> tuple[str, ...]:
+        return tuple(sorted({s.availability_zone for s in self.subnets if s.availability_zone}))
+
+    @property
+    def broken(self) -> bool:
+        """Some instance of this config cannot reach outside the VPC."""
+        if self.of("public", "nat-broken"):
+            return True
+        if self.of("isolated") and (not self.endpoint.usable or self.of("nat")):
+            return True
+        return bool(self.endpoint.dns_active and self.endpoint.problems)
+
+
+def judge_config(index: RegionIndex, config: VpcConfig) -> ConfigVerdict:
+    """The verdict on ``config``; computed once per distinct config and index
+    (diagnosis and the planner ask for the same configs again)."""
+    verdict: ConfigVerdict | None = index.verdicts.get(config)
+    if verdict is None:
+        verdict = index.verdicts[config] = _judge_config(index, config)
+    return verdict
+
+
+def _judge_config(index: RegionIndex, config: VpcConfig) -> ConfigVerdict:
+    subnets = tuple(index.classify(s) for s in sorted(config.subnet_ids))
+    vpcs = sorted({s.vpc_id for s in subnets if s.vpc_id})
+    vpc_id = vpcs[0] if vpcs else None
+    endpoint = (
+        endpoint_verdict(index, vpc_id, config) if vpc_id else EndpointVerdict(None, False, ())
+    )
+    return ConfigVerdict(subnets, endpoint, vpc_id)

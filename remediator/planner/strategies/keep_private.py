@@ -1,0 +1,153 @@
+"""``keep-private-subnets``: list only the function's subnets that have
+egress (NAT-routed, or routed to a target remediator does not judge); when
+that would leave fewer AZs than the policy minimum, add NAT-routed subnets of
+the same VPC, lost AZs first.
+
+Never empties a function, never lists more than ``MAX_SUBNETS`` subnets,
+never ends with fewer AZs than it had while the minimum is not met. When the
+function leaves every isolated subnet and the VPC's endpoint does not carry
+the Lambda API's DNS, the endpoint findings are moot and fixed too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from remediator.changes import registry as kinds
+from remediator.changes.lambda_vpc_config import vpc_config_state
+from remediator.domain.canonical import fingerprint
+from remediator.domain.findings import AZ_BELOW_MIN, ENDPOINT_CODES, SUBNET_CODES
+from remediator.domain.inventory import Subnet
+from remediator.domain.plan import BlastRadius, Finding
+from remediator.planner.strategies.base import (
+    Blocked,
+    Context,
+    Proposal,
+    ProposedChange,
+    Strategy,
+)
+
+NAME = "keep-private-subnets"
+MAX_SUBNETS = 16
+CODES = SUBNET_CODES | {AZ_BELOW_MIN} | ENDPOINT_CODES
+MANUAL = "list only subnets whose route table sends 0.0.0.0/0 to a working NAT gateway"
+
+
+def _nat_subnets(ctx: Context, vpc_id: str) -> list[Subnet]:
+    return [
+        s
+        for s in ctx.region_index.subnets_by_vpc.get(vpc_id, ())
+        if ctx.region_index.classify(s.subnet_id).egress == "nat"
+    ]
+
+
+def _new_subnets(
+    ctx: Context, before_azs: set[str]
+) -> tuple[list[str], list[str], set[str | None]]:
+    """(kept, added, AZs after): what works stays, NAT-routed subnets are
+    added while the AZ floor is not met."""
+    verdict, settings = ctx.verdict, ctx.settings
+    assert verdict.vpc_id is not None
+    # keep what works and what remediator does not judge (transit gateway,
+    # peering…): only subnets known to have no egress are dropped
+    kept = [s.subnet_id for s in verdict.subnets if s.egress in ("nat", "other")]
+    az_of = {s.subnet_id: s.availability_zone for s in verdict.subnets}
+    kept_azs = {az_of[s] for s in kept}
+    added: list[str] = []
+    if len(kept_azs) < settings.min_azs:
+        candidates = sorted(
+            (
+                s
+                for s in _nat_subnets(ctx, verdict.vpc_id)
+                if s.subnet_id not in kept and s.available_ip_address_count > 0
+            ),
+            key=lambda s: (
+                s.availability_zone not in before_azs,
+                -s.available_ip_address_count,
+                s.subnet_id,
+            ),
+        )
+        for s in candidates:
+            if len(kept_azs) >= settings.min_azs or len(kept) + len(added) >= MAX_SUBNETS:
+                break
+            if s.availability_zone in kept_azs:
+                continue
+            added.append(s.subnet_id)
+            kept_azs.add(s.availability_zone)
+    return kept, added, kept_azs
+
+
+def propose(ctx: Context, findings: Sequence[Finding]) -> Proposal | Blocked:
+    fn, verdict, settings = ctx.fn, ctx.verdict, ctx.settings
+    assert fn.vpc_config is not None and verdict.vpc_id is not None
+    current = list(fn.vpc_config.subnet_ids)
+    before_azs = set(verdict.azs)
+    kept, added, kept_azs = _new_subnets(ctx, before_azs)
+    new = sorted(set(kept) | set(added))
+    if not new:
+        return Blocked("no NAT-routed subnet in the VPC to move the function to")
+    if len(kept_azs) < min(settings.min_azs, len(before_azs)):
+        return Blocked(
+            f"dropping the subnets without egress would leave {len(kept_azs)} AZ(s) and the VPC has no NAT-routed subnet in another AZ"
+        )
+    if len(new) > MAX_SUBNETS:
+        return Blocked("the fix would list more than 16 subnets")
+    if new == sorted(current):
+        return Blocked("no subnet change would improve the function")
+    fixes = _fixed(ctx, findings, new, len(kept_azs))
+    if not fixes:
+        # the change would fix nothing: the VPC lacks NAT-routed subnets in
+        # enough AZs
+        return Blocked(
+            f"the VPC has NAT-routed subnets in only {len(kept_azs)} AZ(s); the policy asks for {settings.min_azs}"
+        )
+    removed = sorted(set(current) - set(new))
+    groups = sorted(fn.vpc_config.security_group_ids)
+    parts = []
+    if removed:
+        parts.append(f"drop {', '.join(removed)} (no egress)")
+    if added:
+        parts.append(f"add NAT-routed {', '.join(added)} to keep {len(kept_azs)} AZ(s)")
+    change = ProposedChange(
+        kinds.UPDATE_VPC_CONFIG,
+        fn.arn,
+        # ``before`` keeps AWS's order so rollback restores the list exactly;
+        # the fingerprint hashes the sorted form.
+        before={"SubnetIds": current, "SecurityGroupIds": list(fn.vpc_config.security_group_ids)},
+        after=vpc_config_state(new, groups),
+        risk="medium" if added else "low",
+        reason=f"{fn.name}: " + "; ".join(parts) + ".",
+        fp=fingerprint(vpc_config_state(current, groups), fn.revision_id),
+        blast=BlastRadius(
+            functions=(fn.name,),
+            subnet_ids=tuple(sorted(set(removed) | set(added))),
+            note="the function's own ENIs move; no other resource changes",
+        ),
+    )
+    return Proposal((change,), fixes)
+
+
+def _fixed(
+    ctx: Context, findings: Sequence[Finding], new: list[str], azs_after: int
+) -> tuple[Finding, ...]:
+    """The subnet findings the new list fixes (the AZ floor only when it is
+    met), and the endpoint findings it makes moot. Empty when it fixes no
+    subnet finding."""
+    subnet = [
+        f
+        for f in findings
+        if f.code in SUBNET_CODES or (f.code == AZ_BELOW_MIN and azs_after >= ctx.settings.min_azs)
+    ]
+    if not subnet:
+        return ()
+    moot: list[Finding] = []
+    if not ctx.verdict.endpoint.dns_active:
+        # The endpoint mattered only to the isolated subnets; once the
+        # function leaves them it does not depend on the endpoint any more.
+        kept = set(new)
+        if not any(s.subnet_id in kept for s in ctx.verdict.of("isolated")):
+            moot = [f for f in findings if f.code in ENDPOINT_CODES]
+    return (*subnet, *moot)
+
+
+STRATEGY = Strategy(NAME, frozenset(CODES), MANUAL, propose)

@@ -1,0 +1,187 @@
+"""What the text and Markdown reports share: counts, the closing line, the
+per-function sections, evidence chains and one-line change summaries. Pure
+functions of the plan."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from remediator.changes import lambda_vpc_config
+from remediator.changes.registry import Change
+from remediator.domain.findings import NO_EGRESS, PROBLEM_STATUSES, SEVERITY_ORDER
+from remediator.domain.plan import Finding, FunctionStatus, FunctionSummary, SubnetEgress
+from remediator.planfile.model import Plan
+
+WIDTH = 120
+RISKS: tuple[str, ...] = ("low", "medium", "high")
+FUNCTION_STATUSES: tuple[FunctionStatus, ...] = (
+    "affected",
+    "healthy",
+    "exempt",
+    "not-in-vpc",
+    "egress-unknown",
+)
+
+Section = tuple[str, str, FunctionSummary | None, list[Finding]]
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def risk_counts(changes: Iterable[Change]) -> dict[str, int]:
+    counts = dict.fromkeys(RISKS, 0)
+    for c in changes:
+        counts[c.risk] = counts.get(c.risk, 0) + 1
+    return counts
+
+
+def closing_line(plan: Plan) -> str:
+    """Terraform-style last line: the counts a reviewer reads first."""
+    problems = [f for f in plan.findings if f.status in PROBLEM_STATUSES]
+    if not plan.changes and not problems:
+        return "No changes. Every function's egress matches the policy."
+    counts = risk_counts(plan.changes)
+    risks = ", ".join(f"{counts[r]} {r}" for r in RISKS)
+    blocked = sum(1 for f in plan.findings if f.status == "blocked")
+    deferred = sum(1 for f in plan.findings if f.status == "deferred")
+    line = (
+        f"Plan: {plural(len(plan.changes), 'change')} ({risks}), "
+        f"{plural(blocked, 'finding')} blocked"
+    )
+    open_ = sum(1 for f in plan.findings if f.status == "open")
+    if deferred:
+        line += f", {deferred} deferred"
+    if open_:
+        line += f", {open_} open"
+    return line + "."
+
+
+def share(summary: FunctionSummary, findings: list[Finding]) -> str:
+    if summary.status in ("exempt", "not-in-vpc"):
+        return "-"
+    shares = [f.affected_share for f in findings if f.status in PROBLEM_STATUSES]
+    if shares:
+        return f"{max(shares):.0%}"
+    if summary.subnets:
+        bad = sum(1 for s in summary.subnets if s.egress in NO_EGRESS)
+        return f"{bad / len(summary.subnets):.0%}"
+    return "-"
+
+
+def findings_by_function(plan: Plan) -> dict[tuple[str, str], list[Finding]]:
+    out: dict[tuple[str, str], list[Finding]] = {}
+    for f in plan.findings:
+        out.setdefault((f.region, f.function), []).append(f)
+    for items in out.values():
+        items.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.qualifier, f.code, f.id))
+    return out
+
+
+def function_sections(plan: Plan) -> list[Section]:
+    """(region, function, summary, findings) for every function with
+    findings, in the plan's function order, then any finding whose function
+    has no summary."""
+    by_fn = findings_by_function(plan)
+    out: list[Section] = []
+    seen: set[tuple[str, str]] = set()
+    for s in plan.functions:
+        key = (s.region, s.name)
+        if key in by_fn and key not in seen:
+            out.append((s.region, s.name, s, by_fn[key]))
+            seen.add(key)
+    for key in sorted(by_fn):
+        if key not in seen:
+            out.append((key[0], key[1], None, by_fn[key]))
+    return out
+
+
+def route_hop(e: SubnetEgress) -> str:
+    """``0.0.0.0/0 -> igw-1`` whether or not ``route`` already names the target."""
+    if e.route and e.target and e.target not in e.route:
+        return f"{e.route} -> {e.target}"
+    if e.route:
+        return e.route
+    if e.target:
+        return f"? -> {e.target}"
+    return "no default route"
+
+
+def evidence_chain(e: SubnetEgress) -> str:
+    """subnet -> route table (explicit|main) -> route -> target -> state."""
+    parts = [e.subnet_id + (f" [{e.availability_zone}]" if e.availability_zone else "")]
+    if e.route_table_id:
+        parts.append(f"{e.route_table_id} ({e.association})")
+    else:
+        parts.append("no route table")
+    parts.append(route_hop(e))
+    if e.target_state:
+        parts.append(e.target_state)
+    return " -> ".join(parts)
+
+
+def fmt_value(v: Any) -> str:
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(fmt_value(i) for i in v) + "]"
+    if isinstance(v, dict):
+        return json.dumps(v, sort_keys=True, separators=(",", ":"))
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def kv(d: Mapping[str, Any] | None) -> str:
+    if d is None:
+        return "(none)"
+    if not d:
+        return "{}"
+    return " ".join(f"{k}={fmt_value(d[k])}" for k in sorted(d))
+
+
+def change_summary(change: Change) -> str:
+    """A one-line before -> after. For VPC config updates, the subnet and
+    security group lists with what is removed and added."""
+    before = None if change.before is None else change.before.as_json()
+    after = change.after.as_json()
+    if change.kind == lambda_vpc_config.NAME:
+        parts: list[str] = []
+        for key in ("SubnetIds", "SecurityGroupIds"):
+            old = list((before or {}).get(key, []) or [])
+            new = list(after.get(key, []) or [])
+            if key not in after and before is not None:
+                continue
+            if old == new:
+                parts.append(f"{key} unchanged {fmt_value(new)}")
+                continue
+            delta = [f"-{i}" for i in old if i not in new] + [f"+{i}" for i in new if i not in old]
+            text = f"{key} {fmt_value(old)} -> {fmt_value(new)}"
+            if delta:
+                text += f" ({', '.join(delta)})"
+            parts.append(text)
+        extra = {k: v for k, v in after.items() if k not in ("SubnetIds", "SecurityGroupIds")}
+        if extra:
+            parts.append(kv(extra))
+        return "; ".join(parts)
+    return f"{kv(before)} -> {kv(after)}"
+
+
+def blast_summary(change: Change) -> str:
+    b = change.blast_radius
+    parts: list[str] = []
+    if b.route_tables:
+        parts.append("route tables " + ", ".join(b.route_tables))
+    if b.subnet_ids:
+        parts.append("subnets " + ", ".join(b.subnet_ids))
+    if b.functions:
+        parts.append("functions " + ", ".join(b.functions))
+    if b.note:
+        parts.append(b.note)
+    return "; ".join(parts) if parts else "only the target"
+
+
+def function_label(region: str, name: str, plan: Plan) -> str:
+    return f"{name} ({region})" if len(plan.regions) > 1 else name
