@@ -21,11 +21,31 @@ def change_id(kind: str, region: str, target: str) -> str:
 
 @dataclass
 class _Builder:
-    """Collects changes for one region, deduplicated by (kind, target)."""
+    """Collects changes for one region, deduplicated by (kind, target).
+
+    A change proposed again only widens its ``fixes`` and ``depends_on``;
+    each typed change is built once, when ``changes`` is read after planning
+    (a route table or endpoint shared by thousands of functions is proposed
+    thousands of times)."""
 
     region: str
     index: RegionIndex
-    changes: dict[str, Change] = field(default_factory=dict)
+    _fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _fixes: dict[str, set[str]] = field(default_factory=dict)
+    _depends: dict[str, set[str]] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> dict[str, Change]:
+        return {
+            cid: kinds.build(
+                {
+                    **fields,
+                    "depends_on": tuple(sorted(self._depends[cid])),
+                    "fixes": tuple(sorted(self._fixes[cid])),
+                }
+            )
+            for cid, fields in self._fields.items()
+        }
 
     def add(
         self,
@@ -42,32 +62,25 @@ class _Builder:
         fixes: Iterable[str] = (),
     ) -> str:
         cid = change_id(kind, self.region, target)
-        spec = kinds.spec(kind)
-        existing = self.changes.get(cid)
-        if existing is not None:
-            self.changes[cid] = existing.model_copy(
-                update={
-                    "fixes": tuple(sorted(set(existing.fixes) | set(fixes))),
-                    "depends_on": tuple(sorted(set(existing.depends_on) | set(depends_on))),
-                }
-            )
+        if cid in self._fields:
+            self._fixes[cid].update(fixes)
+            self._depends[cid].update(depends_on)
             return cid
-        self.changes[cid] = kinds.build(
-            {
-                "id": cid,
-                "kind": kind,
-                "region": self.region,
-                "target": target,
-                "before": before,
-                "after": after,
-                "depends_on": tuple(sorted(set(depends_on))),
-                "risk": risk,
-                "reversible": spec.reversible,
-                "permissions": spec.permissions,
-                "reason": reason,
-                "blast_radius": blast or BlastRadius(),
-                "fingerprint": fp,
-                "fixes": tuple(sorted(set(fixes))),
-            }
-        )
+        spec = kinds.spec(kind)
+        self._fields[cid] = {
+            "id": cid,
+            "kind": kind,
+            "region": self.region,
+            "target": target,
+            "before": before,
+            "after": after,
+            "risk": risk,
+            "reversible": spec.reversible,
+            "permissions": spec.permissions,
+            "reason": reason,
+            "blast_radius": blast or BlastRadius(),
+            "fingerprint": fp,
+        }
+        self._fixes[cid] = set(fixes)
+        self._depends[cid] = set(depends_on)
         return cid
