@@ -21,6 +21,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from remediator.domain.base import Frozen
 from remediator.domain.errors import BadInput
+from remediator.domain.files import read_text
 from remediator.domain.inventory import Function
 
 Strategy = Literal["keep-private-subnets", "add-nat-route", "lambda-endpoint"]
@@ -191,13 +192,9 @@ def load_policy(path: Path | None) -> Policy:
     """Read and validate a policy file; ``None`` gives the built-in defaults."""
     if path is None:
         return default_policy()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(
-            f"Policy file {path} does not exist.",
-            hint="Pass an existing file to --policy, or leave it out for the built-in defaults.",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"Cannot read policy file {path}: {exc}.") from None
+    text = read_text(
+        path,
+        "Policy file",
+        "Pass an existing file to --policy, or leave it out for the built-in defaults.",
+    )
     return parse_policy(text, str(path))

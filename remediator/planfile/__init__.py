@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from remediator.changes import registry
 from remediator.domain.errors import BadInput
+from remediator.domain.files import read_text
 from remediator.domain.plan import FORMAT_VERSION
 from remediator.planfile.digest import plan_digest
 from remediator.planfile.encode import canonical_json
@@ -121,15 +122,7 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
 
 
 def read_plan(path: Path) -> Plan:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(
-            f"Plan file {path} does not exist.",
-            hint="Check the path, or run `remediate plan --out FILE`.",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"Cannot read plan file {path}: {exc}.") from None
+    text = read_text(path, "Plan file", "Check the path, or run `remediate plan --out FILE`.")
     return parse_plan(text, str(path))
 
 

@@ -30,14 +30,13 @@ import fnmatch
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from remediator.aws.discover import READ_PERMISSIONS
 from remediator.aws.errors import IAM_PREFIX
 from remediator.changes import registry
 from remediator.domain.errors import BadInput
 
-Mode = Literal["plan", "apply", "auto"]
 MODES: tuple[str, ...] = ("plan", "apply", "auto")
 
 POLICY_VERSION = "2012-10-17"
