@@ -73,12 +73,19 @@ class Function(Frozen):
 
 
 class Subnet(Frozen):
+    """A subnet. ``owner_id`` is the account that owns it (another account's
+    in a VPC shared through AWS RAM); ``""`` when discovery did not read it.
+    ``availability_zone_id`` is the same zone in every account (names are not)."""
+
     subnet_id: str
     vpc_id: str
     availability_zone: str
     cidr_block: str = ""
     available_ip_address_count: int = 0
     map_public_ip_on_launch: bool = False
+    owner_id: str = ""
+    availability_zone_id: str = ""
+    ipv6_cidr_blocks: tuple[str, ...] = ()
 
 
 class Route(Frozen):
@@ -121,13 +128,16 @@ class InternetGateway(Frozen):
 
 class SecurityGroupRule(Frozen):
     """A permission of a security group, flattened: one protocol/port range
-    with the CIDRs and groups it allows. ``protocol`` ``-1`` means all."""
+    with the CIDRs, prefix lists and groups it allows. ``protocol`` ``-1``
+    means all."""
 
     protocol: str
     from_port: int | None = None
     to_port: int | None = None
     cidrs: tuple[str, ...] = ()
     group_ids: tuple[str, ...] = ()
+    ipv6_cidrs: tuple[str, ...] = ()
+    prefix_list_ids: tuple[str, ...] = ()
 
 
 class SecurityGroup(Frozen):
@@ -151,13 +161,79 @@ class VpcEndpoint(Frozen):
 
 class Vpc(Frozen):
     """A VPC. The DNS attributes are ``None`` when they were not read (they
-    are only read where a Lambda endpoint is in play)."""
+    are only read where a Lambda endpoint is in play). ``owner_id``: the
+    account that owns it (``""`` when not read); a participant of a shared
+    VPC sees the owner's subnets, route tables and NACLs, not its NAT
+    gateways."""
 
     vpc_id: str
+    owner_id: str = ""
     cidr_block: str = ""
     is_default: bool = False
     enable_dns_support: bool | None = None
     enable_dns_hostnames: bool | None = None
+
+
+class NetworkAclEntry(Frozen):
+    """One NACL rule. Rules are evaluated lowest ``rule_number`` first, per
+    direction (``egress``); the first that matches decides; rule 32767 is the
+    final deny. ``protocol`` is AWS's number as a string (``-1`` all, ``6``
+    TCP); ports are ``None`` for protocols without ports."""
+
+    rule_number: int
+    egress: bool
+    protocol: str
+    rule_action: str
+    cidr_block: str = ""
+    ipv6_cidr_block: str = ""
+    port_from: int | None = None
+    port_to: int | None = None
+
+
+class NetworkAcl(Frozen):
+    """A network ACL and the subnets associated with it (every subnet has
+    exactly one; a subnet not listed uses the VPC's default NACL)."""
+
+    network_acl_id: str
+    vpc_id: str
+    is_default: bool = False
+    subnet_ids: tuple[str, ...] = ()
+    entries: tuple[NetworkAclEntry, ...] = ()
+
+
+class Instance(Frozen):
+    """An EC2 instance a route points at (a NAT instance), as far as egress
+    needs it: it forwards only when running with source/destination check
+    off, and reaches the internet only with a public IP."""
+
+    instance_id: str
+    state: str
+    subnet_id: str = ""
+    source_dest_check: bool = True
+    public_ip: str = ""
+    network_interface_ids: tuple[str, ...] = ()
+
+
+class NetworkInterface(Frozen):
+    """A network interface: a route target (``eni-…``), or a workload in a
+    subnet whose egress a route change would change (blast radius)."""
+
+    network_interface_id: str
+    subnet_id: str
+    vpc_id: str = ""
+    interface_type: str = "interface"
+    instance_id: str = ""
+    source_dest_check: bool = True
+    public_ip: str = ""
+    description: str = ""
+
+
+class ManagedPrefixList(Frozen):
+    """A managed prefix list a route or a security-group rule names."""
+
+    prefix_list_id: str
+    name: str = ""
+    cidrs: tuple[str, ...] = ()
 
 
 class RegionInventory(Frozen):
@@ -172,6 +248,10 @@ class RegionInventory(Frozen):
     internet_gateways: tuple[InternetGateway, ...] = ()
     vpc_endpoints: tuple[VpcEndpoint, ...] = ()
     security_groups: tuple[SecurityGroup, ...] = ()
+    network_acls: tuple[NetworkAcl, ...] = ()
+    instances: tuple[Instance, ...] = ()
+    network_interfaces: tuple[NetworkInterface, ...] = ()
+    prefix_lists: tuple[ManagedPrefixList, ...] = ()
     missing_subnet_ids: tuple[str, ...] = ()
 
 
