@@ -169,6 +169,8 @@ def _sg_problems(
     isolated = tuple(s.subnet_id for s in subnets if s.egress == "isolated")
     out: list[FilterProblem] = []
     endpoint_serves = ep.usable and sg.endpoint is True
+    if ep.usable and sg.endpoint is None:
+        return out  # the endpoint path is unknown: nothing is judged
     if nat and sg.internet is False:
         scope = (
             "egress on 443 is limited to the VPC/private ranges"
@@ -203,12 +205,15 @@ def _sg_problems(
                     ),
                 )
             )
-    if isolated and ep.usable and ep.endpoint is not None and sg.endpoint is False:
+    # With a usable endpoint (private DNS active) every subnet's Lambda API
+    # calls go to the endpoint, NAT-routed ones included.
+    relying = tuple(sorted(nat + isolated))
+    if relying and ep.usable and ep.endpoint is not None and sg.endpoint is False:
         target = ", ".join(ep.endpoint.security_group_ids) or vpc_cidr or "the endpoint"
         out.append(
             FilterProblem(
                 SG_EGRESS_BLOCKS,
-                isolated,
+                relying,
                 f"{groups}: no egress rule allows TCP 443 to {ep.endpoint.vpc_endpoint_id} (its groups, its subnets or the VPC CIDR): Lambda API calls hang.",
                 f"add to {first} an egress rule: TCP 443 to {target}",
             )
@@ -377,6 +382,14 @@ def _nacl_problems(
         FilterProblem(code, tuple(sorted(sids)), "; ".join(details) + ".", "; ".join(manuals))
         for code, (sids, details, manuals) in sorted(by_code.items())
     ]
+
+
+def judged_subnets(subnets: tuple[SubnetEgress, ...], ep: EndpointVerdict) -> tuple[str, ...]:
+    """The subnets whose path the filters are judged on: NAT-routed ones, and
+    isolated ones when a usable Lambda endpoint serves them."""
+    return tuple(
+        s.subnet_id for s in subnets if s.egress == "nat" or (s.egress == "isolated" and ep.usable)
+    )
 
 
 def judge_filters(

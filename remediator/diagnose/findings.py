@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from remediator.diagnose.egress import RegionIndex
+from remediator.diagnose.filters import judged_subnets
 from remediator.diagnose.verdict import ConfigVerdict, judge_config
 from remediator.domain.base import gc_paused
 from remediator.domain.findings import (
@@ -224,8 +225,9 @@ def _filter_findings(
         blocked = set(p.subnet_ids)
         evidence = [s for s in verdict.subnets if s.subnet_id in blocked]
         f = _finding(region, fn, p.code, p.detail, evidence, total, qualifier)
-        working = verdict.of("nat", "isolated")
-        if f.severity == "high" and len(blocked) < len(working):
+        if f.severity == "high" and len(blocked) < len(
+            judged_subnets(verdict.subnets, verdict.endpoint)
+        ):
             f = f.model_copy(update={"severity": "medium"})
         out.append(f)
     return out

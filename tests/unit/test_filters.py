@@ -199,6 +199,26 @@ WORLDS = [
         "healthy",
         id="sg-to-endpoint-group",
     ),
+    pytest.param(
+        with_fn_egress(nat_world_with_endpoint(), sg_rule(("52.0.0.0/8",))),
+        {d.SG_EGRESS_BLOCKS},
+        "affected",
+        id="sg-nat-subnets-miss-private-dns-endpoint",
+    ),
+    pytest.param(
+        with_fn_egress(
+            nat_world_with_endpoint(), sg_rule((VPC_CIDR,)), sg_rule(prefix_list_ids=("pl-x",))
+        ),
+        set(),
+        "healthy",
+        id="sg-unknown-prefix-list-next-to-vpc-rule",
+    ),
+    pytest.param(
+        with_fn_egress(iso_world_with_endpoint(), sg_rule(prefix_list_ids=("pl-x",))),
+        set(),
+        "healthy",
+        id="sg-endpoint-coverage-unknown",
+    ),
     # --- network ACLs
     pytest.param(nat_world(), set(), "healthy", id="no-nacls-read-not-judged"),
     pytest.param(with_acls(nat_world()), set(), "healthy", id="default-nacl-allow-all"),
