@@ -173,9 +173,9 @@ def _sg_problems(
         return out  # the endpoint path is unknown: nothing is judged
     if nat and sg.internet is False:
         scope = (
-            "egress on 443 is limited to the VPC/private ranges"
+            "egress on TCP 443 is limited to the VPC/private ranges"
             if sg.vpc_only
-            else "no egress rule allows TCP 443"
+            else "no egress rule allows TCP 443 to a public destination"
         )
         if endpoint_serves and ep.endpoint is not None:
             out.append(
@@ -190,13 +190,15 @@ def _sg_problems(
             why = (
                 "and no usable Lambda interface endpoint serves the Lambda API: Lambda API calls hang."
                 if sg.vpc_only
-                else ": every call leaving the VPC hangs."
+                else "; every call leaving the VPC hangs."
             )
             out.append(
                 FilterProblem(
                     SG_EGRESS_BLOCKS,
                     nat,
-                    f"{groups}: {scope} to a public destination (missing rule: egress TCP 443 to 0.0.0.0/0) {why}",
+                    f"{groups}: {scope} (missing rule: egress TCP 443 to {IPV4_DEFAULT})"
+                    + ("" if why.startswith(";") else " ")
+                    + why,
                     f"add to {first} an egress rule: TCP 443 to {IPV4_DEFAULT}"
                     + (
                         " (or keep the VPC-only egress and create a Lambda interface endpoint with private DNS)"
