@@ -550,7 +550,7 @@ class PathWorld:
     eni: str
     prefix_list: str
     fn_sg: str
-    gwlb_endpoint: str | None
+    gwlb_endpoint: str
     inventory: Inventory
 
 
@@ -562,17 +562,14 @@ def _instance(ec2: Any, subnet: str) -> dict[str, Any]:
     return dict(found["Instances"][0])
 
 
-def _gwlb_endpoint(ec2: Any, vpc: str, subnet: str) -> str | None:
-    """A Gateway Load Balancer endpoint, if this moto serves the type."""
-    try:
-        created = ec2.create_vpc_endpoint(
-            VpcEndpointType="GatewayLoadBalancer",
-            VpcId=vpc,
-            ServiceName=f"com.amazonaws.vpce.{PATH_REGION}.vpce-svc-0123456789abcdef0",
-            SubnetIds=[subnet],
-        )
-    except Exception:  # noqa: BLE001 - a moto gap, not a discovery failure
-        return None
+def _gwlb_endpoint(ec2: Any, vpc: str, subnet: str) -> str:
+    """A Gateway Load Balancer endpoint (what a Network Firewall endpoint is)."""
+    created = ec2.create_vpc_endpoint(
+        VpcEndpointType="GatewayLoadBalancer",
+        VpcId=vpc,
+        ServiceName=f"com.amazonaws.vpce.{PATH_REGION}.vpce-svc-0123456789abcdef0",
+        SubnetIds=[subnet],
+    )
     return str(created["VpcEndpoint"]["VpcEndpointId"])
 
 
@@ -737,8 +734,6 @@ def test_prefix_lists_routes_and_security_group_rules(path_world: PathWorld) -> 
 
 
 def test_gateway_load_balancer_endpoints_are_kept(path_world: PathWorld) -> None:
-    if path_world.gwlb_endpoint is None:
-        pytest.skip("this moto does not serve Gateway Load Balancer endpoints")
     region = _region(path_world.inventory, PATH_REGION)
     (endpoint,) = region.vpc_endpoints
     assert endpoint.vpc_endpoint_id == path_world.gwlb_endpoint
