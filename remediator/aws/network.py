@@ -165,18 +165,7 @@ def read_network(
     )
 
     dns_vpcs = vpc_ids if dns_for_all_vpcs else sorted({e.vpc_id for e in lambda_endpoints})
-    dns: dict[str, tuple[bool, bool]] = {}
-    for vpc_id in dns_vpcs:
-        support = aws.call(
-            "ec2", region, "describe_vpc_attribute", VpcId=vpc_id, Attribute="enableDnsSupport"
-        )
-        hostnames = aws.call(
-            "ec2", region, "describe_vpc_attribute", VpcId=vpc_id, Attribute="enableDnsHostnames"
-        )
-        dns[vpc_id] = (
-            bool((support.get("EnableDnsSupport") or {}).get("Value", False)),
-            bool((hostnames.get("EnableDnsHostnames") or {}).get("Value", False)),
-        )
+    dns = _dns_attributes(aws, region, dns_vpcs)
 
     ec2 = RegionInventory(
         region=region,
@@ -220,6 +209,23 @@ def read_network(
         dns_vpcs=len(dns),
     )
     return Network(ec2, {str(s["SubnetId"]): str(s["VpcId"]) for s in used})
+
+
+def _dns_attributes(aws: Aws, region: str, vpc_ids: list[str]) -> dict[str, tuple[bool, bool]]:
+    """(enableDnsSupport, enableDnsHostnames) of each VPC: two calls each."""
+    dns: dict[str, tuple[bool, bool]] = {}
+    for vpc_id in vpc_ids:
+        support = aws.call(
+            "ec2", region, "describe_vpc_attribute", VpcId=vpc_id, Attribute="enableDnsSupport"
+        )
+        hostnames = aws.call(
+            "ec2", region, "describe_vpc_attribute", VpcId=vpc_id, Attribute="enableDnsHostnames"
+        )
+        dns[vpc_id] = (
+            bool((support.get("EnableDnsSupport") or {}).get("Value", False)),
+            bool((hostnames.get("EnableDnsHostnames") or {}).get("Value", False)),
+        )
+    return dns
 
 
 @dataclass(frozen=True)
