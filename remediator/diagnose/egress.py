@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from remediator.domain.findings import DEAD_ENDPOINT_STATES
 from remediator.diagnose import routing
+from remediator.domain.findings import DEAD_ENDPOINT_STATES
 from remediator.domain.inventory import (
     Instance,
     InternetGateway,

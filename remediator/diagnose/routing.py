@@ -10,14 +10,47 @@ docs/findings.md ("How egress is judged").
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from remediator.domain.inventory import Route, RouteTable
+from remediator.domain.inventory import (
+    Instance,
+    InternetGateway,
+    ManagedPrefixList,
+    NatGateway,
+    NetworkInterface,
+    Route,
+    RouteTable,
+    Subnet,
+    VpcEndpoint,
+)
 from remediator.domain.plan import Egress, SubnetEgress
 
-if TYPE_CHECKING:
-    from remediator.diagnose.egress import RegionIndex
+
+class RegionIndex(Protocol):
+    """The lookups the walk reads (``remediator.diagnose.egress.RegionIndex``)."""
+
+    account_id: str
+
+    @property
+    def subnets(self) -> Mapping[str, Subnet]: ...
+    @property
+    def vpcs(self) -> Mapping[str, object]: ...
+    @property
+    def nats(self) -> Mapping[str, NatGateway]: ...
+    @property
+    def igws(self) -> Mapping[str, InternetGateway]: ...
+    @property
+    def endpoints(self) -> Mapping[str, VpcEndpoint]: ...
+    @property
+    def instances(self) -> Mapping[str, Instance]: ...
+    @property
+    def enis(self) -> Mapping[str, NetworkInterface]: ...
+    @property
+    def prefix_lists(self) -> Mapping[str, ManagedPrefixList]: ...
+    def route_table_of(self, subnet_id: str) -> tuple[RouteTable | None, str]: ...
+
 
 IPV4_DEFAULT = "0.0.0.0/0"
 IPV6_DEFAULT = "::/0"
@@ -232,7 +265,13 @@ def _nat_instance(index: RegionIndex, target: str, depth: int) -> Leg | None:
             hops,
             plain=False,
         )
-    return Leg("nat", state, f"NAT instance {inst_id or target} in public subnet {subnet_id}", hops, plain=False)
+    return Leg(
+        "nat",
+        state,
+        f"NAT instance {inst_id or target} in public subnet {subnet_id}",
+        hops,
+        plain=False,
+    )
 
 
 def _firewall(index: RegionIndex, target: str, depth: int) -> Leg | None:
@@ -243,7 +282,9 @@ def _firewall(index: RegionIndex, target: str, depth: int) -> Leg | None:
     sid = sorted(ep.subnet_ids)[0]
     home = _sub(index, sid, depth)
     if home is None:
-        return Leg("nat-broken", ep.state, f"firewall endpoint {target}: route loop", (head,), False)
+        return Leg(
+            "nat-broken", ep.state, f"firewall endpoint {target}: route loop", (head,), False
+        )
     egress = home.result.egress
     if egress == "unknown":
         egress = "other"
@@ -262,7 +303,12 @@ def judge_route(index: RegionIndex, vpc_id: str, owner: str, r: Route, depth: in
     """Where traffic that wins route ``r`` ends up."""
     t = r.target
     if r.state != "active":
-        return Leg("nat-broken", r.state, f"{_name(r.destination)} is {r.state}: its target is gone", (f"{t} ({r.state})",))
+        return Leg(
+            "nat-broken",
+            r.state,
+            f"{_name(r.destination)} is {r.state}: its target is gone",
+            (f"{t} ({r.state})",),
+        )
     if _gateway_endpoint(index, t) and r.destination.startswith("pl-"):
         return Leg("served", r.state, f"gateway endpoint {t} serves {r.destination}", (t,))
     if t.startswith("igw-"):
@@ -313,7 +359,9 @@ def _ipv6_text(v6: Route | None) -> str | None:
     return f"{IPV6_DEFAULT} -> {v6.target} ({kind}, {v6.state})"
 
 
-def _no_ipv4(base: dict[str, Any], v6: Route | None, ipv6: str | None, chain: tuple[str, ...]) -> Walk:
+def _no_ipv4(
+    base: dict[str, Any], v6: Route | None, ipv6: str | None, chain: tuple[str, ...]
+) -> Walk:
     if v6 is not None and v6.target.startswith("igw-") and v6.state == "active":
         res = SubnetEgress(
             **base,
@@ -329,7 +377,8 @@ def _no_ipv4(base: dict[str, Any], v6: Route | None, ipv6: str | None, chain: tu
         **base,
         egress="isolated",
         ipv6=ipv6,
-        detail="no 0.0.0.0/0 route" + (" (the ::/0 route gives IPv6 only)" if v6 is not None else ""),
+        detail="no 0.0.0.0/0 route"
+        + (" (the ::/0 route gives IPv6 only)" if v6 is not None else ""),
     )
     return Walk(res, (*chain, "no route"), True)
 
@@ -339,7 +388,9 @@ def walk(index: RegionIndex, subnet_id: str, depth: int = 0) -> Walk:
     recursion through NAT, instance and firewall subnets)."""
     subnet = index.subnets.get(subnet_id)
     if subnet is None:
-        res = SubnetEgress(subnet_id=subnet_id, egress="unknown", detail="subnet not found in the account")
+        res = SubnetEgress(
+            subnet_id=subnet_id, egress="unknown", detail="subnet not found in the account"
+        )
         return Walk(res, (f"{subnet_id} (not found)",), True)
     rt, association = index.route_table_of(subnet_id)
     base: dict[str, Any] = {
@@ -362,7 +413,9 @@ def walk(index: RegionIndex, subnet_id: str, depth: int = 0) -> Walk:
     for address in SAMPLES:
         r = winner(index, rt, address)
         wins[address] = None if r is None or r.target == "local" else r
-    routes = sorted({r for r in wins.values() if r is not None}, key=lambda r: (r.destination, r.target))
+    routes = sorted(
+        {r for r in wins.values() if r is not None}, key=lambda r: (r.destination, r.target)
+    )
     legs = {r: judge_route(index, subnet.vpc_id, owner, r, depth) for r in routes}
     found = _verdict(base, ipv6, chain, wins, legs) if routes else _no_ipv4(base, v6, ipv6, chain)
     if not unknown_pl:
@@ -400,7 +453,12 @@ def _verdict(
     if worst.egress == "served":
         worst_route, worst = None, none_leg  # type: ignore[assignment]
     if worst_route is None:
-        res = SubnetEgress(**base, egress="isolated", ipv6=ipv6, detail=_mixed("some public destinations have no route", chain, wins, per_dest))
+        res = SubnetEgress(
+            **base,
+            egress="isolated",
+            ipv6=ipv6,
+            detail=_mixed("some public destinations have no route", chain, wins, per_dest),
+        )
         return Walk(res, (*chain, "no route"), False)
     full = (*chain, worst_route.destination, *worst.hops)
     distinct = {(r.destination, r.target) for r in wins.values() if r is not None}
@@ -412,7 +470,11 @@ def _verdict(
         detail = f"{worst.detail}; path: {' -> '.join(full)}"
     else:
         detail = _mixed(worst.detail, chain, wins, per_dest)
-    route = ", ".join(f"{d} -> {t}" for d, t in sorted(distinct)) if len(distinct) > 1 else f"{worst_route.destination} -> {worst_route.target}"
+    route = (
+        ", ".join(f"{d} -> {t}" for d, t in sorted(distinct))
+        if len(distinct) > 1
+        else f"{worst_route.destination} -> {worst_route.target}"
+    )
     egress: Egress = worst.egress  # type: ignore[assignment]
     res = SubnetEgress(
         **base,
