@@ -323,7 +323,7 @@ def judge_route(index: RegionIndex, vpc_id: str, owner: str, r: Route, depth: in
         return Leg(
             "public",
             "attached",
-            "default route to an internet gateway: Lambda ENIs have no public IP here",
+            f"{_name(r.destination)} to an internet gateway: Lambda ENIs have no public IP here",
             (f"{t} (attached)",),
         )
     if t.startswith("nat-"):
