@@ -1,19 +1,19 @@
 """Egress classification: the class of each subnet from its effective route
 table, over a per-region index of the inventory. Pure.
 
-Subnet classes (IPv4 default route of the effective route table):
+The path itself (longest-prefix match over public destinations, then the
+hops: internet gateway attachment, NAT gateway, NAT instance, firewall
+endpoint, peering, transit gateway, shared VPCs) is judged by
+``remediator.diagnose.routing``; the classes (docs/findings.md):
 
-- ``public``      active ``0.0.0.0/0`` (or ``::/0`` without an IPv4 default)
-                  to an internet gateway: no egress for Lambda ENIs.
-- ``nat``         active ``0.0.0.0/0`` to an available, public NAT gateway
-                  that itself sits in a public subnet.
-- ``nat-broken``  the default route is a blackhole, or its NAT gateway is
-                  missing, not available, private, or in a subnet with no
-                  internet route.
-- ``isolated``    no IPv4 default route (``::/0`` to an egress-only gateway
-                  does not change that).
-- ``other``       transit gateway, peering, VGW, instance or ENI: egress not
-                  judged.
+- ``public``      the winning routes reach an attached internet gateway:
+                  no egress for Lambda ENIs.
+- ``nat``         they reach an available public NAT gateway (or a working
+                  NAT instance) in a public subnet.
+- ``nat-broken``  blackhole, peering, detached IGW, or a NAT path that does
+                  not reach the internet.
+- ``isolated``    no route wins for a public destination.
+- ``other``       decided outside this VPC or not visible: not judged.
 - ``unknown``     the subnet or its route table was not found.
 """
 

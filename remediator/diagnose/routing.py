@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 from remediator.domain.inventory import (
@@ -102,6 +103,7 @@ class Walk:
 # ----------------------------------------------------------------- matching
 
 
+@lru_cache(maxsize=4096)
 def _net(cidr: str) -> ipaddress.IPv4Network | None:
     try:
         net = ipaddress.ip_network(cidr, strict=False)
