@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from remediator.changes import registry as kinds
 from remediator.changes.ec2_nat_route import route_state
 from remediator.diagnose import RegionIndex
+from remediator.diagnose.routing import routes_beating_default
 from remediator.domain.canonical import fingerprint
 from remediator.domain.findings import SUBNET_CODES
 from remediator.domain.inventory import NatGateway, RouteTable
@@ -80,6 +81,23 @@ def _choose(ctx: Context) -> list[_Choice] | Blocked:
             for r in rt.routes
         ):
             return Blocked(f"{rt.route_table_id} routes to an internet gateway")
+        beating = routes_beating_default(index, rt)
+        if beating:
+            return Blocked(
+                f"{rt.route_table_id} has routes that win over 0.0.0.0/0 for public destinations ({', '.join(beating)}): a default route would not carry that traffic"
+            )
+        through = next(
+            (
+                r.target
+                for r in rt.routes
+                if r.destination == "0.0.0.0/0" and r.target.startswith("vpce-")
+            ),
+            None,
+        )
+        if through is not None:
+            return Blocked(
+                f"{rt.route_table_id} sends 0.0.0.0/0 through endpoint {through}: the path behind it needs the fix, not this route"
+            )
         tables.setdefault(rt.route_table_id, (rt, set()))[1].add(s.availability_zone or "")
     chosen: list[_Choice] = []
     for rt_id in sorted(tables):
