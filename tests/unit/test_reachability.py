@@ -318,3 +318,71 @@ def test_the_targets_are_the_functions_an_egress_change_fixed_with_their_gateway
     assert [(t.function, t.subnet_ids, t.internet_gateway_id) for t in targets] == [
         ("moved", ("subnet-a-nat-a",), "igw-a")
     ]
+
+
+def test_the_verifier_asks_the_analyzer_after_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``make_verifier(check="reachability")``: the model's check, then one
+    analysis per ENI of each function an egress change fixed."""
+    from remediator.run import verify as verifying
+
+    subnets = ["subnet-a-nat-a", "subnet-a-nat-b"]
+    world = f.vpc_world("a", azs="ab", functions=[f.function("orders-api", subnets)])
+    monkeypatch.setattr(verifying.discover, "discover", lambda *a, **k: f.inventory(world))
+
+    @dataclass
+    class _Finding:
+        id: str
+        function: str
+        region: str = REGION
+
+    @dataclass
+    class _Plan:
+        findings: tuple[_Finding, ...]
+        regions: tuple[str, ...] = (REGION,)
+
+    @dataclass
+    class _Change:
+        kind: str
+        fixes: tuple[str, ...]
+        target: str
+        region: str = REGION
+
+    aws, stub, _ = _stubbed()
+    stub.add_response(
+        "describe_network_interfaces",
+        {"NetworkInterfaces": [{"NetworkInterfaceId": ENI}]},
+        {
+            "Filters": [
+                {"Name": "description", "Values": ["AWS Lambda VPC ENI-orders-api*"]},
+                {"Name": "subnet-id", "Values": subnets},
+            ]
+        },
+    )
+    stub.add_response(
+        "create_network_insights_path",
+        {"NetworkInsightsPath": {"NetworkInsightsPathId": PATH}},
+        {"Source": ENI, "Destination": "igw-a", "Protocol": "tcp", "DestinationPort": 443},
+    )
+    stub.add_response(
+        "start_network_insights_analysis",
+        {"NetworkInsightsAnalysis": {"NetworkInsightsAnalysisId": ANALYSIS}},
+        {"NetworkInsightsPathId": PATH},
+    )
+    _analysis(
+        stub,
+        "succeeded",
+        NetworkPathFound=False,
+        Explanations=[{"ExplanationCode": "NO_ROUTE_TO_DESTINATION"}],
+    )
+    _cleanup(stub)
+    verify = verifying.make_verifier(None, None, f.policy(), check="reachability", aws=aws)
+    plan = _Plan((_Finding("f1", "orders-api"),))
+    applied: list[Any] = [_Change("ec2.put-nat-route", ("f1",), "rtb-a-nat-a")]
+    with stub:
+        problems = verify(plan, applied)  # type: ignore[arg-type]
+        stub.assert_no_pending_responses()
+    assert problems == [
+        "orders-api: no path from eni-0aaa to the internet: NO_ROUTE_TO_DESTINATION"
+    ]
+    # the default check never calls the analyzer (no stubbed response left to use)
+    assert verifying.make_verifier(None, None, f.policy(), aws=aws)(plan, applied) == []  # type: ignore[arg-type]
