@@ -18,6 +18,7 @@ injectable clock and sleep (``Settings.poll_interval``,
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -134,6 +135,9 @@ def _analyse(aws: Aws, target: Target, eni_id: str, created: list[tuple[str, str
         Source=eni_id,
         Protocol="tcp",
         DestinationPort=PORT,
+        # one token for every retry of the door: a retried create returns the
+        # path its first attempt made (the one cleaned up), never a second one
+        ClientToken=str(uuid.uuid4()),
         **destination,
     )["NetworkInsightsPath"]
     created.append(("path", path["NetworkInsightsPathId"]))
@@ -142,6 +146,7 @@ def _analyse(aws: Aws, target: Target, eni_id: str, created: list[tuple[str, str
         target.region,
         "start_network_insights_analysis",
         NetworkInsightsPathId=path["NetworkInsightsPathId"],
+        ClientToken=str(uuid.uuid4()),
     )["NetworkInsightsAnalysis"]
     created.append(("analysis", started["NetworkInsightsAnalysisId"]))
     done = _wait(aws, target.region, started["NetworkInsightsAnalysisId"])

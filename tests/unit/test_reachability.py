@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 from remediator.aws import door, reachability
 from remediator.domain.errors import BadInput
@@ -86,12 +86,13 @@ def _create_and_start(stub: Stubber) -> None:
             "Destination": "igw-1",
             "Protocol": "tcp",
             "DestinationPort": 443,
+            "ClientToken": ANY,
         },
     )
     stub.add_response(
         "start_network_insights_analysis",
         {"NetworkInsightsAnalysis": {"NetworkInsightsAnalysisId": ANALYSIS}},
-        {"NetworkInsightsPathId": PATH},
+        {"NetworkInsightsPathId": PATH, "ClientToken": ANY},
     )
 
 
@@ -178,6 +179,7 @@ def test_access_denied_is_one_line_naming_the_permission_and_cleanup_still_runs(
             "Destination": "igw-1",
             "Protocol": "tcp",
             "DestinationPort": 443,
+            "ClientToken": ANY,
         },
     )
     stub.add_client_error(
@@ -240,6 +242,7 @@ def test_without_an_internet_gateway_the_destination_is_a_public_ip() -> None:
             "DestinationIp": reachability.PUBLIC_IP,
             "Protocol": "tcp",
             "DestinationPort": 443,
+            "ClientToken": ANY,
         },
     )
     stub.add_client_error("start_network_insights_analysis", service_error_code="InvalidParameter")
@@ -361,12 +364,18 @@ def test_the_verifier_asks_the_analyzer_after_the_model(monkeypatch: pytest.Monk
     stub.add_response(
         "create_network_insights_path",
         {"NetworkInsightsPath": {"NetworkInsightsPathId": PATH}},
-        {"Source": ENI, "Destination": "igw-a", "Protocol": "tcp", "DestinationPort": 443},
+        {
+            "Source": ENI,
+            "Destination": "igw-a",
+            "Protocol": "tcp",
+            "DestinationPort": 443,
+            "ClientToken": ANY,
+        },
     )
     stub.add_response(
         "start_network_insights_analysis",
         {"NetworkInsightsAnalysis": {"NetworkInsightsAnalysisId": ANALYSIS}},
-        {"NetworkInsightsPathId": PATH},
+        {"NetworkInsightsPathId": PATH, "ClientToken": ANY},
     )
     _analysis(
         stub,
