@@ -53,11 +53,13 @@ def reachability_targets(
     """The functions an egress change fixed, as they are now (sorted by region, name)."""
     fixed = {fid for c in applied if c.kind in EGRESS_KINDS for fid in c.fixes}
     wanted = {(f.region, f.function) for f in plan.findings if f.id in fixed}
+    # a subnet move's target is the function's ARN
     wanted |= {(c.region, c.target) for c in applied if c.kind == lambda_vpc_config.NAME}
     targets: list[reachability.Target] = []
     for region in inventory.regions:
         for fn in region.functions:
-            if (region.region, fn.name) not in wanted or fn.vpc_config is None:
+            named = {(region.region, fn.name), (region.region, fn.arn)}
+            if not named & wanted or fn.vpc_config is None:
                 continue
             igws = sorted(
                 g.internet_gateway_id

@@ -321,6 +321,10 @@ def test_the_targets_are_the_functions_an_egress_change_fixed_with_their_gateway
     assert [(t.function, t.subnet_ids, t.internet_gateway_id) for t in targets] == [
         ("moved", ("subnet-a-nat-a",), "igw-a")
     ]
+    # a subnet move names the function by its ARN
+    arn = next(fn.arn for fn in world.functions if fn.name == "private")
+    moved = reachability_targets(plan, [_Change("lambda.update-vpc-config", (), arn)], inv)  # type: ignore[arg-type]
+    assert [t.function for t in moved] == ["private"]
 
 
 def test_the_verifier_asks_the_analyzer_after_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
