@@ -18,6 +18,10 @@ Its wall time (interpreter start-up and ``import boto3`` included, as for
     DescribeNatGateways, DescribeVpcEndpoints    by those VPCs
     DescribeSecurityGroups   the groups of the functions and Lambda endpoints
     DescribeVpcAttribute x2  per VPC with a Lambda endpoint
+    DescribeNetworkAcls, DescribeNetworkInterfaces   by those VPCs
+    DescribeInstances  the instances routes point at (directly or by eni-)
+    DescribeManagedPrefixLists, GetManagedPrefixListEntries (each list)
+                       the lists routes or the functions' egress rules name
 
 Prints one JSON line: the calls made by operation and a few counts.
 """
@@ -122,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     if vpc_ids:
         described("describe_subnets", "Subnets", "vpc-id", vpc_ids)
         described("describe_vpcs", "Vpcs", "vpc-id", vpc_ids)
-        described("describe_route_tables", "RouteTables", "vpc-id", vpc_ids)
+        tables = described("describe_route_tables", "RouteTables", "vpc-id", vpc_ids)
         described("describe_internet_gateways", "InternetGateways", "attachment.vpc-id", vpc_ids)
         described("describe_nat_gateways", "NatGateways", "vpc-id", vpc_ids, param="Filter")
         endpoints = [
@@ -130,9 +134,43 @@ def main(argv: list[str] | None = None) -> int:
             for e in described("describe_vpc_endpoints", "VpcEndpoints", "vpc-id", vpc_ids)
             if str(e.get("ServiceName", "")).endswith(".lambda")
         ]
+        fn_groups = set(group_ids)
         group_ids |= {g["GroupId"] for e in endpoints for g in e.get("Groups") or []}
-        if group_ids:
+        groups = (
             described("describe_security_groups", "SecurityGroups", "group-id", sorted(group_ids))
+            if group_ids
+            else []
+        )
+        described("describe_network_acls", "NetworkAcls", "vpc-id", vpc_ids)
+        enis = described("describe_network_interfaces", "NetworkInterfaces", "vpc-id", vpc_ids)
+        routes = [r for t in tables for r in t.get("Routes") or []]
+        eni_targets = {r["NetworkInterfaceId"] for r in routes if r.get("NetworkInterfaceId")}
+        instance_ids = {r["InstanceId"] for r in routes if r.get("InstanceId")} | {
+            e["Attachment"]["InstanceId"]
+            for e in enis
+            if e["NetworkInterfaceId"] in eni_targets
+            and (e.get("Attachment") or {}).get("InstanceId")
+        }
+        if instance_ids:
+            described("describe_instances", "Reservations", "instance-id", sorted(instance_ids))
+        list_ids = {
+            r["DestinationPrefixListId"] for r in routes if r.get("DestinationPrefixListId")
+        } | {
+            p["PrefixListId"]
+            for g in groups
+            if g["GroupId"] in fn_groups
+            for perm in g.get("IpPermissionsEgress") or []
+            for p in perm.get("PrefixListIds") or []
+            if p.get("PrefixListId")
+        }
+        if list_ids:
+            lists = described(
+                "describe_managed_prefix_lists", "PrefixLists", "prefix-list-id", sorted(list_ids)
+            )
+            for pl in sorted({str(p["PrefixListId"]) for p in lists} & list_ids):
+                paginator = ec2.get_paginator("get_managed_prefix_list_entries")
+                for _page in paginator.paginate(PrefixListId=pl):
+                    pass
         for vpc_id in sorted({e["VpcId"] for e in endpoints}):
             for attribute in ("enableDnsSupport", "enableDnsHostnames"):
                 ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute)

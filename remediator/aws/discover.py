@@ -13,6 +13,11 @@ number of calls:
   describes scoped to the VPCs in use (filters of at most 200 values per
   call), so the number of EC2 calls does not grow with the number of
   functions. A region without VPC-attached functions gets no EC2 call.
+  Besides subnets, VPCs, route tables, gateways, endpoints (Lambda and
+  Gateway Load Balancer) and security groups, they read the VPCs' network
+  ACLs and network interfaces, the instances routes point at (only when a
+  route does), and the managed prefix lists routes or the functions' egress
+  rules name (one ``GetManagedPrefixListEntries`` per distinct list).
 
 A function's VPC is derived from its subnets (``DescribeSubnets``), never
 taken from Lambda's ``VpcConfig.VpcId``.
@@ -109,6 +114,11 @@ READ_PERMISSIONS: tuple[str, ...] = (
     "ec2:DescribeVpcEndpoints",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeVpcAttribute",
+    "ec2:DescribeNetworkAcls",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeInstances",
+    "ec2:DescribeManagedPrefixLists",
+    "ec2:GetManagedPrefixListEntries",
 )
 """The IAM actions discovery needs: ``remediate iam-policy`` builds the plan
 policy from them, and tests/unit/test_iam.py fails when discovery sends an

@@ -15,13 +15,26 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from remediator.aws.door import Aws
-from remediator.domain import wire
-from remediator.domain.inventory import RegionInventory, VpcConfig
+from remediator.domain import errors, wire
+from remediator.domain.inventory import (
+    Instance,
+    ManagedPrefixList,
+    NetworkAcl,
+    NetworkInterface,
+    RegionInventory,
+    VpcConfig,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.type_defs import (
+        InstanceTypeDef,
         InternetGatewayTypeDef,
+        ManagedPrefixListTypeDef,
         NatGatewayTypeDef,
+        NetworkAclTypeDef,
+        NetworkInterfaceTypeDef,
+        PrefixListEntryTypeDef,
+        ReservationTypeDef,
         RouteTableTypeDef,
         SecurityGroupTypeDef,
         SubnetTypeDef,
@@ -33,6 +46,12 @@ log = structlog.get_logger(__name__)
 
 FILTER_CHUNK = 200
 """Most values one EC2 ``Filters`` entry accepts; longer lists are split."""
+
+GATEWAY_LOAD_BALANCER = "GatewayLoadBalancer"
+"""The endpoint type of Network Firewall and GWLB endpoints (route targets ``vpce-…``)."""
+
+AWS_OWNER = "AWS"
+"""The ``OwnerId`` of AWS-managed prefix lists (``com.amazonaws.<region>.s3``…)."""
 
 
 @dataclass
@@ -122,11 +141,13 @@ def read_network(
                 wire.endpoint(e)
                 for e in raw_endpoints
                 if str(e.get("ServiceName", "")).endswith(".lambda")
+                or e.get("VpcEndpointType") == GATEWAY_LOAD_BALANCER
             ),
             key=lambda e: e.vpc_endpoint_id,
         )
     )
-    group_ids = function_group_ids | {g for e in endpoints for g in e.security_group_ids}
+    lambda_endpoints = [e for e in endpoints if e.service_name.endswith(".lambda")]
+    group_ids = function_group_ids | {g for e in lambda_endpoints for g in e.security_group_ids}
     raw_groups: list[SecurityGroupTypeDef] = (
         reads.filtered_items(
             region, "describe_security_groups", "SecurityGroups", "group-id", group_ids
@@ -135,19 +156,16 @@ def read_network(
         else []
     )
 
-    dns_vpcs = vpc_ids if dns_for_all_vpcs else sorted({e.vpc_id for e in endpoints})
-    dns: dict[str, tuple[bool, bool]] = {}
-    for vpc_id in dns_vpcs:
-        support = aws.call(
-            "ec2", region, "describe_vpc_attribute", VpcId=vpc_id, Attribute="enableDnsSupport"
-        )
-        hostnames = aws.call(
-            "ec2", region, "describe_vpc_attribute", VpcId=vpc_id, Attribute="enableDnsHostnames"
-        )
-        dns[vpc_id] = (
-            bool((support.get("EnableDnsSupport") or {}).get("Value", False)),
-            bool((hostnames.get("EnableDnsHostnames") or {}).get("Value", False)),
-        )
+    path = _read_egress_path(
+        aws,
+        region,
+        vpc_ids,
+        raw_tables,
+        [g for g in raw_groups if str(g["GroupId"]) in function_group_ids],
+    )
+
+    dns_vpcs = vpc_ids if dns_for_all_vpcs else sorted({e.vpc_id for e in lambda_endpoints})
+    dns = _dns_attributes(aws, region, dns_vpcs)
 
     ec2 = RegionInventory(
         region=region,
@@ -168,6 +186,10 @@ def read_network(
         security_groups=wire.unique(
             (wire.security_group(g) for g in raw_groups), lambda g: g.group_id
         ),
+        network_acls=path.network_acls,
+        instances=path.instances,
+        network_interfaces=path.network_interfaces,
+        prefix_lists=path.prefix_lists,
         missing_subnet_ids=missing,
     )
     log.info(
@@ -177,8 +199,136 @@ def read_network(
         subnets=len(ec2.subnets),
         route_tables=len(ec2.route_tables),
         nat_gateways=len(ec2.nat_gateways),
-        lambda_endpoints=len(ec2.vpc_endpoints),
+        lambda_endpoints=len(lambda_endpoints),
+        gwlb_endpoints=len(endpoints) - len(lambda_endpoints),
         security_groups=len(ec2.security_groups),
+        network_acls=len(ec2.network_acls),
+        network_interfaces=len(ec2.network_interfaces),
+        instances=len(ec2.instances),
+        prefix_lists=len(ec2.prefix_lists),
         dns_vpcs=len(dns),
     )
     return Network(ec2, {str(s["SubnetId"]): str(s["VpcId"]) for s in used})
+
+
+def _dns_attributes(aws: Aws, region: str, vpc_ids: list[str]) -> dict[str, tuple[bool, bool]]:
+    """(enableDnsSupport, enableDnsHostnames) of each VPC: two calls each."""
+    dns: dict[str, tuple[bool, bool]] = {}
+    for vpc_id in vpc_ids:
+        support = aws.call(
+            "ec2", region, "describe_vpc_attribute", VpcId=vpc_id, Attribute="enableDnsSupport"
+        )
+        hostnames = aws.call(
+            "ec2", region, "describe_vpc_attribute", VpcId=vpc_id, Attribute="enableDnsHostnames"
+        )
+        dns[vpc_id] = (
+            bool((support.get("EnableDnsSupport") or {}).get("Value", False)),
+            bool((hostnames.get("EnableDnsHostnames") or {}).get("Value", False)),
+        )
+    return dns
+
+
+@dataclass(frozen=True)
+class _EgressPath:
+    """What lies on a subnet's way out besides routes and gateways."""
+
+    network_acls: tuple[NetworkAcl, ...] = ()
+    instances: tuple[Instance, ...] = ()
+    network_interfaces: tuple[NetworkInterface, ...] = ()
+    prefix_lists: tuple[ManagedPrefixList, ...] = ()
+
+
+def _read_egress_path(
+    aws: Aws,
+    region: str,
+    vpc_ids: list[str],
+    raw_tables: list[RouteTableTypeDef],
+    function_groups: list[SecurityGroupTypeDef],
+) -> _EgressPath:
+    """The NACLs and network interfaces of the VPCs in use (one filtered read
+    each), the instances routes point at (directly or through an ``eni-``
+    target: one filtered read, only when there are any), and the managed
+    prefix lists that routes or the functions' egress rules name (one filtered
+    describe, then the entries of each distinct list)."""
+    reads = _Filtered(aws)
+    raw_acls: list[NetworkAclTypeDef] = reads.filtered_items(
+        region, "describe_network_acls", "NetworkAcls", "vpc-id", vpc_ids
+    )
+    raw_enis: list[NetworkInterfaceTypeDef] = reads.filtered_items(
+        region, "describe_network_interfaces", "NetworkInterfaces", "vpc-id", vpc_ids
+    )
+    routes = [r for t in raw_tables for r in t.get("Routes") or ()]
+    eni_targets = {str(r["NetworkInterfaceId"]) for r in routes if r.get("NetworkInterfaceId")}
+    instance_ids = {str(r["InstanceId"]) for r in routes if r.get("InstanceId")} | {
+        str(e["Attachment"]["InstanceId"])
+        for e in raw_enis
+        if str(e["NetworkInterfaceId"]) in eni_targets
+        and (e.get("Attachment") or {}).get("InstanceId")
+    }
+    reservations: list[ReservationTypeDef] = (
+        reads.filtered_items(
+            region, "describe_instances", "Reservations", "instance-id", instance_ids
+        )
+        if instance_ids
+        else []
+    )
+    raw_instances: list[InstanceTypeDef] = [
+        i for r in reservations for i in r.get("Instances") or ()
+    ]
+    list_ids = {
+        str(r["DestinationPrefixListId"]) for r in routes if r.get("DestinationPrefixListId")
+    } | {
+        str(p["PrefixListId"])
+        for g in function_groups
+        for perm in g.get("IpPermissionsEgress") or ()
+        for p in perm.get("PrefixListIds") or ()
+        if p.get("PrefixListId")
+    }
+    return _EgressPath(
+        network_acls=wire.unique(
+            (wire.network_acl(a) for a in raw_acls), lambda a: a.network_acl_id
+        ),
+        instances=wire.unique((wire.instance(i) for i in raw_instances), lambda i: i.instance_id),
+        network_interfaces=wire.unique(
+            (wire.network_interface(e) for e in raw_enis), lambda e: e.network_interface_id
+        ),
+        prefix_lists=_read_prefix_lists(aws, region, list_ids),
+    )
+
+
+def _read_prefix_lists(aws: Aws, region: str, list_ids: set[str]) -> tuple[ManagedPrefixList, ...]:
+    """Each named list with its entries. A list that cannot be described or
+    whose entries cannot be read is left out (its CIDRs are unknown: the path
+    judgement must not take it as empty) only when AWS owns it; a customer
+    list that cannot be read fails discovery like any other read."""
+    if not list_ids:
+        return ()
+    described: list[ManagedPrefixListTypeDef] = _Filtered(aws).filtered_items(
+        region, "describe_managed_prefix_lists", "PrefixLists", "prefix-list-id", list_ids
+    )
+    by_id = {str(d["PrefixListId"]): d for d in described if d.get("PrefixListId")}
+    found: list[ManagedPrefixList] = []
+    for list_id in sorted(list_ids):
+        meta = by_id.get(list_id)
+        if meta is None:
+            log.warning("prefix_list_not_found", region=region, prefix_list_id=list_id)
+            continue
+        try:
+            entries: list[PrefixListEntryTypeDef] = list(
+                aws.items(
+                    "ec2",
+                    region,
+                    "get_managed_prefix_list_entries",
+                    "Entries",
+                    PrefixListId=list_id,
+                )
+            )
+        except errors.AwsAccessError as exc:
+            if str(meta.get("OwnerId", "")) != AWS_OWNER:
+                raise
+            log.warning(
+                "aws_prefix_list_unread", region=region, prefix_list_id=list_id, error=str(exc)
+            )
+            continue
+        found.append(wire.prefix_list(list_id, meta, entries))
+    return tuple(found)

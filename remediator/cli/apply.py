@@ -67,6 +67,17 @@ def apply(
         str | None,
         typer.Option("--lock-table", help="DynamoDB table for a shared lock (key LockID)."),
     ] = None,
+    verify: Annotated[
+        str,
+        typer.Option(
+            "--verify",
+            help=(
+                "How to verify: model (discover and diagnose again) or reachability "
+                "(also VPC Reachability Analyzer from each changed function's ENIs to the "
+                "internet; AWS bills each analysis; needs `iam-policy --reachability`)."
+            ),
+        ),
+    ] = "model",
     policy: PolicyOpt = None,
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
@@ -78,8 +89,9 @@ def apply(
         from remediator import planfile
         from remediator.domain.policy import check_account, load_policy
         from remediator.run import apply as applying
-        from remediator.run.verify import make_verifier
+        from remediator.run.verify import check_option, make_verifier
 
+        check = check_option(verify)
         loaded = planfile.read_plan(plan_file)
         pol = load_policy(policy)
         check_account(pol.allowed_account_ids, loaded.account_id)
@@ -98,7 +110,7 @@ def apply(
             rollback_on_verify_failure=rollback_on_verify_failure,
         )
         outcome = applying.run_apply(
-            loaded, plan_file, aws, opts, make_verifier(session, endpoint_url, pol)
+            loaded, plan_file, aws, opts, make_verifier(session, endpoint_url, pol, check=check)
         )
         typer.echo("\n".join(outcome.lines))
     if outcome.exit_code:

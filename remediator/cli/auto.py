@@ -17,6 +17,7 @@ import os
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -177,6 +178,17 @@ _LockDir = Annotated[
         help="Folder for local locks. Default: $XDG_STATE_HOME/remediator/locks.",
     ),
 ]
+_Verify = Annotated[
+    str,
+    typer.Option(
+        "--verify",
+        help=(
+            "How to verify each target: model (discover and diagnose again) or reachability "
+            "(also VPC Reachability Analyzer from each changed function's ENIs to the "
+            "internet; AWS bills each analysis; needs `iam-policy --reachability`)."
+        ),
+    ),
+]
 _DryRun = Annotated[
     bool,
     typer.Option("--dry-run", help="Plan and check what would be applied against the live state."),
@@ -227,6 +239,7 @@ def auto(
     notify_sns: _NotifySns = None,
     lock_table: _LockTable = None,
     lock_dir: _LockDir = None,
+    verify: _Verify = "model",
     dry_run: _DryRun = False,
     profile: _Profile = None,
     endpoint_url: _Endpoint = None,
@@ -244,13 +257,14 @@ def auto(
         from remediator.domain.plan import risk_rank
         from remediator.domain.policy import load_policy
         from remediator.run import auto as running
-        from remediator.run.verify import make_verifier
+        from remediator.run.verify import check_option, make_verifier
 
         run_id = running.new_run_id()
         if out_dir is None:
             out_dir = Path("runs") / _now().replace("-", "").replace(":", "")
         try:
             risk_rank(max_risk)
+            check = check_option(verify)
             accounts = _accounts(accounts_file)
             if notify_sns:
                 from remediator.aws.notify import topic_region
@@ -296,7 +310,9 @@ def auto(
         with bar:
             summary = running.run(
                 opts,
-                running.Deps(verifier=make_verifier, now=_now, progress=update),
+                running.Deps(
+                    verifier=partial(make_verifier, check=check), now=_now, progress=update
+                ),
             )
         if summary.error:
             typer.echo(f"Error: {summary.error}", err=True)
@@ -328,6 +344,13 @@ def iam_policy(
     lock_table: Annotated[
         str | None, typer.Option("--lock-table", help="The DynamoDB lock table, if used.")
     ] = None,
+    reachability: Annotated[
+        bool,
+        typer.Option(
+            "--reachability",
+            help="apply/auto: add what `--verify reachability` needs (Reachability Analyzer).",
+        ),
+    ] = False,
 ) -> None:
     """Print the least-privilege IAM policy (JSON) for a mode, derived from the code.
 
@@ -346,6 +369,7 @@ def iam_policy(
                     organization=organization,
                     notify_sns=notify_sns,
                     lock_table=lock_table,
+                    reachability=reachability,
                 )
             ),
             nl=False,

@@ -1,19 +1,19 @@
 """Egress classification: the class of each subnet from its effective route
 table, over a per-region index of the inventory. Pure.
 
-Subnet classes (IPv4 default route of the effective route table):
+The path itself (longest-prefix match over public destinations, then the
+hops: internet gateway attachment, NAT gateway, NAT instance, firewall
+endpoint, peering, transit gateway, shared VPCs) is judged by
+``remediator.diagnose.routing``; the classes (docs/findings.md):
 
-- ``public``      active ``0.0.0.0/0`` (or ``::/0`` without an IPv4 default)
-                  to an internet gateway: no egress for Lambda ENIs.
-- ``nat``         active ``0.0.0.0/0`` to an available, public NAT gateway
-                  that itself sits in a public subnet.
-- ``nat-broken``  the default route is a blackhole, or its NAT gateway is
-                  missing, not available, private, or in a subnet with no
-                  internet route.
-- ``isolated``    no IPv4 default route (``::/0`` to an egress-only gateway
-                  does not change that).
-- ``other``       transit gateway, peering, VGW, instance or ENI: egress not
-                  judged.
+- ``public``      the winning routes reach an attached internet gateway:
+                  no egress for Lambda ENIs.
+- ``nat``         they reach an available public NAT gateway (or a working
+                  NAT instance) in a public subnet.
+- ``nat-broken``  blackhole, peering, detached IGW, or a NAT path that does
+                  not reach the internet.
+- ``isolated``    no route wins for a public destination.
+- ``other``       decided outside this VPC or not visible: not judged.
 - ``unknown``     the subnet or its route table was not found.
 """
 
@@ -23,9 +23,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from remediator.diagnose import routing
 from remediator.domain.findings import DEAD_ENDPOINT_STATES
 from remediator.domain.inventory import (
+    Instance,
+    InternetGateway,
+    ManagedPrefixList,
     NatGateway,
+    NetworkInterface,
     RegionInventory,
     RouteTable,
     SecurityGroup,
@@ -35,8 +40,8 @@ from remediator.domain.inventory import (
 )
 from remediator.domain.plan import SubnetEgress
 
-IPV4_DEFAULT = "0.0.0.0/0"
-IPV6_DEFAULT = "::/0"
+IPV4_DEFAULT = routing.IPV4_DEFAULT
+IPV6_DEFAULT = routing.IPV6_DEFAULT
 
 
 @dataclass
@@ -46,6 +51,9 @@ class RegionIndex:
     per-VpcConfig verdict cache (and many share a whole config)."""
 
     inv: RegionInventory
+    account_id: str = ""
+    """The account the inventory was read from (``""``: not known): a VPC
+    another account owns hides its NAT gateways from this one."""
     _cache: dict[str, SubnetEgress] = field(default_factory=dict)
     verdicts: dict[VpcConfig, Any] = field(default_factory=dict)
     """``verdict.judge_config``'s memo (a ``ConfigVerdict`` per config); typed
@@ -66,6 +74,26 @@ class RegionIndex:
     @cached_property
     def nats(self) -> dict[str, NatGateway]:
         return {n.nat_gateway_id: n for n in self.inv.nat_gateways}
+
+    @cached_property
+    def igws(self) -> dict[str, InternetGateway]:
+        return {g.internet_gateway_id: g for g in self.inv.internet_gateways}
+
+    @cached_property
+    def endpoints(self) -> dict[str, VpcEndpoint]:
+        return {e.vpc_endpoint_id: e for e in self.inv.vpc_endpoints}
+
+    @cached_property
+    def instances(self) -> dict[str, Instance]:
+        return {i.instance_id: i for i in self.inv.instances}
+
+    @cached_property
+    def enis(self) -> dict[str, NetworkInterface]:
+        return {n.network_interface_id: n for n in self.inv.network_interfaces}
+
+    @cached_property
+    def prefix_lists(self) -> dict[str, ManagedPrefixList]:
+        return {p.prefix_list_id: p for p in self.inv.prefix_lists}
 
     @cached_property
     def security_groups(self) -> dict[str, SecurityGroup]:
@@ -129,109 +157,4 @@ class RegionIndex:
         return cached
 
     def _classify(self, subnet_id: str, depth: int) -> SubnetEgress:
-        subnet = self.subnets.get(subnet_id)
-        if subnet is None:
-            return SubnetEgress(
-                subnet_id=subnet_id, egress="unknown", detail="subnet not found in the account"
-            )
-        rt, association = self.route_table_of(subnet_id)
-        base: dict[str, Any] = {
-            "subnet_id": subnet_id,
-            "vpc_id": subnet.vpc_id,
-            "availability_zone": subnet.availability_zone,
-        }
-        if rt is None:
-            return SubnetEgress(
-                **base, egress="unknown", detail="no route table found for the subnet"
-            )
-        base.update(route_table_id=rt.route_table_id, association=association)
-        v4 = next((r for r in rt.routes if r.destination == IPV4_DEFAULT), None)
-        v6 = next((r for r in rt.routes if r.destination == IPV6_DEFAULT), None)
-        ipv6 = None
-        if v6 is not None:
-            kind = (
-                "egress-only"
-                if v6.target.startswith("eigw-")
-                else "internet-gateway"
-                if v6.target.startswith("igw-")
-                else "other"
-            )
-            ipv6 = f"{IPV6_DEFAULT} -> {v6.target} ({kind}, {v6.state})"
-        if v4 is None:
-            if v6 is not None and v6.target.startswith("igw-") and v6.state == "active":
-                return SubnetEgress(
-                    **base,
-                    route=f"{IPV6_DEFAULT} -> {v6.target}",
-                    target=v6.target,
-                    target_state=v6.state,
-                    egress="public",
-                    ipv6=ipv6,
-                    detail="IPv6 default route to an internet gateway and no IPv4 default route",
-                )
-            return SubnetEgress(
-                **base,
-                egress="isolated",
-                ipv6=ipv6,
-                detail="no 0.0.0.0/0 route"
-                + (" (the ::/0 route gives IPv6 only)" if v6 is not None else ""),
-            )
-        base.update(route=f"{IPV4_DEFAULT} -> {v4.target}", target=v4.target, ipv6=ipv6)
-        if v4.state != "active":
-            return SubnetEgress(
-                **base,
-                target_state=v4.state,
-                egress="nat-broken",
-                detail=f"default route is {v4.state}: its target is gone",
-            )
-        target = v4.target
-        if target.startswith("igw-"):
-            return SubnetEgress(
-                **base,
-                target_state="attached",
-                egress="public",
-                detail="default route to an internet gateway: Lambda ENIs have no public IP here",
-            )
-        if target.startswith("nat-"):
-            nat = self.nats.get(target)
-            if nat is None:
-                return SubnetEgress(
-                    **base,
-                    target_state="missing",
-                    egress="nat-broken",
-                    detail="NAT gateway not found",
-                )
-            if nat.state != "available":
-                return SubnetEgress(
-                    **base,
-                    target_state=nat.state,
-                    egress="nat-broken",
-                    detail=f"NAT gateway is {nat.state}, not available",
-                )
-            if nat.connectivity_type != "public":
-                return SubnetEgress(
-                    **base,
-                    target_state=nat.state,
-                    egress="nat-broken",
-                    detail="NAT gateway is private: it gives no internet access",
-                )
-            home = self._classify(nat.subnet_id, depth + 1) if depth < 2 else None
-            if home is None or home.egress != "public":
-                where = home.detail if home is not None else "route loop"
-                return SubnetEgress(
-                    **base,
-                    target_state=nat.state,
-                    egress="nat-broken",
-                    detail=f"NAT gateway sits in {nat.subnet_id}, which has no internet route ({where})",
-                )
-            return SubnetEgress(
-                **base,
-                target_state=nat.state,
-                egress="nat",
-                detail=f"NAT gateway in public subnet {nat.subnet_id}",
-            )
-        return SubnetEgress(
-            **base,
-            target_state=v4.state,
-            egress="other",
-            detail="default route to a target whose egress remediator does not judge",
-        )
+        return routing.walk(self, subnet_id, depth).result

@@ -295,7 +295,7 @@ def diagnose(
     goes on working on the same inventory (the planner) share the lookups
     and caches; by default each call builds its own."""
     if indexes is None:
-        indexes = [RegionIndex(r) for r in inventory.regions]
+        indexes = [RegionIndex(r, inventory.account_id) for r in inventory.regions]
     if len(indexes) != len(inventory.regions) or any(
         i.inv is not r for i, r in zip(indexes, inventory.regions, strict=True)
     ):

@@ -16,8 +16,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 from remediator.domain.inventory import (
     Alias,
+    Instance,
     InternetGateway,
+    ManagedPrefixList,
     NatGateway,
+    NetworkAcl,
+    NetworkAclEntry,
+    NetworkInterface,
     Route,
     RouteTable,
     SecurityGroup,
@@ -30,9 +35,15 @@ from remediator.domain.inventory import (
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.type_defs import (
+        InstanceTypeDef,
         InternetGatewayTypeDef,
         IpPermissionOutputTypeDef,
+        ManagedPrefixListTypeDef,
         NatGatewayTypeDef,
+        NetworkAclEntryTypeDef,
+        NetworkAclTypeDef,
+        NetworkInterfaceTypeDef,
+        PrefixListEntryTypeDef,
         RouteTableTypeDef,
         RouteTypeDef,
         SecurityGroupTypeDef,
@@ -59,6 +70,7 @@ _ROUTE_TARGET_KEYS = (
 )
 
 _GONE_ASSOCIATION_STATES = frozenset({"disassociated", "failed"})
+_LIVE_IPV6_STATES = frozenset({"associated", "associating"})
 
 # Thousands of functions share a few hundred VpcConfigs; the models are frozen,
 # so one object per distinct config serves them all (less time, less memory).
@@ -103,6 +115,7 @@ def alias(raw: AliasConfigurationTypeDef) -> Alias:
 def vpc(raw: VpcTypeDef, dns: tuple[bool, bool] | None) -> Vpc:
     return Vpc(
         vpc_id=str(raw["VpcId"]),
+        owner_id=str(raw.get("OwnerId", "")),
         cidr_block=str(raw.get("CidrBlock", "")),
         is_default=bool(raw.get("IsDefault", False)),
         enable_dns_support=dns[0] if dns else None,
@@ -118,6 +131,17 @@ def subnet(raw: SubnetTypeDef) -> Subnet:
         cidr_block=str(raw.get("CidrBlock", "")),
         available_ip_address_count=int(raw.get("AvailableIpAddressCount", 0)),
         map_public_ip_on_launch=bool(raw.get("MapPublicIpOnLaunch", False)),
+        owner_id=str(raw.get("OwnerId", "")),
+        availability_zone_id=str(raw.get("AvailabilityZoneId", "")),
+        ipv6_cidr_blocks=tuple(
+            sorted(
+                str(a["Ipv6CidrBlock"])
+                for a in raw.get("Ipv6CidrBlockAssociationSet") or ()
+                if a.get("Ipv6CidrBlock")
+                and str((a.get("Ipv6CidrBlockState") or {}).get("State", "associated"))
+                in _LIVE_IPV6_STATES
+            )
+        ),
     )
 
 
@@ -208,15 +232,24 @@ def security_group(raw: SecurityGroupTypeDef) -> SecurityGroup:
 
 
 def rules(permissions: Iterable[IpPermissionOutputTypeDef]) -> tuple[SecurityGroupRule, ...]:
+    """IPv4 ranges go to ``cidrs``, IPv6 ranges to ``ipv6_cidrs``, prefix
+    lists to ``prefix_list_ids``, groups to ``group_ids``."""
     rules = [
         SecurityGroupRule(
             protocol=str(p.get("IpProtocol", "-1")),
             from_port=p.get("FromPort"),
             to_port=p.get("ToPort"),
             cidrs=tuple(
+                sorted(str(r["CidrIp"]) for r in p.get("IpRanges") or () if r.get("CidrIp"))
+            ),
+            ipv6_cidrs=tuple(
+                sorted(str(r["CidrIpv6"]) for r in p.get("Ipv6Ranges") or () if r.get("CidrIpv6"))
+            ),
+            prefix_list_ids=tuple(
                 sorted(
-                    [str(r["CidrIp"]) for r in p.get("IpRanges") or () if r.get("CidrIp")]
-                    + [str(r["CidrIpv6"]) for r in p.get("Ipv6Ranges") or () if r.get("CidrIpv6")]
+                    str(r["PrefixListId"])
+                    for r in p.get("PrefixListIds") or ()
+                    if r.get("PrefixListId")
                 )
             ),
             group_ids=tuple(
@@ -235,9 +268,83 @@ def rules(permissions: Iterable[IpPermissionOutputTypeDef]) -> tuple[SecurityGro
                 -1 if r.from_port is None else r.from_port,
                 -1 if r.to_port is None else r.to_port,
                 r.cidrs,
+                r.ipv6_cidrs,
+                r.prefix_list_ids,
                 r.group_ids,
             ),
         )
+    )
+
+
+def network_acl(raw: NetworkAclTypeDef) -> NetworkAcl:
+    entries = sorted(
+        (network_acl_entry(e) for e in raw.get("Entries") or ()),
+        key=lambda e: (e.egress, e.rule_number, e.cidr_block, e.ipv6_cidr_block),
+    )
+    return NetworkAcl(
+        network_acl_id=str(raw["NetworkAclId"]),
+        vpc_id=str(raw.get("VpcId", "")),
+        is_default=bool(raw.get("IsDefault", False)),
+        subnet_ids=tuple(
+            sorted({str(a["SubnetId"]) for a in raw.get("Associations") or () if a.get("SubnetId")})
+        ),
+        entries=tuple(entries),
+    )
+
+
+def network_acl_entry(raw: NetworkAclEntryTypeDef) -> NetworkAclEntry:
+    ports = raw.get("PortRange") or {}
+    return NetworkAclEntry(
+        rule_number=int(raw.get("RuleNumber", 32767)),
+        egress=bool(raw.get("Egress", False)),
+        protocol=str(raw.get("Protocol", "-1")),
+        rule_action=str(raw.get("RuleAction", "")),
+        cidr_block=str(raw.get("CidrBlock", "")),
+        ipv6_cidr_block=str(raw.get("Ipv6CidrBlock", "")),
+        port_from=ports.get("From"),
+        port_to=ports.get("To"),
+    )
+
+
+def instance(raw: InstanceTypeDef) -> Instance:
+    return Instance(
+        instance_id=str(raw["InstanceId"]),
+        state=str((raw.get("State") or {}).get("Name", "")),
+        subnet_id=str(raw.get("SubnetId", "")),
+        source_dest_check=bool(raw.get("SourceDestCheck", True)),
+        public_ip=str(raw.get("PublicIpAddress", "")),
+        network_interface_ids=tuple(
+            sorted(
+                str(n["NetworkInterfaceId"])
+                for n in raw.get("NetworkInterfaces") or ()
+                if n.get("NetworkInterfaceId")
+            )
+        ),
+    )
+
+
+def network_interface(raw: NetworkInterfaceTypeDef) -> NetworkInterface:
+    return NetworkInterface(
+        network_interface_id=str(raw["NetworkInterfaceId"]),
+        subnet_id=str(raw.get("SubnetId", "")),
+        vpc_id=str(raw.get("VpcId", "")),
+        interface_type=str(raw.get("InterfaceType") or "interface"),
+        instance_id=str((raw.get("Attachment") or {}).get("InstanceId", "")),
+        source_dest_check=bool(raw.get("SourceDestCheck", True)),
+        public_ip=str((raw.get("Association") or {}).get("PublicIp", "")),
+        description=str(raw.get("Description", "")),
+    )
+
+
+def prefix_list(
+    prefix_list_id: str,
+    described: ManagedPrefixListTypeDef | None,
+    entries: Iterable[PrefixListEntryTypeDef],
+) -> ManagedPrefixList:
+    return ManagedPrefixList(
+        prefix_list_id=prefix_list_id,
+        name=str((described or {}).get("PrefixListName", "")),
+        cidrs=tuple(sorted({str(e["Cidr"]) for e in entries if e.get("Cidr")})),
     )
 
 

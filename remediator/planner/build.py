@@ -67,7 +67,7 @@ def build_plan(inventory: Inventory, policy: Policy, now: str) -> Plan:
 def _build_plan(inventory: Inventory, policy: Policy, now: str) -> Plan:
     # One index per region, shared with diagnosis: the subnet classes and the
     # verdict of each VpcConfig are computed once for both.
-    indexes = [RegionIndex(r) for r in inventory.regions]
+    indexes = [RegionIndex(r, inventory.account_id) for r in inventory.regions]
     diagnosis = diagnose(inventory, policy, indexes=indexes)
     by_fn: dict[tuple[str, str], list[Finding]] = {}
     for f in diagnosis.findings:

@@ -13,6 +13,8 @@ Derived from the code, so it cannot drift from it:
   only assumes roles: ``sts:AssumeRole`` on the role pattern,
   ``organizations:ListAccounts`` with ``--organization``, the topic, the lock
   table, ``ec2:DescribeRegions``; each member role gets the ``apply`` policy.
+* ``--reachability`` (apply, and auto without ``--role-arn``): what
+  ``--verify reachability`` calls (``aws.reachability.PERMISSIONS``).
 
 Every statement is scoped as narrowly as the options allow (the topic ARN,
 the table, the role pattern); Lambda and EC2 reads and writes stay on
@@ -34,6 +36,7 @@ from typing import Any
 
 from remediator.aws.discover import READ_PERMISSIONS
 from remediator.aws.errors import IAM_PREFIX
+from remediator.aws.reachability import PERMISSIONS as REACHABILITY_ACTIONS
 from remediator.changes import registry
 from remediator.domain.errors import BadInput
 
@@ -76,6 +79,7 @@ class PolicyOptions:
     organization: bool = False
     notify_sns: str | None = None
     lock_table: str | None = None
+    reachability: bool = False
 
 
 def iam_action(service: str, operation: str) -> str:
@@ -144,6 +148,8 @@ def policy_document(opts: PolicyOptions) -> dict[str, Any]:
         raise BadInput(
             "--organization needs --role-arn: accounts are reached by assuming a role in each."
         )
+    if opts.reachability and opts.mode == "plan":
+        raise BadInput("--reachability belongs to --mode apply or --mode auto.")
     statements: list[dict[str, Any]] = []
     if opts.mode == "plan":
         statements += _split_by_service("Discover", plan_actions())
@@ -163,6 +169,9 @@ def policy_document(opts: PolicyOptions) -> dict[str, Any]:
             statements.append(_statement("OrganizationAccounts", ORGANIZATION_READS))
         if opts.notify_sns:
             statements.append(_statement("NotifySummary", NOTIFY_ACTIONS, [opts.notify_sns]))
+    if opts.reachability and (opts.mode == "apply" or not opts.role_arn):
+        # --verify reachability: billed Reachability Analyzer paths and analyses
+        statements.append(_statement("VerifyReachability", REACHABILITY_ACTIONS))
     if opts.lock_table:
         statements.append(_statement("ApplyLock", LOCK_ACTIONS, [_table_arn(opts.lock_table)]))
     return {"Version": POLICY_VERSION, "Statement": statements}

@@ -153,6 +153,24 @@ def test_iam_policy_refuses_options_of_another_mode() -> None:
     assert result.stderr.startswith("Error: --role-arn, --organization and --notify-sns belong")
 
 
+def test_iam_policy_reachability_adds_the_analyzer_for_apply_only() -> None:
+    result = run("iam-policy", "--mode", "apply", "--reachability")
+    assert result.exit_code == 0, result.stderr
+    statements = {s["Sid"]: s for s in json.loads(result.stdout)["Statement"]}
+    assert "ec2:StartNetworkInsightsAnalysis" in statements["VerifyReachability"]["Action"]
+    refused = run("iam-policy", "--mode", "plan", "--reachability")
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: --reachability belongs to --mode apply")
+
+
+def test_an_unknown_verify_is_one_error_line_and_a_summary_line() -> None:
+    result = run("auto", "--verify", "both", "--out-dir", "out")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == ["Error: --verify 'both' is not one of model, reachability."]
+    assert summary_of(result)["outcome"] == "error"
+
+
 # --------------------------------------------------------------------------
 # --format asff
 

@@ -402,13 +402,17 @@ def test_api_calls_are_counted(world: World) -> None:
 
     assert inventory.api_calls == {
         "ec2:DescribeInternetGateways": 1,
+        "ec2:DescribeManagedPrefixLists": 1,
         "ec2:DescribeNatGateways": 1,
+        "ec2:DescribeNetworkAcls": 1,
+        "ec2:DescribeNetworkInterfaces": 1,
         "ec2:DescribeRouteTables": 1,
         "ec2:DescribeSecurityGroups": 1,
         "ec2:DescribeSubnets": 2,
         "ec2:DescribeVpcAttribute": 2,
         "ec2:DescribeVpcEndpoints": 1,
         "ec2:DescribeVpcs": 1,
+        "ec2:GetManagedPrefixListEntries": 1,
         "lambda:ListAliases": 1,
         "lambda:ListFunctions": 1,
         "sts:GetCallerIdentity": 1,
@@ -526,3 +530,232 @@ def test_ec2_call_count_does_not_grow_with_functions(mocked: boto3.session.Sessi
         "lambda:ListFunctions": 1,
         "sts:GetCallerIdentity": 1,
     }
+
+
+# --------------------------------------------------------------------------
+# The egress path beyond routes and gateways (a world of its own region)
+
+PATH_REGION = "ap-southeast-2"
+
+
+@dataclass
+class PathWorld:
+    vpc: str
+    fn_subnet: str
+    nat_subnet: str
+    eni_subnet: str
+    nacl: str
+    nat_instance: str
+    eni_instance: str
+    eni: str
+    prefix_list: str
+    fn_sg: str
+    gwlb_endpoint: str
+    inventory: Inventory
+
+
+def _instance(ec2: Any, subnet: str) -> dict[str, Any]:
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    found = ec2.run_instances(
+        ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro", SubnetId=subnet
+    )
+    return dict(found["Instances"][0])
+
+
+def _gwlb_endpoint(ec2: Any, vpc: str, subnet: str) -> str:
+    """A Gateway Load Balancer endpoint (what a Network Firewall endpoint is)."""
+    created = ec2.create_vpc_endpoint(
+        VpcEndpointType="GatewayLoadBalancer",
+        VpcId=vpc,
+        ServiceName=f"com.amazonaws.vpce.{PATH_REGION}.vpce-svc-0123456789abcdef0",
+        SubnetIds=[subnet],
+    )
+    return str(created["VpcEndpoint"]["VpcEndpointId"])
+
+
+@pytest.fixture(scope="module")
+def path_world(mocked: boto3.session.Session) -> PathWorld:
+    ec2, lam, iam = _clients(mocked, PATH_REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+
+    def subnet(cidr: str) -> str:
+        made = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=f"{PATH_REGION}a")
+        return str(made["Subnet"]["SubnetId"])
+
+    fn_subnet, nat_subnet, eni_subnet = (
+        subnet("10.30.1.0/24"),
+        subnet("10.30.2.0/24"),
+        subnet("10.30.3.0/24"),
+    )
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+
+    nat_instance = _instance(ec2, nat_subnet)
+    ec2.modify_instance_attribute(
+        InstanceId=nat_instance["InstanceId"], SourceDestCheck={"Value": False}
+    )
+    eni_instance = _instance(ec2, eni_subnet)
+    eni = eni_instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+
+    prefix_list = ec2.create_managed_prefix_list(
+        PrefixListName="partners",
+        Entries=[{"Cidr": "203.0.113.0/24"}, {"Cidr": "198.51.100.0/24"}],
+        MaxEntries=5,
+        AddressFamily="IPv4",
+    )["PrefixList"]["PrefixListId"]
+
+    fn_rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(
+        RouteTableId=fn_rt, DestinationCidrBlock="0.0.0.0/0", InstanceId=nat_instance["InstanceId"]
+    )
+    ec2.create_route(RouteTableId=fn_rt, DestinationPrefixListId=prefix_list, GatewayId=igw)
+    ec2.associate_route_table(RouteTableId=fn_rt, SubnetId=fn_subnet)
+    eni_rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=eni_rt, DestinationCidrBlock="0.0.0.0/0", NetworkInterfaceId=eni)
+    ec2.associate_route_table(RouteTableId=eni_rt, SubnetId=eni_subnet)
+
+    nacl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    ec2.create_network_acl_entry(
+        NetworkAclId=nacl,
+        RuleNumber=100,
+        Protocol="6",
+        RuleAction="allow",
+        Egress=True,
+        CidrBlock="0.0.0.0/0",
+        PortRange={"From": 443, "To": 443},
+    )
+    ec2.create_network_acl_entry(
+        NetworkAclId=nacl,
+        RuleNumber=110,
+        Protocol="-1",
+        RuleAction="deny",
+        Egress=False,
+        Ipv6CidrBlock="::/0",
+    )
+    default_acl = ec2.describe_network_acls(
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc]},
+            {"Name": "default", "Values": ["true"]},
+        ]
+    )["NetworkAcls"][0]
+    association = next(
+        a["NetworkAclAssociationId"]
+        for a in default_acl["Associations"]
+        if a["SubnetId"] == fn_subnet
+    )
+    ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=nacl)
+
+    fn_sg = ec2.create_security_group(GroupName="fn", Description="fn", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_egress(
+        GroupId=fn_sg,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "Ipv6Ranges": [{"CidrIpv6": "::/0"}],
+                "PrefixListIds": [{"PrefixListId": prefix_list}],
+            }
+        ],
+    )
+    gwlb = _gwlb_endpoint(ec2, vpc, nat_subnet)
+
+    _create_function(lam, "pathfn", _role(iam, "path-role"), [fn_subnet], [fn_sg])
+    inventory = _run(mocked, PATH_REGION)
+    return PathWorld(
+        vpc=vpc,
+        fn_subnet=fn_subnet,
+        nat_subnet=nat_subnet,
+        eni_subnet=eni_subnet,
+        nacl=nacl,
+        nat_instance=nat_instance["InstanceId"],
+        eni_instance=eni_instance["InstanceId"],
+        eni=eni,
+        prefix_list=prefix_list,
+        fn_sg=fn_sg,
+        gwlb_endpoint=gwlb,
+        inventory=inventory,
+    )
+
+
+def test_network_acls_with_entries_associations_and_default(path_world: PathWorld) -> None:
+    region = _region(path_world.inventory, PATH_REGION)
+    acls = {a.network_acl_id: a for a in region.network_acls}
+    custom = acls[path_world.nacl]
+    assert not custom.is_default
+    assert custom.subnet_ids == (path_world.fn_subnet,)
+    rules = {(e.egress, e.rule_number): e for e in custom.entries}
+    assert rules[(True, 100)].protocol == "6"
+    assert rules[(True, 100)].rule_action == "allow"
+    assert rules[(True, 100)].cidr_block == "0.0.0.0/0"
+    assert (rules[(True, 100)].port_from, rules[(True, 100)].port_to) == (443, 443)
+    assert rules[(False, 110)].ipv6_cidr_block == "::/0"
+    assert rules[(False, 110)].rule_action == "deny"
+    (default,) = [a for a in region.network_acls if a.is_default]
+    assert path_world.fn_subnet not in default.subnet_ids
+    assert path_world.nat_subnet in default.subnet_ids
+    assert all(a.vpc_id == path_world.vpc for a in region.network_acls)
+
+
+def test_route_targets_instances_and_interfaces(path_world: PathWorld) -> None:
+    region = _region(path_world.inventory, PATH_REGION)
+    instances = {i.instance_id: i for i in region.instances}
+    # the instance a route names, and the one behind an eni- target; nothing else
+    assert set(instances) == {path_world.nat_instance, path_world.eni_instance}
+    nat = instances[path_world.nat_instance]
+    assert nat.state == "running"
+    assert nat.subnet_id == path_world.nat_subnet
+    assert nat.source_dest_check is False
+    assert instances[path_world.eni_instance].source_dest_check is True
+    assert path_world.eni in instances[path_world.eni_instance].network_interface_ids
+    enis = {e.network_interface_id: e for e in region.network_interfaces}
+    assert enis[path_world.eni].instance_id == path_world.eni_instance
+    assert enis[path_world.eni].subnet_id == path_world.eni_subnet
+    assert enis[path_world.eni].vpc_id == path_world.vpc
+
+
+def test_prefix_lists_routes_and_security_group_rules(path_world: PathWorld) -> None:
+    region = _region(path_world.inventory, PATH_REGION)
+    (table,) = [t for t in region.route_tables if path_world.fn_subnet in t.subnet_ids]
+    destinations = {r.destination for r in table.routes}
+    assert path_world.prefix_list in destinations
+    assert "0.0.0.0/0" in destinations
+    (listed,) = region.prefix_lists
+    assert listed.prefix_list_id == path_world.prefix_list
+    assert listed.name == "partners"
+    assert listed.cidrs == ("198.51.100.0/24", "203.0.113.0/24")
+    (group,) = [g for g in region.security_groups if g.group_id == path_world.fn_sg]
+    (rule,) = [r for r in group.egress if r.protocol == "tcp"]
+    assert rule.ipv6_cidrs == ("::/0",)
+    assert rule.prefix_list_ids == (path_world.prefix_list,)
+    assert rule.cidrs == ()
+    everything = [r for r in group.egress if r.protocol == "-1"]
+    assert everything and everything[0].cidrs == ("0.0.0.0/0",)
+
+
+def test_gateway_load_balancer_endpoints_are_kept(path_world: PathWorld) -> None:
+    region = _region(path_world.inventory, PATH_REGION)
+    (endpoint,) = region.vpc_endpoints
+    assert endpoint.vpc_endpoint_id == path_world.gwlb_endpoint
+    assert endpoint.endpoint_type == "GatewayLoadBalancer"
+    assert endpoint.subnet_ids == (path_world.nat_subnet,)
+
+
+def test_owners_zone_ids_of_subnets_and_vpcs(path_world: PathWorld) -> None:
+    region = _region(path_world.inventory, PATH_REGION)
+    account = path_world.inventory.account_id
+    assert {v.owner_id for v in region.vpcs} == {account}
+    assert {s.owner_id for s in region.subnets} == {account}
+    assert all(s.availability_zone_id for s in region.subnets)
+
+
+def test_egress_path_reads_are_a_constant_few_calls(path_world: PathWorld) -> None:
+    calls = path_world.inventory.api_calls
+    for op in (
+        "ec2:DescribeNetworkAcls",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeInstances",
+        "ec2:DescribeManagedPrefixLists",
+        "ec2:GetManagedPrefixListEntries",
+    ):
+        assert calls[op] == 1, op

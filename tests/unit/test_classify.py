@@ -270,12 +270,23 @@ CASES: list[tuple[str, Callable[[], RegionInventory], str, dict[str, Any]]] = [
         )
         for prefix, target in [
             ("tgw-", "tgw-0123"),
-            ("pcx-", "pcx-0123"),
             ("eni-", "eni-0123"),
             ("i-", "i-0123"),
             ("vgw-", "vgw-0123"),
         ]
     ],
+    (
+        # peering is not transitive: a default route to pcx- gives no egress
+        "peering-default-route-is-nat-broken",
+        lambda: lone(base(), "x", fx.default_route("pcx-0123")),
+        "subnet-x",
+        dict(
+            egress="nat-broken",
+            route="0.0.0.0/0 -> pcx-0123",
+            target="pcx-0123",
+            target_state="active",
+        ),
+    ),
     (
         "subnet-not-found",
         base,

@@ -4,7 +4,7 @@ translation and unknown enum values, without moto."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,19 +124,27 @@ def _network(
     endpoints: Sequence[dict[str, Any]] = (),
     group_ids: Sequence[str] = (SG,),
     stop_after: str | None = None,
+    subnets: Sequence[dict[str, Any]] | None = None,
+    vpc: dict[str, Any] | None = None,
+    groups: Sequence[dict[str, Any]] | None = None,
+    network_acls: Sequence[dict[str, Any]] = (),
+    interface_pages: Sequence[list[dict[str, Any]]] = ([],),
+    instances: Mapping[str, dict[str, Any]] = {},
+    prefix_lists: Mapping[str, tuple[str, Sequence[str]]] = {},
 ) -> None:
     """Queue the EC2 answers of one region with one VPC, in discovery's call order.
 
     ``stop_after`` ends the queue after that operation (for error tests that
-    make the next call fail).
+    make the next call fail). ``instances``: the instances DescribeInstances
+    answers, by id; ``prefix_lists``: (owner, CIDRs) by list id.
     """
     ec2 = stubs.stub("ec2")
-    subnets = [_subnet(s) for s in used_subnets]
+    subnets = list(subnets) if subnets is not None else [_subnet(s) for s in used_subnets]
     ec2.add_response("describe_subnets", {"Subnets": subnets}, _filters("subnet-id", used_subnets))
     ec2.add_response("describe_subnets", {"Subnets": subnets}, _filters("vpc-id", [VPC]))
     ec2.add_response(
         "describe_vpcs",
-        {"Vpcs": [{"VpcId": VPC, "CidrBlock": "10.0.0.0/16", "IsDefault": False}]},
+        {"Vpcs": [vpc or {"VpcId": VPC, "CidrBlock": "10.0.0.0/16", "IsDefault": False}]},
         _filters("vpc-id", [VPC]),
     )
     if stop_after == "describe_vpcs":
@@ -164,9 +172,57 @@ def _network(
     )
     ec2.add_response(
         "describe_security_groups",
-        {"SecurityGroups": [{"GroupId": g, "VpcId": VPC, "GroupName": g} for g in group_ids]},
+        {
+            "SecurityGroups": list(groups)
+            if groups is not None
+            else [{"GroupId": g, "VpcId": VPC, "GroupName": g} for g in group_ids]
+        },
         _filters("group-id", group_ids),
     )
+    if stop_after == "describe_security_groups":
+        return
+    ec2.add_response(
+        "describe_network_acls", {"NetworkAcls": list(network_acls)}, _filters("vpc-id", [VPC])
+    )
+    if stop_after == "describe_network_acls":
+        return
+    _pages(ec2, "describe_network_interfaces", "NetworkInterfaces", interface_pages)
+    if instances:
+        ec2.add_response(
+            "describe_instances",
+            {"Reservations": [{"Instances": list(instances.values())}]},
+            _filters("instance-id", list(instances)),
+        )
+    if prefix_lists:
+        ec2.add_response(
+            "describe_managed_prefix_lists",
+            {
+                "PrefixLists": [
+                    {"PrefixListId": i, "PrefixListName": f"name-{i}", "OwnerId": owner}
+                    for i, (owner, _) in prefix_lists.items()
+                ]
+            },
+            _filters("prefix-list-id", list(prefix_lists)),
+        )
+        for list_id in sorted(prefix_lists):
+            if stop_after == f"describe_managed_prefix_lists:{list_id}":
+                return
+            ec2.add_response(
+                "get_managed_prefix_list_entries",
+                {"Entries": [{"Cidr": c} for c in prefix_lists[list_id][1]]},
+                {"PrefixListId": list_id},
+            )
+
+
+def _pages(ec2: Stubber, operation: str, key: str, pages: Sequence[list[dict[str, Any]]]) -> None:
+    for index, items in enumerate(pages):
+        params = _filters("vpc-id", [VPC])
+        if index:
+            params["NextToken"] = f"token-{index}"
+        response: dict[str, Any] = {key: items}
+        if index < len(pages) - 1:
+            response["NextToken"] = f"token-{index + 1}"
+        ec2.add_response(operation, response, params)
 
 
 def _discover(stubs: Stubs, **kwargs: Any) -> Inventory:
@@ -243,7 +299,12 @@ def test_route_tables_from_every_page_arrive(stubs: Stubs) -> None:
             ],
         }
     ]
-    _network(stubs, used_subnets=["subnet-a"], route_table_pages=[page_one, page_two])
+    _network(
+        stubs,
+        used_subnets=["subnet-a"],
+        route_table_pages=[page_one, page_two],
+        prefix_lists={"pl-s3": ("AWS", ["52.216.0.0/15", "3.5.0.0/19"])},
+    )
 
     inventory = _discover(stubs)
 
@@ -260,6 +321,10 @@ def test_route_tables_from_every_page_arrive(stubs: Stubs) -> None:
         ("pl-s3", "vpce-s3", "active", ""),
     ]
     assert inventory.api_calls["ec2:DescribeRouteTables"] == 2
+    # the prefix list a route names is read, with its entries
+    [listed] = region.prefix_lists
+    assert (listed.prefix_list_id, listed.name) == ("pl-s3", "name-pl-s3")
+    assert listed.cidrs == ("3.5.0.0/19", "52.216.0.0/15")
     fn = region.functions[0]
     assert fn.vpc_id == VPC  # from DescribeSubnets, not Lambda's "vpc-123abc"
 
@@ -290,6 +355,10 @@ def test_subnet_filters_are_sent_in_chunks_of_200(stubs: Stubs) -> None:
     ):
         ec2.add_response(operation, {key: []}, _filters(filter_name, [VPC], param))
     ec2.add_response("describe_security_groups", {"SecurityGroups": []}, _filters("group-id", [SG]))
+    ec2.add_response("describe_network_acls", {"NetworkAcls": []}, _filters("vpc-id", [VPC]))
+    ec2.add_response(
+        "describe_network_interfaces", {"NetworkInterfaces": []}, _filters("vpc-id", [VPC])
+    )
 
     inventory = _discover(stubs)
 
@@ -676,3 +745,260 @@ def test_tags_from_the_tagging_api_without_permission_names_it(stubs: Stubs) -> 
         discovery.discover(
             None, [REGION], client_factory=stubs, need_tags=True, tags_from="tagging-api"
         )
+
+
+# --------------------------------------------------------------------------
+# The egress path: interfaces, route-target instances, NACLs, shared VPCs
+
+OWNER = "111122223333"
+
+
+def _eni(eni_id: str, subnet: str, instance: str | None = None, **extra: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "NetworkInterfaceId": eni_id,
+        "SubnetId": subnet,
+        "VpcId": VPC,
+        "InterfaceType": "interface",
+        "SourceDestCheck": True,
+        **extra,
+    }
+    if instance:
+        entry["Attachment"] = {"InstanceId": instance}
+    return entry
+
+
+def test_interfaces_from_every_page_and_the_instances_routes_point_at(stubs: Stubs) -> None:
+    _identity(stubs)
+    _list_functions(stubs, [_fn("fn", ["subnet-a"], [SG])])
+    tables = [
+        {
+            "RouteTableId": "rtb-a",
+            "VpcId": VPC,
+            "Associations": [{"Main": True}],
+            "Routes": [
+                # a NAT instance by its id (AWS also names its interface)
+                {
+                    "DestinationCidrBlock": "0.0.0.0/0",
+                    "InstanceId": "i-nat",
+                    "NetworkInterfaceId": "eni-nat",
+                    "State": "active",
+                },
+                # an appliance by its interface only
+                {"DestinationCidrBlock": "192.0.2.0/24", "NetworkInterfaceId": "eni-appliance"},
+            ],
+        }
+    ]
+    page_one = [
+        _eni("eni-lambda", "subnet-a", InterfaceType="lambda", Description="AWS Lambda VPC ENI")
+    ]
+    page_two = [
+        _eni("eni-appliance", "subnet-pub", "i-appliance", SourceDestCheck=False),
+        _eni("eni-nat", "subnet-pub", "i-nat", Association={"PublicIp": "198.51.100.7"}),
+        _eni("eni-bystander", "subnet-pub", "i-bystander"),
+    ]
+    instances = {
+        "i-appliance": {"InstanceId": "i-appliance", "State": {"Name": "stopped"}},
+        "i-nat": {
+            "InstanceId": "i-nat",
+            "State": {"Name": "running"},
+            "SubnetId": "subnet-pub",
+            "SourceDestCheck": False,
+            "PublicIpAddress": "198.51.100.7",
+            "NetworkInterfaces": [{"NetworkInterfaceId": "eni-nat"}],
+        },
+    }
+    _network(
+        stubs,
+        used_subnets=["subnet-a"],
+        route_table_pages=[tables],
+        interface_pages=[page_one, page_two],
+        instances=instances,
+    )
+
+    inventory = _discover(stubs)
+
+    [region] = inventory.regions
+    assert [e.network_interface_id for e in region.network_interfaces] == [
+        "eni-appliance",
+        "eni-bystander",
+        "eni-lambda",
+        "eni-nat",
+    ]
+    enis = {e.network_interface_id: e for e in region.network_interfaces}
+    assert enis["eni-nat"].public_ip == "198.51.100.7"
+    assert enis["eni-nat"].instance_id == "i-nat"
+    assert enis["eni-appliance"].source_dest_check is False
+    assert enis["eni-lambda"].interface_type == "lambda"
+    assert enis["eni-lambda"].instance_id == ""
+    # the bystander's instance is no route target: not read
+    assert [i.instance_id for i in region.instances] == ["i-appliance", "i-nat"]
+    nat = region.instances[1]
+    assert (nat.state, nat.source_dest_check, nat.public_ip) == ("running", False, "198.51.100.7")
+    assert nat.network_interface_ids == ("eni-nat",)
+    assert inventory.api_calls["ec2:DescribeNetworkInterfaces"] == 2
+    assert inventory.api_calls["ec2:DescribeInstances"] == 1
+
+
+def test_shared_vpc_participant_sees_owners_zone_ids_ipv6_and_nacls(stubs: Stubs) -> None:
+    _identity(stubs)
+    _list_functions(stubs, [_fn("fn", ["subnet-a"], [SG])])
+    shared = {
+        **_subnet("subnet-a"),
+        "OwnerId": OWNER,
+        "AvailabilityZoneId": "use1-az4",
+        "Ipv6CidrBlockAssociationSet": [
+            {
+                "Ipv6CidrBlock": "2600:1f18::/64",
+                "Ipv6CidrBlockState": {"State": "associated"},
+            },
+            {
+                "Ipv6CidrBlock": "2600:1f18:0:1::/64",
+                "Ipv6CidrBlockState": {"State": "disassociated"},
+            },
+        ],
+    }
+    acl = {
+        "NetworkAclId": "acl-1",
+        "VpcId": VPC,
+        "IsDefault": True,
+        "OwnerId": OWNER,
+        "Associations": [{"NetworkAclId": "acl-1", "SubnetId": "subnet-a"}],
+        "Entries": [
+            {"RuleNumber": 32767, "Egress": True, "Protocol": "-1", "RuleAction": "deny"},
+            {
+                "RuleNumber": 100,
+                "Egress": False,
+                "Protocol": "6",
+                "RuleAction": "allow",
+                "CidrBlock": "0.0.0.0/0",
+                "PortRange": {"From": 1024, "To": 65535},
+            },
+            {
+                "RuleNumber": 100,
+                "Egress": True,
+                "Protocol": "-1",
+                "RuleAction": "allow",
+                "Ipv6CidrBlock": "::/0",
+            },
+        ],
+    }
+    group = {
+        "GroupId": SG,
+        "VpcId": VPC,
+        "IpPermissionsEgress": [
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "10.0.0.0/16"}],
+                "Ipv6Ranges": [{"CidrIpv6": "::/0"}],
+                "PrefixListIds": [{"PrefixListId": "pl-partners"}],
+            }
+        ],
+    }
+    _network(
+        stubs,
+        used_subnets=["subnet-a"],
+        subnets=[shared],
+        vpc={"VpcId": VPC, "OwnerId": OWNER, "CidrBlock": "10.0.0.0/16"},
+        groups=[group],
+        network_acls=[acl],
+        prefix_lists={"pl-partners": (ACCOUNT, ["203.0.113.0/24"])},
+    )
+
+    [region] = _discover(stubs).regions
+
+    [subnet] = region.subnets
+    assert (subnet.owner_id, subnet.availability_zone_id) == (OWNER, "use1-az4")
+    assert subnet.ipv6_cidr_blocks == ("2600:1f18::/64",)
+    assert region.vpcs[0].owner_id == OWNER
+    [nacl] = region.network_acls
+    assert (nacl.is_default, nacl.subnet_ids) == (True, ("subnet-a",))
+    # inbound first, then outbound, each by rule number
+    assert [(e.egress, e.rule_number, e.protocol, e.rule_action) for e in nacl.entries] == [
+        (False, 100, "6", "allow"),
+        (True, 100, "-1", "allow"),
+        (True, 32767, "-1", "deny"),
+    ]
+    assert (nacl.entries[0].port_from, nacl.entries[0].port_to) == (1024, 65535)
+    assert nacl.entries[1].ipv6_cidr_block == "::/0"
+    assert nacl.entries[2].port_from is None
+    [rule] = region.security_groups[0].egress
+    assert (rule.cidrs, rule.ipv6_cidrs, rule.prefix_list_ids) == (
+        ("10.0.0.0/16",),
+        ("::/0",),
+        ("pl-partners",),
+    )
+    assert region.prefix_lists[0].cidrs == ("203.0.113.0/24",)
+
+
+def test_network_acls_without_permission_names_it(stubs: Stubs) -> None:
+    _identity(stubs)
+    _list_functions(stubs, [_fn("fn", ["subnet-a"], [SG])])
+    _network(stubs, used_subnets=["subnet-a"], stop_after="describe_security_groups")
+    stubs.stub("ec2").add_client_error(
+        "describe_network_acls", "UnauthorizedOperation", "You are not authorized.", 403
+    )
+
+    with pytest.raises(errors.AwsAccessError) as caught:
+        discovery.discover(None, [REGION], client_factory=stubs)
+
+    assert "missing IAM permission ec2:DescribeNetworkAcls in us-east-1" in str(caught.value)
+    assert "ec2:DescribeNetworkAcls" in discovery.READ_PERMISSIONS
+
+
+def _prefix_list_group(*list_ids: str) -> dict[str, Any]:
+    return {
+        "GroupId": SG,
+        "VpcId": VPC,
+        "IpPermissionsEgress": [
+            {"IpProtocol": "tcp", "PrefixListIds": [{"PrefixListId": i} for i in list_ids]}
+        ],
+    }
+
+
+def test_an_unreadable_aws_prefix_list_is_left_out_not_taken_as_empty(stubs: Stubs) -> None:
+    _identity(stubs)
+    _list_functions(stubs, [_fn("fn", ["subnet-a"], [SG])])
+    _network(
+        stubs,
+        used_subnets=["subnet-a"],
+        groups=[_prefix_list_group("pl-aws", "pl-mine")],
+        prefix_lists={"pl-aws": ("AWS", []), "pl-mine": (ACCOUNT, ["192.0.2.0/24"])},
+        stop_after="describe_managed_prefix_lists:pl-aws",
+    )
+    ec2 = stubs.stub("ec2")
+    ec2.add_client_error(
+        "get_managed_prefix_list_entries", "UnauthorizedOperation", "not authorized", 403
+    )
+    ec2.add_response(
+        "get_managed_prefix_list_entries",
+        {"Entries": [{"Cidr": "192.0.2.0/24"}]},
+        {"PrefixListId": "pl-mine"},
+    )
+
+    [region] = _discover(stubs).regions
+
+    assert [(p.prefix_list_id, p.cidrs) for p in region.prefix_lists] == [
+        ("pl-mine", ("192.0.2.0/24",))
+    ]
+
+
+def test_an_unreadable_customer_prefix_list_names_the_permission(stubs: Stubs) -> None:
+    _identity(stubs)
+    _list_functions(stubs, [_fn("fn", ["subnet-a"], [SG])])
+    _network(
+        stubs,
+        used_subnets=["subnet-a"],
+        groups=[_prefix_list_group("pl-mine")],
+        prefix_lists={"pl-mine": (ACCOUNT, [])},
+        stop_after="describe_managed_prefix_lists:pl-mine",
+    )
+    stubs.stub("ec2").add_client_error(
+        "get_managed_prefix_list_entries", "UnauthorizedOperation", "not authorized", 403
+    )
+
+    with pytest.raises(errors.AwsAccessError) as caught:
+        discovery.discover(None, [REGION], client_factory=stubs)
+
+    assert "missing IAM permission ec2:GetManagedPrefixListEntries" in str(caught.value)

@@ -275,6 +275,11 @@ def test_every_call_in_the_source_is_covered_by_its_modes_policy() -> None:
         assert iam.uncovered(_scan_file(name), apply_doc) == [], name
     for name in ("run/auto.py", "aws/fleet.py", "aws/notify.py"):
         assert iam.uncovered(_scan_file(name), runner_doc) == [], name
+    # --verify reachability: the apply/auto policy with --reachability covers it
+    reachability_calls = _scan_file("aws/reachability.py")
+    assert {"ec2:CreateNetworkInsightsPath", "ec2:DeleteNetworkInsightsPath"} <= reachability_calls
+    assert iam.uncovered(reachability_calls, _doc("apply", reachability=True)) == []
+    assert iam.uncovered(reachability_calls, _doc("auto", reachability=True)) == []
 
 
 def test_the_static_check_fails_on_a_new_undeclared_call() -> None:

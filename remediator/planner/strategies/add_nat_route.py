@@ -2,8 +2,14 @@
 subnets a default route to an available public NAT gateway of the VPC (same
 AZ first).
 
-Public subnets are never touched (their IGW route serves others). A table
-shared with other subnets only when the policy allows it. Every table is
+Public subnets are never touched (their IGW route serves others). Never in a
+VPC another account owns (AWS RAM: only the owner may change its route
+tables). A table shared with other subnets only when the policy allows it
+(``allow_shared_route_table_changes``), with one exception the built-in
+policy allows: a default route that is broken (a deleted, failed or private
+NAT, a NAT without internet, a blackhole) serves no subnet of the table, so
+repointing it at a working NAT harms no one (``repair_allowed``). Adding a
+default route to an isolated shared table stays opt-in. Every table is
 checked before anything is proposed, so a blocked strategy proposes nothing.
 """
 
@@ -14,6 +20,7 @@ from collections.abc import Sequence
 from remediator.changes import registry as kinds
 from remediator.changes.ec2_nat_route import route_state
 from remediator.diagnose import RegionIndex
+from remediator.diagnose.routing import routes_beating_default
 from remediator.domain.canonical import fingerprint
 from remediator.domain.findings import SUBNET_CODES
 from remediator.domain.inventory import NatGateway, RouteTable
@@ -24,6 +31,7 @@ from remediator.planner.strategies.base import (
     Proposal,
     ProposedChange,
     Strategy,
+    shared_vpc_blocked,
 )
 
 NAME = "add-nat-route"
@@ -61,11 +69,29 @@ def _route_blast(index: RegionIndex, rt: RouteTable) -> BlastRadius:
 _Choice = tuple[RouteTable, BlastRadius, bool, NatGateway]
 
 
+def repair_allowed(ctx: Context, rt: RouteTable, served: Sequence[str]) -> bool:
+    """Whether the built-in policy lets ``rt``'s default route be repointed
+    although the table serves several subnets: the table has a default route,
+    and either every subnet it serves is one of the function's own (and it is
+    not the main table, which every new subnet joins), or the route is broken
+    for all of them (it serves no one today)."""
+    if not any(r.destination == "0.0.0.0/0" for r in rt.routes):
+        return False  # adding a default route to an isolated table: opt-in
+    index = ctx.region_index
+    own = set(ctx.fn.vpc_config.subnet_ids if ctx.fn.vpc_config is not None else ())
+    if not rt.main and set(served) <= own:
+        return True
+    return all(index.classify(s).egress == "nat-broken" for s in served)
+
+
 def _choose(ctx: Context) -> list[_Choice] | Blocked:
     """For every route table of the function's isolated / NAT-broken
     subnets: the table, its blast radius, whether it is shared, the NAT."""
     verdict, index = ctx.verdict, ctx.region_index
     assert verdict.vpc_id is not None
+    foreign = shared_vpc_blocked(ctx)
+    if foreign is not None:
+        return foreign
     if verdict.of("public"):
         return Blocked("public subnets keep their internet gateway route (other workloads use it)")
     if verdict.of("unknown"):
@@ -80,13 +106,34 @@ def _choose(ctx: Context) -> list[_Choice] | Blocked:
             for r in rt.routes
         ):
             return Blocked(f"{rt.route_table_id} routes to an internet gateway")
+        beating = routes_beating_default(index, rt)
+        if beating:
+            return Blocked(
+                f"{rt.route_table_id} has routes that win over 0.0.0.0/0 for public destinations ({', '.join(beating)}): a default route would not carry that traffic"
+            )
+        through = next(
+            (
+                r.target
+                for r in rt.routes
+                if r.destination == "0.0.0.0/0" and r.target.startswith("vpce-")
+            ),
+            None,
+        )
+        if through is not None:
+            return Blocked(
+                f"{rt.route_table_id} sends 0.0.0.0/0 through endpoint {through}: the path behind it needs the fix, not this route"
+            )
         tables.setdefault(rt.route_table_id, (rt, set()))[1].add(s.availability_zone or "")
     chosen: list[_Choice] = []
     for rt_id in sorted(tables):
         rt, azs = tables[rt_id]
         blast = _route_blast(index, rt)
         shared = rt.main or len(blast.subnet_ids) > 1
-        if shared and not ctx.settings.allow_shared_route_table_changes:
+        if (
+            shared
+            and not ctx.settings.allow_shared_route_table_changes
+            and not repair_allowed(ctx, rt, blast.subnet_ids)
+        ):
             return Blocked(
                 f"{rt_id} is shared by {len(blast.subnet_ids)} subnet(s){' (main table)' if rt.main else ''}; the policy does not allow changing shared route tables"
             )

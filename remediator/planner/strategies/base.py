@@ -82,3 +82,39 @@ class Strategy:
     codes: frozenset[str]
     manual: str
     propose: Propose
+
+
+def account_of(arn: str) -> str:
+    """The account id of an ARN (``arn:aws:lambda:REGION:ACCOUNT:…``); ``""``
+    when it has none. A function's ARN names the account being planned."""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" and parts[4].isdigit() else ""
+
+
+def foreign_owner(ctx: Context) -> str:
+    """The account that owns the function's VPC (or one of its subnets) when
+    it is not the function's own account (a VPC shared through AWS RAM);
+    ``""`` when it is the account's own or the owner was not read."""
+    account = account_of(ctx.fn.arn)
+    if not account:
+        return ""
+    index = ctx.region_index
+    owners = {v.owner_id for v in index.inv.vpcs if v.vpc_id == ctx.verdict.vpc_id}
+    if ctx.fn.vpc_config is not None:
+        owners |= {
+            index.subnets[s].owner_id for s in ctx.fn.vpc_config.subnet_ids if s in index.subnets
+        }
+    foreign = sorted(o for o in owners if o and o != account)
+    return foreign[0] if foreign else ""
+
+
+def shared_vpc_blocked(ctx: Context) -> Blocked | None:
+    """``Blocked`` for a change only the VPC's owner may make (routes,
+    endpoints, VPC attributes, NACLs) in a VPC another account shares."""
+    owner = foreign_owner(ctx)
+    if not owner:
+        return None
+    return Blocked(
+        f"{ctx.verdict.vpc_id} is owned by account {owner} and shared with this one (AWS RAM): "
+        "only the owner can change its route tables, endpoints, VPC attributes and network ACLs"
+    )

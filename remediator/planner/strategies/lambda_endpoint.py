@@ -4,7 +4,8 @@ with its own security group (only when the policy allows the cost).
 
 Fixes Lambda API reachability only: in the subnet pass it applies only when
 every subnet finding is ``isolated-no-endpoint`` and the function has no
-NAT-routed subnet. Making private DNS active sends every function of the VPC
+NAT-routed subnet. Never in a VPC another account owns (AWS RAM: only the
+owner may create endpoints or change the VPC's attributes). Making private DNS active sends every function of the VPC
 to the endpoint, so its group must let all of them in first.
 """
 
@@ -31,6 +32,7 @@ from remediator.planner.strategies.base import (
     Proposal,
     ProposedChange,
     Strategy,
+    shared_vpc_blocked,
 )
 
 NAME = "lambda-endpoint"
@@ -40,6 +42,9 @@ ENDPOINT_SG_NAME = "remediator-lambda-endpoint"
 
 
 def propose(ctx: Context, findings: Sequence[Finding]) -> Proposal | Blocked:
+    shared = shared_vpc_blocked(ctx)
+    if shared is not None:
+        return shared
     subnet = [f for f in findings if f.code in SUBNET_CODES or f.code == AZ_BELOW_MIN]
     if subnet:
         only_api = [f for f in subnet if f.code == ISOLATED_NO_ENDPOINT]
