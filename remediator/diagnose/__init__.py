@@ -2,7 +2,8 @@
 
 ``diagnose(inventory, policy)`` classifies every subnet a function uses from
 its effective route table (``egress``), judges the VPC's Lambda endpoint
-(``endpoint``), combines both per VpcConfig (``verdict``), then turns the
+(``endpoint``), judges the security-group egress and network ACLs on each
+path (``filters``), combines them per VpcConfig (``verdict``), then turns the
 verdicts into findings with stable codes and evidence chains (``findings``).
 No clock, no network; all output sorted. The finding codes and their
 severities live in ``remediator.domain.findings``; they are re-exported here.
@@ -26,9 +27,13 @@ from remediator.domain.findings import (
     ISOLATED_MIXED,
     ISOLATED_NO_ENDPOINT,
     LATEST_BROKEN_ALIAS_OK,
+    NACL_BLOCKS_EGRESS,
+    NACL_BLOCKS_RETURN,
     NAT_BROKEN,
     PUBLIC_ALL,
     PUBLIC_MIXED,
+    SG_EGRESS_BLOCKS,
+    SG_EGRESS_VPC_ONLY,
     SUBNET_MISSING,
 )
 
@@ -46,9 +51,13 @@ __all__ = [
     "ISOLATED_MIXED",
     "ISOLATED_NO_ENDPOINT",
     "LATEST_BROKEN_ALIAS_OK",
+    "NACL_BLOCKS_EGRESS",
+    "NACL_BLOCKS_RETURN",
     "NAT_BROKEN",
     "PUBLIC_ALL",
     "PUBLIC_MIXED",
+    "SG_EGRESS_BLOCKS",
+    "SG_EGRESS_VPC_ONLY",
     "SUBNET_MISSING",
     "ConfigVerdict",
     "Diagnosis",

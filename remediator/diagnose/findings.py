@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from remediator.diagnose.egress import RegionIndex
+from remediator.diagnose.filters import judged_subnets
 from remediator.diagnose.verdict import ConfigVerdict, judge_config
 from remediator.domain.base import gc_paused
 from remediator.domain.findings import (
@@ -25,6 +26,7 @@ from remediator.domain.findings import (
     ISOLATED_NO_ENDPOINT,
     LATEST_BROKEN_ALIAS_OK,
     NAT_BROKEN,
+    NOTE_CODES,
     PUBLIC_ALL,
     PUBLIC_MIXED,
     SUBNET_MISSING,
@@ -196,6 +198,7 @@ def _config_findings(
             out.append(
                 _finding(region, fn, code, detail, isolated or verdict.subnets, total, qualifier)
             )
+    out += _filter_findings(region, fn, verdict, qualifier)
     if qualifier == "$LATEST" and 0 < len(verdict.azs) < settings.min_azs:
         out.append(
             _finding(
@@ -208,6 +211,25 @@ def _config_findings(
                 qualifier,
             )
         )
+    return out
+
+
+def _filter_findings(
+    region: str, fn: Function, verdict: ConfigVerdict, qualifier: str
+) -> list[Finding]:
+    """One finding per filter code (``filters``): high when every judged
+    path of the config is blocked, medium when only some subnets are."""
+    out: list[Finding] = []
+    total = len(verdict.subnets)
+    for p in verdict.filters:
+        blocked = set(p.subnet_ids)
+        evidence = [s for s in verdict.subnets if s.subnet_id in blocked]
+        f = _finding(region, fn, p.code, p.detail, evidence, total, qualifier)
+        if f.severity == "high" and len(blocked) < len(
+            judged_subnets(verdict.subnets, verdict.endpoint)
+        ):
+            f = f.model_copy(update={"severity": "medium"})
+        out.append(f)
     return out
 
 
@@ -305,7 +327,7 @@ def _diagnose(inventory: Inventory, policy: Policy, indexes: Sequence[RegionInde
             status: FunctionStatus
             if actionable:
                 status = "affected"
-            elif fn_findings:
+            elif any(f.code not in NOTE_CODES for f in fn_findings):
                 status = "egress-unknown"
             else:
                 status = "healthy"

@@ -3,10 +3,12 @@ endpoint, computed once per distinct config and region index. Pure."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from remediator.diagnose.egress import RegionIndex
 from remediator.diagnose.endpoint import EndpointVerdict, endpoint_verdict
+from remediator.diagnose.filters import FilterProblem, judge_filters
+from remediator.domain.findings import NOTE_CODES
 from remediator.domain.inventory import VpcConfig
 from remediator.domain.plan import SubnetEgress
 
@@ -18,6 +20,8 @@ class ConfigVerdict:
     subnets: tuple[SubnetEgress, ...]
     endpoint: EndpointVerdict
     vpc_id: str | None
+    filters: tuple[FilterProblem, ...] = field(default=())
+    """Security-group egress and network ACLs that block a path (``filters``)."""
 
     def of(self, *classes: str) -> tuple[SubnetEgress, ...]:
         return tuple(s for s in self.subnets if s.egress in classes)
@@ -33,7 +37,12 @@ class ConfigVerdict:
             return True
         if self.of("isolated") and (not self.endpoint.usable or self.of("nat")):
             return True
-        return bool(self.endpoint.dns_active and self.endpoint.problems)
+        if self.endpoint.dns_active and self.endpoint.problems:
+            return True
+        return any(p.code not in NOTE_CODES for p in self.filters)
+
+    def filter_problem(self, code: str) -> FilterProblem | None:
+        return next((p for p in self.filters if p.code == code), None)
 
 
 def judge_config(index: RegionIndex, config: VpcConfig) -> ConfigVerdict:
@@ -52,4 +61,5 @@ def _judge_config(index: RegionIndex, config: VpcConfig) -> ConfigVerdict:
     endpoint = (
         endpoint_verdict(index, vpc_id, config) if vpc_id else EndpointVerdict(None, False, ())
     )
-    return ConfigVerdict(subnets, endpoint, vpc_id)
+    filters = judge_filters(index, config, subnets, endpoint, vpc_id)
+    return ConfigVerdict(subnets, endpoint, vpc_id, filters)

@@ -27,6 +27,10 @@ ENDPOINT_SG_BLOCKS: Final = "lambda-endpoint-sg-blocks"
 ENDPOINT_NOT_AVAILABLE: Final = "lambda-endpoint-not-available"
 ALIAS_BROKEN: Final = "alias-config-broken"
 LATEST_BROKEN_ALIAS_OK: Final = "latest-broken-alias-ok"
+SG_EGRESS_BLOCKS: Final = "security-group-egress-blocks"
+SG_EGRESS_VPC_ONLY: Final = "security-group-egress-vpc-only"
+NACL_BLOCKS_EGRESS: Final = "nacl-blocks-egress"
+NACL_BLOCKS_RETURN: Final = "nacl-blocks-return-traffic"
 
 CODES: Final[dict[str, tuple[Severity, str]]] = {
     PUBLIC_MIXED: ("high", "Some subnets are public: calls leaving the VPC hang intermittently"),
@@ -46,6 +50,13 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     ENDPOINT_NOT_AVAILABLE: ("high", "The Lambda endpoint is not available"),
     ALIAS_BROKEN: ("high", "An alias runs a version whose subnets have no egress"),
     LATEST_BROKEN_ALIAS_OK: ("medium", "$LATEST has no egress while an alias's version is fine"),
+    SG_EGRESS_BLOCKS: ("high", "The function's security groups block egress TCP 443"),
+    SG_EGRESS_VPC_ONLY: (
+        "info",
+        "Egress is limited to the VPC: only the Lambda endpoint is reachable",
+    ),
+    NACL_BLOCKS_EGRESS: ("high", "A network ACL on the path blocks outbound TCP 443"),
+    NACL_BLOCKS_RETURN: ("high", "A network ACL on the path blocks the return traffic"),
 }
 
 # Codes about the subnets a function's $LATEST lists (fixed by moving the
@@ -56,6 +67,12 @@ SUBNET_CODES: Final = frozenset(
 ENDPOINT_CODES: Final = frozenset(
     {ENDPOINT_NOT_AVAILABLE, ENDPOINT_PRIVATE_DNS_OFF, ENDPOINT_SG_BLOCKS, ENDPOINT_VPC_DNS_OFF}
 )
+
+# Codes about the filters on the path (security-group egress, network ACLs):
+# no strategy fixes them; the planner blocks them with the exact rule to add.
+# A ``security-group-egress-vpc-only`` note (info) leaves the function healthy.
+FILTER_CODES: Final = frozenset({SG_EGRESS_BLOCKS, NACL_BLOCKS_EGRESS, NACL_BLOCKS_RETURN})
+NOTE_CODES: Final = frozenset({SG_EGRESS_VPC_ONLY})
 
 # Severities, most severe first (for sorting findings).
 SEVERITY_ORDER: Final[dict[str, int]] = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}

@@ -29,6 +29,7 @@ from remediator.domain.findings import (
     ALIAS_BROKEN,
     AZ_BELOW_MIN,
     ENDPOINT_CODES,
+    FILTER_CODES,
     LATEST_BROKEN_ALIAS_OK,
     SUBNET_CODES,
     SUBNET_MISSING,
@@ -121,6 +122,10 @@ def _plan_function(
         out[f.id] = _blocked(
             f, "remove or replace the missing subnets by hand; remediator will not guess"
         )
+    for f in latest:
+        problem = verdict.filter_problem(f.code) if f.code in FILTER_CODES else None
+        if problem is not None:
+            out[f.id] = _blocked(f, f"no strategy changes filters; by hand: {problem.manual}.")
     latest_fixed, latest_fix = not verdict.broken, None
     if subnet_fix and not missing and verdict.vpc_id is not None:
         fixed, latest_fix = _subnet_pass(b, ctx, subnet_fix, endpoint_fix, out)

@@ -1,0 +1,424 @@
+"""The filters on a function's path: its security groups' egress (stateful)
+and the network ACLs of every subnet the traffic crosses (stateless). Pure.
+
+Paths judged (the destinations of docs/findings.md, "Filters"):
+
+- a ``nat`` subnet reaches the internet: the function's groups must allow
+  egress TCP 443 to public space; the subnet's NACL must allow out TCP 443 to
+  the internet and in TCP 1024-65535 from it; the NAT gateway's subnet's NACL
+  must allow in 443 from the function's subnet, out 443 to the internet, in
+  1024-65535 from the internet and out 1024-65535 to the function's subnet;
+- an ``isolated`` subnet served by a usable Lambda endpoint reaches the
+  endpoint: the groups must allow 443 to the endpoint's groups, its subnets'
+  CIDRs or the VPC CIDR; the NACLs of the function's subnet and of the
+  endpoint's subnets must pass 443 one way and 1024-65535 back.
+
+Unknown means not judged, never a finding: a group not discovered, a prefix
+list not read, no NACL read in the region, a rule that covers only part of
+the destination or of the port range.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from remediator.diagnose.egress import IPV4_DEFAULT, RegionIndex
+from remediator.diagnose.endpoint import EndpointVerdict
+from remediator.domain.findings import (
+    NACL_BLOCKS_EGRESS,
+    NACL_BLOCKS_RETURN,
+    SG_EGRESS_BLOCKS,
+    SG_EGRESS_VPC_ONLY,
+)
+from remediator.domain.inventory import NetworkAcl, SecurityGroupRule, VpcConfig
+from remediator.domain.plan import SubnetEgress
+
+EPHEMERAL = (1024, 65535)
+HTTPS = (443, 443)
+_Net = ipaddress.IPv4Network | ipaddress.IPv6Network
+_PRIVATE = tuple(
+    ipaddress.ip_network(c)
+    for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8")
+)
+
+
+@dataclass(frozen=True)
+class FilterProblem:
+    """One filter that blocks a path: ``code`` (a filter finding code),
+    ``subnet_ids`` the function's subnets whose path it blocks, ``detail``
+    naming the group/NACL and rule, ``manual`` the exact rule to add."""
+
+    code: str
+    subnet_ids: tuple[str, ...]
+    detail: str
+    manual: str
+
+
+def _net(cidr: str) -> _Net | None:
+    try:
+        return ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return None
+
+
+def _covers(outer: _Net | None, inner: _Net | None) -> bool:
+    return (
+        outer is not None
+        and inner is not None
+        and outer.version == inner.version
+        and inner.subnet_of(outer)  # type: ignore[arg-type]
+    )
+
+
+def _sg_ports(rule: SecurityGroupRule) -> bool:
+    if rule.protocol == "-1":
+        return True
+    if rule.protocol not in ("tcp", "6"):
+        return False
+    low = rule.from_port if rule.from_port is not None else 0
+    high = rule.to_port if rule.to_port is not None else 65535
+    return low <= 443 <= high
+
+
+# --- security groups ---------------------------------------------------------
+
+
+def _is_public(net: _Net | None, vpc_net: _Net | None) -> bool:
+    """``net`` reaches some public IPv4 space (not only the VPC or private ranges)."""
+    if net is None or net.version != 4:
+        return False
+    if _covers(vpc_net, net):
+        return False
+    return not any(_covers(p, net) for p in _PRIVATE)
+
+
+def _rule_cidrs(index: RegionIndex, rule: SecurityGroupRule) -> tuple[list[str], bool]:
+    """The IPv4 CIDRs a rule names (its own and its known prefix lists'), and
+    whether it names a prefix list that was not read (unknown coverage)."""
+    cidrs = list(rule.cidrs)
+    unknown = False
+    known = {p.prefix_list_id: p for p in index.inv.prefix_lists}
+    for pl in rule.prefix_list_ids:
+        if pl in known:
+            cidrs.extend(known[pl].cidrs)
+        else:
+            unknown = True
+    return cidrs, unknown
+
+
+@dataclass(frozen=True)
+class _SgEgress:
+    internet: bool | None  # None: unknown
+    endpoint: bool | None
+    vpc_only: bool  # every 443 rule stays inside the VPC/private space
+
+
+def _sg_egress(
+    index: RegionIndex, config: VpcConfig, vpc_cidr: str, ep: EndpointVerdict
+) -> _SgEgress | None:
+    groups = [index.security_groups.get(g) for g in config.security_group_ids]
+    if not groups or any(g is None for g in groups):
+        return None
+    vpc_net = _net(vpc_cidr)
+    endpoint_nets: list[_Net | None] = []
+    endpoint_groups: set[str] = set()
+    if ep.endpoint is not None:
+        endpoint_groups = set(ep.endpoint.security_group_ids)
+        subs = [index.subnets.get(s) for s in ep.endpoint.subnet_ids]
+        endpoint_nets = [_net(s.cidr_block) if s and s.cidr_block else None for s in subs]
+    if not endpoint_nets or None in endpoint_nets:
+        endpoint_nets = [vpc_net]
+    internet: bool | None = False
+    endpoint: bool | None = False
+    any_443 = False
+    for group in groups:
+        assert group is not None
+        for rule in group.egress:
+            if not _sg_ports(rule):
+                continue
+            any_443 = True
+            cidrs, unknown = _rule_cidrs(index, rule)
+            nets = [_net(c) for c in cidrs]
+            if any(_is_public(n, vpc_net) for n in nets):
+                internet = True
+            elif unknown and internet is False:
+                internet = None
+            if set(rule.group_ids) & endpoint_groups or all(
+                any(_covers(n, e) for n in nets) for e in endpoint_nets
+            ):
+                endpoint = True
+            elif unknown and endpoint is False:
+                endpoint = None
+    return _SgEgress(internet, endpoint, vpc_only=any_443 and internet is False)
+
+
+def _sg_problems(
+    index: RegionIndex,
+    config: VpcConfig,
+    subnets: tuple[SubnetEgress, ...],
+    ep: EndpointVerdict,
+    vpc_cidr: str,
+) -> list[FilterProblem]:
+    sg = _sg_egress(index, config, vpc_cidr, ep)
+    if sg is None:
+        return []
+    groups = ", ".join(config.security_group_ids)
+    first = config.security_group_ids[0]
+    nat = tuple(s.subnet_id for s in subnets if s.egress == "nat")
+    isolated = tuple(s.subnet_id for s in subnets if s.egress == "isolated")
+    out: list[FilterProblem] = []
+    endpoint_serves = ep.usable and sg.endpoint is True
+    if ep.usable and sg.endpoint is None:
+        return out  # the endpoint path is unknown: nothing is judged
+    if nat and sg.internet is False:
+        scope = (
+            "egress on TCP 443 is limited to the VPC/private ranges"
+            if sg.vpc_only
+            else "no egress rule allows TCP 443 to a public destination"
+        )
+        if endpoint_serves and ep.endpoint is not None:
+            out.append(
+                FilterProblem(
+                    SG_EGRESS_VPC_ONLY,
+                    nat,
+                    f"{groups}: {scope}; Lambda API calls reach {ep.endpoint.vpc_endpoint_id} (private DNS), calls to the internet are blocked by the group (a deliberate control).",
+                    "",
+                )
+            )
+        else:
+            why = (
+                "and no usable Lambda interface endpoint serves the Lambda API: Lambda API calls hang."
+                if sg.vpc_only
+                else "; every call leaving the VPC hangs."
+            )
+            out.append(
+                FilterProblem(
+                    SG_EGRESS_BLOCKS,
+                    nat,
+                    f"{groups}: {scope} (missing rule: egress TCP 443 to {IPV4_DEFAULT})"
+                    + ("" if why.startswith(";") else " ")
+                    + why,
+                    f"add to {first} an egress rule: TCP 443 to {IPV4_DEFAULT}"
+                    + (
+                        " (or keep the VPC-only egress and create a Lambda interface endpoint with private DNS)"
+                        if sg.vpc_only
+                        else ""
+                    ),
+                )
+            )
+    # With a usable endpoint (private DNS active) every subnet's Lambda API
+    # calls go to the endpoint, NAT-routed ones included.
+    relying = tuple(sorted(nat + isolated))
+    if relying and ep.usable and ep.endpoint is not None and sg.endpoint is False:
+        target = ", ".join(ep.endpoint.security_group_ids) or vpc_cidr or "the endpoint"
+        out.append(
+            FilterProblem(
+                SG_EGRESS_BLOCKS,
+                relying,
+                f"{groups}: no egress rule allows TCP 443 to {ep.endpoint.vpc_endpoint_id} (its groups, its subnets or the VPC CIDR): Lambda API calls hang.",
+                f"add to {first} an egress rule: TCP 443 to {target}",
+            )
+        )
+    return out
+
+
+# --- network ACLs ------------------------------------------------------------
+
+
+def nacl_of(index: RegionIndex, subnet_id: str) -> NetworkAcl | None:
+    """The NACL of a subnet: the one associated with it, else its VPC's default."""
+    acls = index.inv.network_acls
+    for acl in acls:
+        if subnet_id in acl.subnet_ids:
+            return acl
+    subnet = index.subnets.get(subnet_id)
+    if subnet is None:
+        return None
+    return next((a for a in acls if a.is_default and a.vpc_id == subnet.vpc_id), None)
+
+
+def nacl_allows(
+    acl: NetworkAcl, egress: bool, peer: str, ports: tuple[int, int]
+) -> tuple[bool | None, str]:
+    """Whether ``acl`` passes TCP ``ports`` to (egress) or from (ingress)
+    ``peer``: lowest rule number first, the first rule covering the whole
+    peer and port range decides. A rule covering only part of them before
+    the decision makes a deny unknown (``None``). Returns the verdict and the
+    deciding rule (``*`` for the implicit final deny)."""
+    peer_net = _net(peer)
+    partial_allow = False
+    for e in sorted((e for e in acl.entries if e.egress == egress), key=lambda e: e.rule_number):
+        if e.protocol not in ("-1", "6", "tcp"):
+            continue
+        if not e.cidr_block:
+            continue
+        net = _net(e.cidr_block)
+        if net is None or peer_net is None or net.version != peer_net.version:
+            continue
+        if e.protocol == "-1" or (e.port_from is None and e.port_to is None):
+            low, high = 0, 65535
+        else:
+            low = e.port_from if e.port_from is not None else 0
+            high = e.port_to if e.port_to is not None else 65535
+        full = _covers(net, peer_net) and low <= ports[0] and ports[1] <= high
+        overlaps = net.overlaps(peer_net) and low <= ports[1] and ports[0] <= high
+        action = e.rule_action.lower()
+        rule = f"rule {e.rule_number} ({action} {e.cidr_block})"
+        if full:
+            if action == "allow":
+                return True, rule
+            return (None if partial_allow else False), rule
+        if overlaps and action == "allow":
+            partial_allow = True
+    return (None if partial_allow else False), "*"
+
+
+@dataclass(frozen=True)
+class _Check:
+    subnet_id: str  # the subnet whose NACL is checked
+    egress: bool
+    peer: str
+    ports: tuple[int, int]
+    code: str
+
+
+def _manual(acl: NetworkAcl, c: _Check, rule: str) -> str:
+    direction = "an outbound" if c.egress else "an inbound"
+    number = rule.split()[1] if rule.startswith("rule ") else "32767"
+    ports = f"{c.ports[0]}" if c.ports[0] == c.ports[1] else f"{c.ports[0]}-{c.ports[1]}"
+    way = "to" if c.egress else "from"
+    return f"add to {acl.network_acl_id} {direction} rule before rule {number}: allow TCP {ports} {way} {c.peer}"
+
+
+def _path_checks(
+    index: RegionIndex, s: SubnetEgress, ep: EndpointVerdict
+) -> list[list[_Check]] | None:
+    """The alternatives (any one passing is enough) of the checks on the
+    path of subnet ``s``; ``None`` when its path is not judged here."""
+    sub = index.subnets.get(s.subnet_id)
+    if sub is None or not sub.cidr_block:
+        return None
+    if s.egress == "nat" and s.target and s.target in index.nats:
+        nat_subnet = index.nats[s.target].subnet_id
+        checks = [
+            _Check(s.subnet_id, True, IPV4_DEFAULT, HTTPS, NACL_BLOCKS_EGRESS),
+            _Check(s.subnet_id, False, IPV4_DEFAULT, EPHEMERAL, NACL_BLOCKS_RETURN),
+        ]
+        if nat_subnet != s.subnet_id:
+            checks += [
+                _Check(nat_subnet, False, sub.cidr_block, HTTPS, NACL_BLOCKS_EGRESS),
+                _Check(nat_subnet, True, IPV4_DEFAULT, HTTPS, NACL_BLOCKS_EGRESS),
+                _Check(nat_subnet, False, IPV4_DEFAULT, EPHEMERAL, NACL_BLOCKS_RETURN),
+                _Check(nat_subnet, True, sub.cidr_block, EPHEMERAL, NACL_BLOCKS_RETURN),
+            ]
+        return [checks]
+    if s.egress == "isolated" and ep.usable and ep.endpoint is not None:
+        alternatives: list[list[_Check]] = []
+        for eid in ep.endpoint.subnet_ids:
+            esub = index.subnets.get(eid)
+            if esub is None or not esub.cidr_block:
+                return None
+            if eid == s.subnet_id:
+                return []  # same subnet: no NACL in between
+            alternatives.append(
+                [
+                    _Check(s.subnet_id, True, esub.cidr_block, HTTPS, NACL_BLOCKS_EGRESS),
+                    _Check(eid, False, sub.cidr_block, HTTPS, NACL_BLOCKS_EGRESS),
+                    _Check(eid, True, sub.cidr_block, EPHEMERAL, NACL_BLOCKS_RETURN),
+                    _Check(s.subnet_id, False, esub.cidr_block, EPHEMERAL, NACL_BLOCKS_RETURN),
+                ]
+            )
+        return alternatives or None
+    return None
+
+
+def _failures(
+    index: RegionIndex, checks: list[_Check]
+) -> list[tuple[_Check, NetworkAcl, str]] | None:
+    """The failing checks of one alternative; ``None`` when one is unknown."""
+    out: list[tuple[_Check, NetworkAcl, str]] = []
+    for c in checks:
+        acl = nacl_of(index, c.subnet_id)
+        if acl is None:
+            return None
+        ok, rule = nacl_allows(acl, c.egress, c.peer, c.ports)
+        if ok is None:
+            return None
+        if not ok:
+            out.append((c, acl, rule))
+    return out
+
+
+def _nacl_problems(
+    index: RegionIndex, subnets: tuple[SubnetEgress, ...], ep: EndpointVerdict
+) -> list[FilterProblem]:
+    if not index.inv.network_acls:
+        return []
+    found: dict[tuple[str, str, str], tuple[set[str], str]] = {}
+    for s in subnets:
+        alternatives = _path_checks(index, s, ep)
+        if not alternatives:
+            continue
+        results = [_failures(index, alt) for alt in alternatives]
+        if any(r is None or not r for r in results):
+            continue  # unknown, or some alternative passes
+        first = results[0]
+        assert first is not None
+        for c, acl, rule in first:
+            kind = "outbound" if c.egress else "inbound"
+            ports = f"{c.ports[0]}" if c.ports[0] == c.ports[1] else f"{c.ports[0]}-{c.ports[1]}"
+            way = "to" if c.egress else "from"
+            where = f"{acl.network_acl_id} of {c.subnet_id}"
+            detail = f"{where}: {kind} TCP {ports} {way} {c.peer} is denied by {'the final * deny' if rule == '*' else rule}"
+            key = (c.code, detail, _manual(acl, c, rule))
+            found.setdefault(key, (set(), detail))[0].add(s.subnet_id)
+    by_code: dict[str, tuple[set[str], list[str], list[str]]] = {}
+    for (code, detail, manual), (sids, _) in sorted(found.items()):
+        entry = by_code.setdefault(code, (set(), [], []))
+        entry[0].update(sids)
+        entry[1].append(detail)
+        if manual not in entry[2]:
+            entry[2].append(manual)
+    return [
+        FilterProblem(code, tuple(sorted(sids)), "; ".join(details) + ".", "; ".join(manuals))
+        for code, (sids, details, manuals) in sorted(by_code.items())
+    ]
+
+
+def judged_subnets(subnets: tuple[SubnetEgress, ...], ep: EndpointVerdict) -> tuple[str, ...]:
+    """The subnets whose path the filters are judged on: NAT-routed ones, and
+    isolated ones when a usable Lambda endpoint serves them."""
+    return tuple(
+        s.subnet_id for s in subnets if s.egress == "nat" or (s.egress == "isolated" and ep.usable)
+    )
+
+
+def judge_filters(
+    index: RegionIndex,
+    config: VpcConfig,
+    subnets: tuple[SubnetEgress, ...],
+    ep: EndpointVerdict,
+    vpc_id: str | None,
+) -> tuple[FilterProblem, ...]:
+    """Every filter that blocks a path of ``config``, sorted by code."""
+    if vpc_id is None:
+        return ()
+    vpc = index.vpcs.get(vpc_id)
+    vpc_cidr = str(getattr(vpc, "cidr_block", "") or "")
+    problems = _sg_problems(index, config, subnets, ep, vpc_cidr)
+    problems += _nacl_problems(index, subnets, ep)
+    merged: dict[str, FilterProblem] = {}
+    for p in problems:
+        seen = merged.get(p.code)
+        merged[p.code] = (
+            p
+            if seen is None
+            else FilterProblem(
+                p.code,
+                tuple(sorted(set(seen.subnet_ids) | set(p.subnet_ids))),
+                f"{seen.detail} {p.detail}",
+                "; ".join(m for m in (seen.manual, p.manual) if m),
+            )
+        )
+    return tuple(merged[c] for c in sorted(merged))
