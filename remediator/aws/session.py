@@ -91,7 +91,8 @@ def client_factory(
 ) -> ClientFactory:
     """The one way remediator makes a client from a session. A region name
     AWS does not know is ``BadInput``; any other failure to make the client
-    is a one-line ``AwsAccessError``."""
+    is a one-line ``AwsAccessError``; an endpoint URL botocore cannot use
+    (``notaurl``, ``http://[::1``) is ``BadInput``."""
     made = CONFIGS[config]()
 
     def make(service: str, region: str) -> Any:
@@ -106,6 +107,13 @@ def client_factory(
             ) from exc
         except ProfileNotFound as exc:
             raise profile_not_found(exc, None) from exc
+        except ValueError as exc:  # botocore's own check of the endpoint URL
+            if endpoint_url is None:
+                raise
+            raise errors.BadInput(
+                f"--endpoint-url {endpoint_url!r} is not a URL AWS calls can go to ({one_line(str(exc))}).",
+                hint="Pass a full URL such as http://localhost:5055, or leave it out.",
+            ) from exc
         except BotoCoreError as exc:
             raise errors.AwsAccessError(
                 f"Cannot create the AWS {service} client for {region}: {one_line(str(exc))}",

@@ -160,6 +160,13 @@ def test_the_client_factory_refuses_a_bad_region_name() -> None:
         make("ec2", "us east 1")
 
 
+@pytest.mark.parametrize("url", ["notaurl", "http://[::1"])
+def test_the_client_factory_refuses_an_endpoint_url_it_cannot_use(url: str) -> None:
+    make = session.client_factory(boto3.Session(region_name=REGION), endpoint_url=url)
+    with pytest.raises(domain_errors.BadInput, match="--endpoint-url"):
+        make("ec2", REGION)
+
+
 def test_one_lock_constructor_for_files_and_tables(tmp_path: Path) -> None:
     assert lock_for(None, tmp_path, None, REGION) == FileLock(tmp_path)
     made: list[tuple[str, str]] = []
