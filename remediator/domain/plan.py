@@ -96,13 +96,35 @@ class FunctionSummary(Frozen):
     exempt_reason: str | None = None
 
 
+class WorkloadInterface(Frozen):
+    """A network interface in a subnet whose egress a change changes: a
+    workload that gains (or loses) egress with it."""
+
+    network_interface_id: str
+    subnet_id: str
+    interface_type: str = "interface"
+    instance_id: str = ""
+
+
+def _empty(value: object) -> bool:
+    return not value
+
+
 class BlastRadius(Frozen):
-    """What else a change touches besides its target."""
+    """What else a change touches besides its target.
+
+    ``network_interfaces``: for a route change, the interfaces in the subnets
+    the table serves other than Lambda's own (instances, NAT gateways, load
+    balancers, endpoints…), sorted by id; ``lambda_interfaces``: how many
+    Lambda (Hyperplane) interfaces are there too. Both are left out of the
+    plan JSON when empty, so plans without them keep their bytes."""
 
     route_tables: tuple[str, ...] = ()
     subnet_ids: tuple[str, ...] = ()
     functions: tuple[str, ...] = ()
     note: str = ""
+    network_interfaces: tuple[WorkloadInterface, ...] = Field(default=(), exclude_if=_empty)
+    lambda_interfaces: int = Field(default=0, ge=0, exclude_if=_empty)
 
 
 class Fingerprint(Frozen):

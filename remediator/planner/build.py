@@ -245,6 +245,7 @@ def _place(
             blast=c.blast,
             depends_on=c.depends_on,
             fixes=fixes,
+            key=c.key,
         )
         for c in proposal.changes
     ]
