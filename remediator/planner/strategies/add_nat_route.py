@@ -10,8 +10,8 @@ destinations remediator judges (``routing.SAMPLES``) decide the fix:
   blackhole; a deleted, failed or private NAT; a NAT without internet; a NAT
   instance that does not forward; peering): one change per broken winner,
   repointing that route at the NAT (``0.0.0.0/0``, ``0.0.0.0/1`` +
-  ``128.0.0.0/1``, ``52.0.0.0/8``…), in destination order, each after the
-  one before it. A route that no destination takes is never added or edited;
+  ``128.0.0.0/1``, ``52.0.0.0/8``…). A route that no destination takes is
+  never added or edited;
 * a winner to an internet gateway, through an endpoint (a firewall), to a
   target remediator does not judge (transit gateway, VGW…), a prefix-list
   route, or a mix of routes and destinations without one: blocked, naming
@@ -264,9 +264,11 @@ def _choose(ctx: Context) -> list[_Choice] | Blocked:
 
 
 def _route_changes(ctx: Context, choice: _Choice) -> list[ProposedChange]:
-    """The table's changes in apply order: one per route (the default
-    route's change keeps the id it has always had), each after the one
-    before it."""
+    """The table's changes, one per route in destination order (the default
+    route's change keeps the id it has always had). They do not depend on
+    each other: each repairs the destinations its route wins, so one applied
+    without the other is a partial repair, never a new break; the plan
+    orders them by target and id, like every change."""
     rt, blast, shared, nat, fix = choice
     rt_id = rt.route_table_id
     subnets = ctx.region_index.subnets
@@ -302,7 +304,6 @@ def _route_changes(ctx: Context, choice: _Choice) -> list[ProposedChange]:
                 reason=f"{rt_id}: {verb} {dest} -> {nat.nat_gateway_id} ({nat_az}) so {targets} reach the internet{wins}.",
                 fp=fingerprint(state),
                 blast=blast,
-                depends_on=(ctx.change_id(kinds.PUT_NAT_ROUTE, rt_id, out[-1].key),) if out else (),
                 key=key,
             )
         )
