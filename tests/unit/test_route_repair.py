@@ -150,7 +150,7 @@ CASES: list[
         (),
         {},
         [],
-        "128.0.0.0/1 -> nat-gone) and none for others",
+        "(128.0.0.0/1 -> nat-gone) and no route for others (3.5.0.1",
     ),
     (
         "shared-table-repaired-by-the-built-in-policy",

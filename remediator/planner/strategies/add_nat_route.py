@@ -83,12 +83,10 @@ def _interfaces(index: RegionIndex, subnets: Sequence[str]) -> tuple[list[Worklo
     """The non-Lambda interfaces in ``subnets`` (sorted by id) and how many
     Lambda interfaces are there too: the workloads whose egress the route
     change changes."""
-    wanted = set(subnets)
     shown: list[WorkloadInterface] = []
     lambdas = 0
-    for eni in index.inv.network_interfaces:
-        if eni.subnet_id not in wanted:
-            continue
+    by_subnet = index.enis_by_subnet
+    for eni in (e for s in subnets for e in by_subnet.get(s, ())):
         if is_lambda_interface(eni):
             lambdas += 1
             continue
@@ -179,7 +177,7 @@ def table_fix(index: RegionIndex, rt: RouteTable, vpc_id: str) -> _Fix | Blocked
     if unmatched and broken:
         shown = ", ".join(f"{r.destination} -> {r.target}" for r in broken)
         return Blocked(
-            f"{rt_id} has routes that win over 0.0.0.0/0 for public destinations ({shown}) and none for others ({', '.join(unmatched)}): a default route would not carry that traffic; repair the table by hand"
+            f"{rt_id}: broken routes win for some public destinations ({shown}) and no route for others ({', '.join(unmatched)}): a default route alone would not carry the traffic those routes take; repair the table by hand"
         )
     if unmatched:
         return _Fix((), add=True)
