@@ -13,8 +13,12 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from remediator.changes import registry
+from remediator.diagnose import RegionIndex
+from remediator.diagnose.routing import SAMPLES, winner
 from remediator.domain.findings import NAT_BROKEN, PUBLIC_ALL
 from remediator.domain.inventory import NetworkInterface, RegionInventory, Route
 from remediator.domain.plan import Finding, WorkloadInterface
@@ -373,3 +377,63 @@ def test_public_texts_keep_their_words_for_a_default_route() -> None:
 )
 def test_nat_broken_text_names_the_winning_route(routes: tuple[Route, ...], words: str) -> None:
     assert words in _finding(plan_of(world(*routes)), NAT_BROKEN).detail
+
+
+# ------------------------------------------------- applied, the fix is real
+
+DESTS = ("0.0.0.0/0", "0.0.0.0/1", "128.0.0.0/1", "52.0.0.0/8", "3.0.0.0/8", "192.0.0.0/2")
+TARGETS = (
+    ("nat-gone", "blackhole"),
+    ("nat-failed", "active"),
+    (fx.nat_id(A, "b"), "active"),  # a working NAT in the other AZ
+    ("pcx-1", "active"),
+    ("tgw-1", "active"),
+    (IGW, "active"),
+)
+
+
+def _applied(w: RegionInventory, p: Plan) -> RegionInventory:
+    """``w`` with the plan's route changes made, as AWS would make them."""
+    rt = next(t for t in w.route_tables if t.route_table_id == "rtb-x")
+    routes = {x.destination: x for x in rt.routes}
+    for c in p.changes:
+        assert c.kind == ROUTE and c.target == "rtb-x"
+        dest = c.after.DestinationCidrBlock
+        assert (dest in routes) is (c.before is not None)  # ReplaceRoute vs CreateRoute
+        routes[dest] = r(dest, c.after.NatGatewayId)
+    return fx.add(w, rt.model_copy(update={"routes": tuple(routes.values())}))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(DESTS), st.sampled_from(range(len(TARGETS))), min_size=0, max_size=4
+    )
+)
+def test_a_planned_route_repair_leaves_the_subnet_nat_routed(chosen: dict[str, int]) -> None:
+    routes = tuple(r(d, *TARGETS[t]) for d, t in sorted(chosen.items()))
+    w = world(*routes, extra=(FAILED_NAT,))
+    p = plan_of(w)
+    before = RegionIndex(fx.add(w, fx.function("fn", ["subnet-x"]))).classify("subnet-x")
+    if before.egress in ("nat", "public", "other"):
+        assert p.changes == ()
+        return
+    if not p.changes:
+        assert all(f.status == "blocked" for f in subnet_findings(p))
+        return
+    # every change touches a route that wins for a public destination (or
+    # adds the default route where none wins), and the result works
+    index = RegionIndex(w)
+    rt = next(t for t in w.route_tables if t.route_table_id == "rtb-x")
+    wins = {a: winner(index, rt, a) for a in SAMPLES}
+    winners = {x.destination for x in wins.values() if x is not None}
+    for c in p.changes:
+        dest = c.after.DestinationCidrBlock
+        if c.before is None:  # an added default route carries what no route wins
+            assert dest == "0.0.0.0/0" and None in wins.values()
+        else:
+            assert dest in winners
+    fixed = _applied(fx.add(w, fx.function("fn", ["subnet-x"])), p)
+    assert RegionIndex(fixed).classify("subnet-x").egress == "nat"
+    again = plan_of(fixed)
+    assert again.changes == () and subnet_findings(again) == []
