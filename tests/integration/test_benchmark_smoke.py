@@ -54,6 +54,8 @@ def test_benchmark_runs_and_ec2_calls_do_not_depend_on_the_number_of_functions(
         apply_contended=30,
         vpcs=2,
         latency_ms=2,
+        auto_targets=2,
+        auto_functions=6,
         say=messages.append,
     )
 
@@ -83,6 +85,11 @@ def test_benchmark_runs_and_ec2_calls_do_not_depend_on_the_number_of_functions(
         assert row["api_calls"]["resourcegroupstaggingapi:GetResources"] == 1
     assert written["latency_ms"] == 2 and "latency added in front of moto: 2" in doc["table"]
     assert written["targets"]["ec2_calls_constant[default]"]["met"] is True
+
+    fleet = written["auto"]
+    assert fleet["targets"] == 2 and fleet["concurrency"] == 8
+    assert fleet["wall_seconds"] > 0 and fleet["sum_target_seconds"] > 0
+    assert written["targets"]["auto_peak_mb"]["met"] is not None
 
     assert [a["failures"] for a in written["apply"]] == [0] * len(written["apply"])
     contended = [a for a in written["apply"] if a["neighbour_rate"]]
