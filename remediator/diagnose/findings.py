@@ -348,7 +348,16 @@ def _diagnose(inventory: Inventory, policy: Policy, indexes: Sequence[RegionInde
             latest = judge_config(index, fn.vpc_config)
             if settings.exempt:
                 reason = settings.exempt_reason or "exempt by policy"
-                summaries.append(_summary(region, fn, "exempt", latest, exempt_reason=reason))
+                summaries.append(
+                    _summary(
+                        region,
+                        fn,
+                        "exempt",
+                        latest,
+                        exempt_reason=reason,
+                        **_seen_tags(policy, fn),
+                    )
+                )
                 continue
             fn_findings = _config_findings(region, fn, latest, settings, "$LATEST")
             fn_findings += _alias_findings(region, index, fn, latest)
@@ -363,10 +372,19 @@ def _diagnose(inventory: Inventory, policy: Policy, indexes: Sequence[RegionInde
             else:
                 status = "healthy"
             ids = tuple(f.id for f in fn_findings)
-            summaries.append(_summary(region, fn, status, latest, finding_ids=ids))
+            summaries.append(
+                _summary(region, fn, status, latest, finding_ids=ids, **_seen_tags(policy, fn))
+            )
     findings.sort(key=lambda f: (f.region, f.function, f.qualifier, f.code))
     summaries.sort(key=lambda s: (s.region, s.name))
     return Diagnosis(tuple(findings), tuple(summaries))
+
+
+def _seen_tags(policy: Policy, fn: Function) -> dict[str, Any]:
+    """``policy_tags`` for a summary when the function carries any of the
+    tags the rules match on (nothing otherwise: the field stays unset)."""
+    seen = policy.policy_tags(fn.tags) if fn.tags else {}
+    return {"policy_tags": seen} if seen else {}
 
 
 def _summary(

@@ -94,6 +94,12 @@ class FunctionSummary(Frozen):
     availability_zones: tuple[str, ...] = ()
     finding_ids: tuple[str, ...] = ()
     exempt_reason: str | None = None
+    # The function's tags that the policy's rules match on, as the plan saw
+    # them: apply re-reads them live before the first write and refuses a
+    # target whose rules would now match differently (docs/policy.md).
+    # Left out of the JSON when empty, so plans of untagged fleets keep their
+    # shape.
+    policy_tags: dict[str, str] = Field(default_factory=dict, exclude_if=lambda tags: not tags)
 
 
 class WorkloadInterface(Frozen):
