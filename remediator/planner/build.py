@@ -22,6 +22,7 @@ from remediator import __version__
 from remediator.changes import registry as kinds
 from remediator.changes.registry import Change
 from remediator.diagnose import RegionIndex, diagnose, judge_config
+from remediator.diagnose.filters import VPC_ONLY, FilterProblem
 from remediator.diagnose.findings import Diagnosis
 from remediator.domain.base import gc_paused
 from remediator.domain.canonical import canonical
@@ -125,7 +126,7 @@ def _plan_function(
     for f in latest:
         problem = verdict.filter_problem(f.code) if f.code in FILTER_CODES else None
         if problem is not None:
-            out[f.id] = _blocked(f, f"no strategy changes filters; by hand: {problem.manual}.")
+            _filter_pass(b, ctx, f, problem, out)
     latest_fixed, latest_fix = not verdict.broken, None
     if subnet_fix and not missing and verdict.vpc_id is not None:
         fixed, latest_fix = _subnet_pass(b, ctx, subnet_fix, endpoint_fix, out)
@@ -156,6 +157,27 @@ def _plan_function(
         elif f.code == LATEST_BROKEN_ALIAS_OK:
             out[f.id] = f.model_copy(update={"status": "info"})
     return [out[f.id] for f in findings]
+
+
+def _filter_pass(
+    b: _Builder, ctx: Context, f: Finding, problem: FilterProblem, out: dict[str, Finding]
+) -> None:
+    """A filter finding: blocked with the exact rule to add, except egress
+    deliberately limited to the VPC, which the Lambda endpoint path serves
+    when the policy lists ``lambda-endpoint`` (remediator never edits the
+    customer's security groups or network ACLs)."""
+    manual = f"no strategy changes filters; by hand: {problem.manual}."
+    if problem.cause != VPC_ONLY or LAMBDA_ENDPOINT.name not in ctx.settings.strategies:
+        out[f.id] = _blocked(f, manual)
+        return
+    _settle(
+        b,
+        LAMBDA_ENDPOINT,
+        LAMBDA_ENDPOINT.propose(ctx, [f]),
+        [f],
+        out,
+        lambda reason, f: f"{LAMBDA_ENDPOINT.name}: {reason}. By hand: {problem.manual}.",
+    )
 
 
 def _subnet_pass(
