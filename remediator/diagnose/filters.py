@@ -5,9 +5,12 @@ Paths judged (the destinations of docs/findings.md, "Filters"):
 
 - a ``nat`` subnet reaches the internet: the function's groups must allow
   egress TCP 443 to public space; the subnet's NACL must allow out TCP 443 to
-  the internet and in TCP 1024-65535 from it; the NAT gateway's subnet's NACL
-  must allow in 443 from the function's subnet, out 443 to the internet, in
-  1024-65535 from the internet and out 1024-65535 to the function's subnet;
+  the internet and in TCP 1024-65535 from it; every hop (``hops``: NAT
+  gateway, NAT instance, firewall endpoint, followed subnet by subnet) must
+  pass it: its subnet's NACL in 443 from the traffic's source (the function's
+  subnet, or after a NAT the NAT's subnet), out 443 to the internet, in
+  1024-65535 from the internet and out 1024-65535 to the source; a NAT
+  instance's groups in 443 from the source and egress 443 to public space;
 - an ``isolated`` subnet served by a usable Lambda endpoint reaches the
   endpoint: the groups must allow 443 to the endpoint's groups, its subnets'
   CIDRs or the VPC CIDR; the NACLs of the function's subnet and of the
