@@ -321,16 +321,15 @@ def hops(index: RegionIndex, s: SubnetEgress) -> tuple[Hop, ...] | None:
     for _ in range(MAX_HOPS):
         if target.startswith("igw-"):
             return tuple(out)
-        hop = _hop(index, target, client, from_function)
+        hop = _hop(index, target, client, from_function) if client else None
         if hop is None:
             return None
         out.append(hop)
-        home = index.subnets.get(hop.subnet_id)
-        if home is None or not home.cidr_block:
-            return None
         if hop.kind != FIREWALL:
             # a NAT rewrites the source to its own address in its subnet
-            client, from_function = home.cidr_block, False
+            # (needed only if another hop follows)
+            home = index.subnets.get(hop.subnet_id)
+            client, from_function = (home.cidr_block if home else ""), False
         onward = index.classify(hop.subnet_id)
         if onward.egress not in ("public", "nat"):
             return None

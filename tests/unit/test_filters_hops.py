@@ -688,3 +688,14 @@ def test_vpc_only_cause_is_recorded_only_for_vpc_limited_egress() -> None:
         assert isinstance(config, VpcConfig)
         problem = judge_config(RegionIndex(world), config).filter_problem(codes.SG_EGRESS_BLOCKS)
         assert problem is not None and problem.cause == cause
+
+
+def test_a_nat_subnet_without_a_cidr_still_judges_the_function_subnet() -> None:
+    """The NAT's own CIDR matters only for a hop after it: the function's
+    subnet and the NAT's subnet are judged without it (as before hops)."""
+    world = with_fn(lone(fx.vpc_world(A, "ab"), X, X_CIDR, fx.default_route(NAT)))
+    pub = next(s for s in world.subnets if s.subnet_id == PUB_A)
+    world = fx.add(world, pub.model_copy(update={"cidr_block": ""}))
+    world = with_acls(world, acl("acl-x", (X,), entry(100, True, ports=HTTPS)))
+    found, status = run(world)
+    assert set(found) == {codes.NACL_BLOCKS_RETURN} and status == "affected"
