@@ -2,7 +2,10 @@
 strategies and place their proposals; order the changes, apply the cap and
 assemble the plan. Pure: the same inputs give the same plan, byte for byte.
 
-Per function, three passes, each over findings still open on it:
+Per function, filter findings first (``_filter_pass``: blocked with the
+exact rule to add; egress deliberately limited to the VPC goes to
+``lambda-endpoint`` when the policy lists it), then three passes, each over
+findings still open on it:
 
 1. subnet findings of ``$LATEST``: the policy's strategies in order, the
    first proposal wins; with none, every subnet finding is blocked with the
