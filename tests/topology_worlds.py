@@ -23,6 +23,7 @@ and executor run unchanged and see what they would see on AWS.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -1117,7 +1118,7 @@ def _moved(subnets: frozenset[str] = PRIVATE) -> tuple[Fact, ...]:
     return (Subnets("fn", subnets), Subnets("ok", PRIVATE))
 
 
-WORLDS: tuple[World, ...] = (
+_ROWS: tuple[World, ...] = (
     World(
         "textbook",
         "private+nat",
@@ -1663,3 +1664,62 @@ WORLDS: tuple[World, ...] = (
         asserted="the firewall subnet routes back to its own endpoint: no egress, dropped",
     ),
 )
+
+# What moto cannot show for a whole family (added to each row's own note).
+FAMILY_NOTES = {
+    "nat-instance": "moto does not copy an instance's SourceDestCheck to its interface "
+    "(AWS does): both are set",
+    "firewall": "moto has no Network Firewall: a GatewayLoadBalancer endpoint of a made-up "
+    "service stands for it (only its routes are judged)",
+    "ipv6": "moto drops Ipv6AllowedForDualStack: Lambda answers rewritten to carry it "
+    "(sticky, as on AWS); the executor's updates are checked never to turn it off",
+}
+
+
+def _noted(world: World) -> World:
+    note = FAMILY_NOTES.get(world.family, "")
+    both = "; ".join(n for n in (world.simulated, note) if n)
+    return dataclasses.replace(world, simulated=both)
+
+
+WORLDS: tuple[World, ...] = tuple(_noted(w) for w in _ROWS)
+
+
+def _describe(fact: Fact) -> str:
+    if isinstance(fact, Subnets):
+        return f"{fact.function} lists exactly {{{', '.join(sorted(fact.subnets))}}}"
+    if isinstance(fact, Route):
+        return f"{fact.table} {fact.destination} -> {fact.target or 'none'}"
+    if isinstance(fact, LambdaEndpoint):
+        return f"{fact.vpc} has a Lambda endpoint with private DNS"
+    return f"{fact.function} keeps Ipv6AllowedForDualStack"
+
+
+def docs_table() -> str:
+    """The "Topologies tested" table of docs/findings.md, from the rows."""
+    lines = [
+        "| family | world | what is asserted | simulated (moto cannot show it) |",
+        "|---|---|---|---|",
+    ]
+    first = {w.family: i for i, w in reversed(list(enumerate(WORLDS)))}
+    for w in sorted(WORLDS, key=lambda w: first[w.family]):
+        statuses = ", ".join(
+            f"{name}: {fn.before}"
+            + (f" ({', '.join(f'`{c}`' for c in sorted(fn.codes))})" if fn.codes else "")
+            + (f" -> {fn.after}" if fn.after and fn.after != fn.before else "")
+            for name, fn in w.functions.items()
+        )
+        if w.kinds:
+            plan = "plan: " + ", ".join(f"`{k}`" for k in sorted(w.kinds))
+        elif w.blocked:
+            plan = "blocked"
+        else:
+            plan = "no change"
+        status = f" **xfail**: {w.xfail}." if w.xfail else ""
+        if w.post:
+            plan += "; after apply: " + "; ".join(_describe(f) for f in w.post)
+        lines.append(
+            f"| {w.family} | {w.name} | {statuses}; {plan}. {w.asserted}.{status} "
+            f"| {w.simulated or '-'} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -45,6 +45,7 @@ from tests.topology_worlds import (
     Subnets,
     Views,
     World,
+    docs_table,
 )
 
 NOW = "2026-01-01T00:00:00Z"
@@ -279,3 +280,12 @@ def test_topology(world: World, env: Env, tmp_path: Path) -> None:
     after = _statuses(again)
     for name, fn in world.functions.items():
         assert after[name] == (fn.after or fn.before), (name, [f.code for f in again.findings])
+
+
+def test_docs_list_every_topology() -> None:
+    """docs/findings.md's "Topologies tested" table is the rows' own table."""
+    docs = (Path(__file__).parents[2] / "docs" / "findings.md").read_text()
+    assert "## Topologies tested" in docs
+    assert docs_table() in docs, (
+        "regenerate the table: python -c 'from tests.topology_worlds import docs_table; print(docs_table())'"
+    )
