@@ -352,7 +352,9 @@ class Builder:
 
     def sg(self, name: str, vpc: str, egress: str = "all", *, ingress_from: str = "") -> str:
         """A security group. ``egress``: ``all`` (AWS's default rule), ``vpc``
-        (only TCP 443 to the VPC CIDR), ``http`` (only TCP 80 anywhere).
+        (only TCP 443 to the VPC CIDR), ``http`` (only TCP 80 anywhere),
+        ``443`` (only TCP 443 anywhere), ``pl:<name>`` (only TCP 443 to that
+        prefix list), ``none`` (no egress rule at all).
         ``ingress_from``: allow TCP 443 from that group (an endpoint's group)."""
         group = self.ec2.create_security_group(
             GroupName=name, Description=name, VpcId=self.id(vpc)
@@ -363,19 +365,15 @@ class Builder:
                 GroupId=group,
                 IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
             )
-            cidr = self.cidr(vpc) if egress == "vpc" else "0.0.0.0/0"
-            port = 443 if egress == "vpc" else 80
-            self.ec2.authorize_security_group_egress(
-                GroupId=group,
-                IpPermissions=[
-                    {
-                        "IpProtocol": "tcp",
-                        "FromPort": port,
-                        "ToPort": port,
-                        "IpRanges": [{"CidrIp": cidr}],
-                    }
-                ],
-            )
+        if egress not in ("all", "none"):
+            port = 80 if egress == "http" else 443
+            rule: dict[str, Any] = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port}
+            if egress.startswith("pl:"):
+                rule["PrefixListIds"] = [{"PrefixListId": self.id(egress[3:])}]
+            else:
+                cidr = self.cidr(vpc) if egress == "vpc" else "0.0.0.0/0"
+                rule["IpRanges"] = [{"CidrIp": cidr}]
+            self.ec2.authorize_security_group_egress(GroupId=group, IpPermissions=[rule])
         if ingress_from:
             self.ec2.authorize_security_group_ingress(
                 GroupId=group,
@@ -1091,6 +1089,54 @@ def w_firewall_loop(b: Builder) -> None:
     _fn_x(b, with_private=True)
 
 
+def w_pl_default_vs_cidr(b: Builder) -> None:
+    shop(b)
+    b.prefix_list("pl-all", ["0.0.0.0/0"])
+    _extra(b, {"0.0.0.0/0": "nat", "pl:pl-all": "igw"})
+    _fn_x(b)
+
+
+def w_sg_443_only(b: Builder) -> None:
+    shop(b)
+    b.sg("web", "v", "443")
+    b.function("fn", ["priv-a", "priv-b"], ["web"])
+
+
+def w_sg_prefix_list(b: Builder) -> None:
+    shop(b)
+    b.prefix_list("pl-internet", ["0.0.0.0/1", "128.0.0.0/1"])
+    b.sg("plsg", "v", "pl:pl-internet")
+    b.function("fn", ["priv-a", "priv-b"], ["plsg"])
+
+
+def w_sg_two_groups(b: Builder) -> None:
+    shop(b)
+    b.sg("closed", "v", "none")
+    b.sg("web", "v", "443")
+    b.function("fn", ["priv-a", "priv-b"], ["closed", "web"])
+
+
+def w_sg_no_egress(b: Builder) -> None:
+    shop(b)
+    bystander(b)
+    b.sg("closed", "v", "none")
+    b.function("fn", ["priv-a", "priv-b"], ["closed"])
+
+
+def w_nacl_endpoint_subnet(b: Builder) -> None:
+    b.vpc("v", dns=True)
+    b.subnet("iso-a", "v", "a")
+    b.subnet("iso-b", "v", "b")
+    b.subnet("ep-a", "v", "a")
+    b.subnet("ep-b", "v", "b")
+    b.sg("sg", "v")
+    b.sg("ep", "v", ingress_from="sg")
+    b.lambda_endpoint("lep", "v", ["ep-a", "ep-b"], "ep")
+    deny = NaclRule(90, egress=False, ports=(443, 443), action="deny")
+    b.nacl("acl", "v", ["ep-a", "ep-b"], [deny, ALL_IN, ALL_OUT])
+    b.function("fn", ["iso-a", "iso-b"], ["sg"])
+
+
 BLACKHOLE = (
     "DescribeRouteTables rewritten: routes to the deleted NAT are `blackhole` (moto: active)"
 )
@@ -1662,6 +1708,54 @@ _ROWS: tuple[World, ...] = (
         MOVE,
         post=_moved(),
         asserted="the firewall subnet routes back to its own endpoint: no egress, dropped",
+    ),
+    World(
+        "prefix-list",
+        "pl-0/0-loses-to-cidr",
+        w_pl_default_vs_cidr,
+        {"fn": HEALTHY},
+        asserted="a CIDR route beats a prefix-list route of the same length (0.0.0.0/0 -> nat "
+        "over pl [0.0.0.0/0] -> igw): healthy",
+    ),
+    World(
+        "security-group",
+        "egress-443-only",
+        w_sg_443_only,
+        {"fn": HEALTHY},
+        asserted="only TCP 443 to 0.0.0.0/0: healthy",
+    ),
+    World(
+        "security-group",
+        "egress-443-to-prefix-list",
+        w_sg_prefix_list,
+        {"fn": HEALTHY},
+        asserted="TCP 443 to a prefix list of 0/1 + 128/1: healthy",
+    ),
+    World(
+        "security-group",
+        "two-groups-one-allows",
+        w_sg_two_groups,
+        {"fn": HEALTHY},
+        asserted="a group with no egress next to one allowing 443: healthy (any group allows)",
+    ),
+    World(
+        "security-group",
+        "no-egress-rule",
+        w_sg_no_egress,
+        {
+            "fn": _affected("security-group-egress-blocks", after="affected", touch=False),
+            **OK_UNTOUCHED,
+        },
+        blocked="add to <closed> an egress rule: TCP 443 to 0.0.0.0/0",
+        asserted="a group with no egress rules denies all egress: blocked",
+    ),
+    World(
+        "nacl",
+        "endpoint-subnet-blocks",
+        w_nacl_endpoint_subnet,
+        {"fn": _affected("nacl-blocks-egress", after="affected", touch=False)},
+        blocked="add to <acl> an inbound rule before rule 90: allow TCP 443",
+        asserted="the Lambda endpoint's subnets deny inbound 443: blocked",
     ),
 )
 
