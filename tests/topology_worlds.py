@@ -67,6 +67,8 @@ class Views:
       ``active``.
     - ``nat_states``: a NAT gateway's state as AWS would report it
       (``failed``); moto's NATs are ``available`` at once.
+    - ``igw_states``: an internet gateway's attachment state as AWS words it
+      (``available`` for an attached IGW; moto says ``attached``).
     - ``shared``: VPC id -> owner account. The participant (moto's account)
       sees that VPC's subnets, VPC and route tables with the owner's
       ``OwnerId`` and none of the owner's NAT gateways.
@@ -75,6 +77,7 @@ class Views:
     blackholes: set[str] = field(default_factory=set)
     nat_states: dict[str, str] = field(default_factory=dict)
     shared: dict[str, str] = field(default_factory=dict)
+    igw_states: dict[str, str] = field(default_factory=dict)
     dual_stack: set[str] = field(default_factory=set)
     updates: list[dict[str, Any]] = field(default_factory=list)
 
@@ -101,6 +104,11 @@ class Views:
                 for n in nats
                 if n.get("VpcId") not in self.shared
             ]
+        elif op == "DescribeInternetGateways":
+            for igw in parsed.get("InternetGateways") or ():
+                state = self.igw_states.get(igw["InternetGatewayId"])
+                for attachment in igw.get("Attachments") or () if state else ():
+                    attachment["State"] = state
         elif op in ("DescribeSubnets", "DescribeVpcs"):
             for item in parsed.get("Subnets") or parsed.get("Vpcs") or ():
                 if item.get("VpcId") in self.shared:
@@ -456,6 +464,9 @@ class Builder:
         """Detach an internet gateway; AWS then shows its routes as ``blackhole``."""
         self.ec2.detach_internet_gateway(InternetGatewayId=self.id(igw), VpcId=self.id(vpc))
         self.views.blackholes.add(self.id(igw))
+
+    def igw_state(self, igw: str, state: str) -> None:
+        self.views.igw_states[self.id(igw)] = state
 
     def nat_state(self, nat: str, state: str) -> None:
         self.views.nat_states[self.id(nat)] = state
@@ -1137,6 +1148,21 @@ def w_nacl_endpoint_subnet(b: Builder) -> None:
     b.function("fn", ["iso-a", "iso-b"], ["sg"])
 
 
+def w_igw_available(b: Builder) -> None:
+    shop(b)
+    bystander(b)
+    b.igw_state("igw", "available")
+    b.function("fn", ["pub-a", "priv-a", "priv-b"], ["sg"])
+
+
+def w_tgw_and_public(b: Builder) -> None:
+    shop(b)
+    bystander(b)
+    b.tgw("tgw", "v", "priv-a")
+    _extra(b, {"0.0.0.0/0": "tgw"})
+    b.function("fn", ["pub-a", "x-a", "x-b"], ["sg"])
+
+
 BLACKHOLE = (
     "DescribeRouteTables rewritten: routes to the deleted NAT are `blackhole` (moto: active)"
 )
@@ -1756,6 +1782,29 @@ _ROWS: tuple[World, ...] = (
         {"fn": _affected("nacl-blocks-egress", after="affected", touch=False)},
         blocked="add to <acl> an inbound rule before rule 90: allow TCP 443",
         asserted="the Lambda endpoint's subnets deny inbound 443: blocked",
+    ),
+    World(
+        "igw",
+        "attachment-state-available",
+        w_igw_available,
+        {"fn": _affected("public-subnets-mixed"), **OK_UNTOUCHED},
+        MOVE,
+        post=_moved(),
+        simulated="DescribeInternetGateways rewritten: attachment State `available`, as AWS "
+        "reports an attached IGW (moto: `attached`)",
+        asserted="an attached IGW whatever the state word: public found, NAT behind it works",
+    ),
+    World(
+        "outside-vpc",
+        "tgw-and-public",
+        w_tgw_and_public,
+        {
+            "fn": _affected("public-subnets-mixed", "egress-unknown", after="egress-unknown"),
+            **OK_UNTOUCHED,
+        },
+        MOVE,
+        post=(Subnets("fn", frozenset({"x-a", "x-b"})), Subnets("ok", PRIVATE)),
+        asserted="the public subnet is dropped, the transit-gateway subnets kept (not judged)",
     ),
 )
 
