@@ -356,6 +356,33 @@ class Builder:
         self._name(f"{name}.eni", eni)
         return self._name(name, instance_id)
 
+    def static_eni_nat(self, name: str, subnet: str) -> str:
+        """fck-nat's design: an instance plus a static interface ``<name>.eni``
+        (source/dest check off, its own Elastic IP) attached at device index 1;
+        routes target the interface. The primary interface keeps the check on."""
+        instance_id = self.ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=self.id(subnet)
+        )["Instances"][0]["InstanceId"]
+        eni = self.ec2.create_network_interface(SubnetId=self.id(subnet))["NetworkInterface"][
+            "NetworkInterfaceId"
+        ]
+        self.ec2.modify_network_interface_attribute(
+            NetworkInterfaceId=eni, SourceDestCheck={"Value": False}
+        )
+        self.ec2.attach_network_interface(
+            NetworkInterfaceId=eni, InstanceId=instance_id, DeviceIndex=1
+        )
+        allocation = self.ec2.allocate_address(Domain="vpc")["AllocationId"]
+        self.ec2.associate_address(NetworkInterfaceId=eni, AllocationId=allocation)
+        self._name(f"{name}.eni", eni)
+        return self._name(name, instance_id)
+
+    def edge_table(self, name: str, vpc: str, igw: str, routes: dict[str, str]) -> str:
+        """An ingress route table associated with the internet gateway (edge association)."""
+        rt = self.table(name, vpc, [], routes)
+        self.ec2.associate_route_table(RouteTableId=rt, GatewayId=self.id(igw))
+        return rt
+
     # -- security groups and network ACLs
 
     def sg(self, name: str, vpc: str, egress: str = "all", *, ingress_from: str = "") -> str:
@@ -1163,6 +1190,34 @@ def w_tgw_and_public(b: Builder) -> None:
     b.function("fn", ["pub-a", "x-a", "x-b"], ["sg"])
 
 
+def w_split_over_blackhole(b: Builder) -> None:
+    shop(b)
+    b.nat("nat-old", "pub-b")
+    _extra(b, {"0.0.0.0/0": "nat-old", "0.0.0.0/1": "nat", "128.0.0.0/1": "nat"})
+    b.delete_nat("nat-old")
+    _fn_x(b)
+
+
+def w_shared_firewall(b: Builder) -> None:
+    _firewall(b, "nat")
+    b.share("v")
+
+
+def w_fck_nat(b: Builder) -> None:
+    shop(b)
+    bystander(b)
+    b.static_eni_nat("fck", "pub-b")
+    _extra(b, {"0.0.0.0/0": "fck.eni"})
+    _fn_x(b)
+
+
+def w_firewall_edge(b: Builder) -> None:
+    """The NAT's subnet behind a firewall, and the IGW's ingress route table
+    sending return traffic for it back through the firewall endpoint."""
+    w_nat_then_firewall(b)
+    b.edge_table("rt-edge", "v", "igw", {"10.1.1.0/24": "fw"})
+
+
 BLACKHOLE = (
     "DescribeRouteTables rewritten: routes to the deleted NAT are `blackhole` (moto: active)"
 )
@@ -1492,7 +1547,10 @@ _ROWS: tuple[World, ...] = (
         "security-group",
         "vpc-only-no-endpoint",
         w_sg_vpc_only,
-        {"fn": _affected("security-group-egress-blocks", after="affected", touch=False)},
+        {
+            "fn": _affected("security-group-egress-blocks", after="affected", touch=False),
+            **OK_UNTOUCHED,
+        },
         blocked="add to <vpconly> an egress rule: TCP 443 to 0.0.0.0/0 (or keep the VPC-only egress and create a Lambda interface endpoint",
         asserted="blocked with the rule to add",
     ),
@@ -1500,12 +1558,16 @@ _ROWS: tuple[World, ...] = (
         "security-group",
         "vpc-only-endpoint-path",
         w_sg_vpc_only,
-        {"fn": Fn("affected", codes("security-group-egress-blocks"), after="healthy")},
+        {
+            "fn": Fn("affected", codes("security-group-egress-blocks"), after="healthy"),
+            **OK_UNTOUCHED,
+        },
         ENDPOINT_KINDS,
-        post=(LambdaEndpoint("v"), Subnets("fn", PRIVATE)),
+        post=(LambdaEndpoint("v"), Subnets("fn", PRIVATE), Subnets("ok", PRIVATE)),
         policy=ALLOW_ENDPOINTS,
         xfail=NEEDS_ENDPOINT_PATH,
-        asserted="policy lists lambda-endpoint: the endpoint path is planned and applied",
+        asserted="policy lists lambda-endpoint: the endpoint path is planned and applied; "
+        "the bystander's Lambda calls (now through the endpoint) still work",
     ),
     World(
         "security-group",
@@ -1805,6 +1867,42 @@ _ROWS: tuple[World, ...] = (
         MOVE,
         post=(Subnets("fn", frozenset({"x-a", "x-b"})), Subnets("ok", PRIVATE)),
         asserted="the public subnet is dropped, the transit-gateway subnets kept (not judged)",
+    ),
+    World(
+        "split-default",
+        "split-to-nat-over-blackhole",
+        w_split_over_blackhole,
+        {"fn": HEALTHY},
+        post=(Route("rt-x", "0.0.0.0/1", "nat"),),
+        simulated="DescribeRouteTables rewritten: routes to the deleted NAT are `blackhole` "
+        "(moto: active)",
+        asserted="0/1 + 128/1 -> nat win over a blackhole 0.0.0.0/0: healthy, nothing planned",
+    ),
+    World(
+        "shared-vpc",
+        "participant-behind-firewall",
+        w_shared_firewall,
+        {
+            "fn": Fn("egress-unknown", codes("egress-unknown")),
+            "ok": Fn("egress-unknown", codes("egress-unknown")),
+        },
+        simulated="subnets/VPC/route tables carry the owner's OwnerId; owner's NATs not returned",
+        asserted="firewall endpoint -> owner's NAT (not visible): not verifiable, no change",
+    ),
+    World(
+        "nat-instance",
+        "fck-nat-static-eni",
+        w_fck_nat,
+        {"fn": HEALTHY, **OK_UNTOUCHED},
+        asserted="route to a secondary interface (check off, own EIP) of a running instance "
+        "in a public subnet: healthy",
+    ),
+    World(
+        "firewall",
+        "nat-then-fw-edge-association",
+        w_firewall_edge,
+        {"fn": HEALTHY},
+        asserted="an IGW ingress route table (edge association) is not a subnet's table: healthy",
     ),
 )
 
