@@ -160,6 +160,7 @@ _TARGET_PARAM = {
     "i-": "InstanceId",
     "eni-": "NetworkInterfaceId",
     "eigw-": "EgressOnlyInternetGatewayId",
+    "cagw-": "CarrierGatewayId",
 }
 
 
@@ -270,6 +271,10 @@ class Builder:
             TransitGatewayId=tgw, VpcId=self.id(vpc), SubnetIds=[self.id(subnet)]
         )
         return self._name(name, tgw)
+
+    def carrier_gateway(self, name: str, vpc: str) -> str:
+        cagw = self.ec2.create_carrier_gateway(VpcId=self.id(vpc))["CarrierGateway"]
+        return self._name(name, cagw["CarrierGatewayId"])
 
     def vgw(self, name: str, vpc: str) -> str:
         vgw = self.ec2.create_vpn_gateway(Type="ipsec.1")["VpnGateway"]["VpnGatewayId"]
@@ -1218,6 +1223,25 @@ def w_firewall_edge(b: Builder) -> None:
     b.edge_table("rt-edge", "v", "igw", {"10.1.1.0/24": "fw"})
 
 
+def w_carrier_gateway(b: Builder) -> None:
+    shop(b)
+    bystander(b)
+    b.carrier_gateway("cagw", "v")
+    _extra(b, {"0.0.0.0/0": "cagw"})
+    _fn_x(b)
+
+
+def w_nat_routes_to_itself(b: Builder) -> None:
+    """The NAT sits in the very subnets it serves: their table sends 0.0.0.0/0 to it."""
+    shop(b)
+    bystander(b)
+    b.subnet("x-a", "v", "a")
+    b.subnet("x-b", "v", "b")
+    b.nat("nat-self", "x-a")
+    b.table("rt-x", "v", ["x-a", "x-b"], {"0.0.0.0/0": "nat-self"})
+    _fn_x(b, with_private=True)
+
+
 BLACKHOLE = (
     "DescribeRouteTables rewritten: routes to the deleted NAT are `blackhole` (moto: active)"
 )
@@ -1903,6 +1927,22 @@ _ROWS: tuple[World, ...] = (
         w_firewall_edge,
         {"fn": HEALTHY},
         asserted="an IGW ingress route table (edge association) is not a subnet's table: healthy",
+    ),
+    World(
+        "outside-vpc",
+        "default-to-carrier-gateway",
+        w_carrier_gateway,
+        {"fn": Fn("egress-unknown", codes("egress-unknown")), **OK_UNTOUCHED},
+        asserted="Wavelength carrier gateway: decided outside the VPC, egress-unknown (info)",
+    ),
+    World(
+        "nat-placement",
+        "nat-routes-to-itself",
+        w_nat_routes_to_itself,
+        {"fn": _affected("nat-route-broken"), **OK_UNTOUCHED},
+        MOVE,
+        post=_moved(),
+        asserted="the NAT's own subnet routes back to it (a loop): no egress, dropped",
     ),
 )
 
