@@ -270,6 +270,7 @@ def test_topology(world: World, env: Env, tmp_path: Path) -> None:
             make_verifier(env.session, None, policy),
         )
         assert outcome.exit_code == EXIT_OK, "\n".join(outcome.lines)
+        assert "verification passed" in "\n".join(outcome.lines)
 
     # After: moto's state, untouched configs, statuses on a re-plan.
     assert {n: _vpc_config(b, n) for n in untouched} == untouched
@@ -280,6 +281,8 @@ def test_topology(world: World, env: Env, tmp_path: Path) -> None:
     after = _statuses(again)
     for name, fn in world.functions.items():
         assert after[name] == (fn.after or fn.before), (name, [f.code for f in again.findings])
+    if all((fn.after or fn.before) != "affected" for fn in world.functions.values()):
+        assert again.changes == (), [(c.kind, c.target) for c in again.changes]
 
 
 def test_docs_list_every_topology() -> None:
