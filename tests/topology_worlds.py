@@ -338,10 +338,13 @@ class Builder:
         source_dest_check: bool = False,
         public_ip: bool = True,
         running: bool = True,
+        group: str = "",
     ) -> str:
-        """A NAT instance; the route target is its network interface ``<name>.eni``."""
+        """A NAT instance; the route target is its network interface ``<name>.eni``.
+        ``group``: its security group (default: the VPC's default group)."""
+        extra: dict[str, Any] = {"SecurityGroupIds": [self.id(group)]} if group else {}
         instance = self.ec2.run_instances(
-            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=self.id(subnet)
+            ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=self.id(subnet), **extra
         )["Instances"][0]
         instance_id = instance["InstanceId"]
         eni = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
@@ -361,16 +364,27 @@ class Builder:
         self._name(f"{name}.eni", eni)
         return self._name(name, instance_id)
 
-    def static_eni_nat(self, name: str, subnet: str) -> str:
+    def nat_group(self, name: str, vpc: str) -> str:
+        """A NAT instance's group as fck-nat and the AWS NAT-instance guide set
+        it up: all traffic in from the VPC CIDR, AWS's default egress (all)."""
+        group = self.sg(name, vpc)
+        self.ec2.authorize_security_group_ingress(
+            GroupId=group,
+            IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": self.cidr(vpc)}]}],
+        )
+        return group
+
+    def static_eni_nat(self, name: str, subnet: str, group: str = "") -> str:
         """fck-nat's design: an instance plus a static interface ``<name>.eni``
         (source/dest check off, its own Elastic IP) attached at device index 1;
         routes target the interface. The primary interface keeps the check on."""
         instance_id = self.ec2.run_instances(
             ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=self.id(subnet)
         )["Instances"][0]["InstanceId"]
-        eni = self.ec2.create_network_interface(SubnetId=self.id(subnet))["NetworkInterface"][
-            "NetworkInterfaceId"
-        ]
+        groups = {"Groups": [self.id(group)]} if group else {}
+        eni = self.ec2.create_network_interface(SubnetId=self.id(subnet), **groups)[
+            "NetworkInterface"
+        ]["NetworkInterfaceId"]
         self.ec2.modify_network_interface_attribute(
             NetworkInterfaceId=eni, SourceDestCheck={"Value": False}
         )
@@ -629,6 +643,8 @@ ENDPOINT_KINDS = frozenset(
 PRIVATE = frozenset({"priv-a", "priv-b"})
 HEALTHY = Fn("healthy")
 OK_UNTOUCHED = {"ok": HEALTHY}
+V6 = "ipv6-dual-stack-egress"  # the info note every dual-stack function carries
+HEALTHY_V6 = Fn("healthy", codes(V6))
 
 
 def _extra(b: Builder, routes: dict[str, str], *, azs: str = "ab", table: str = "rt-x") -> None:
@@ -837,16 +853,22 @@ def w_peering(b: Builder) -> None:
     _fn_x(b, with_private=True)
 
 
-def _nat_instance(b: Builder, **kwargs: bool) -> None:
+def _nat_instance(b: Builder, *, open_group: bool = True, **kwargs: bool) -> None:
     shop(b)
     bystander(b)
-    b.nat_instance("nati", "pub-b", **kwargs)
+    group = b.nat_group("nat-sg", "v") if open_group else ""
+    b.nat_instance("nati", "pub-b", group=group and "nat-sg", **kwargs)
     _extra(b, {"0.0.0.0/0": "nati.eni"})
 
 
 def w_nat_instance_good(b: Builder) -> None:
     _nat_instance(b)
     _fn_x(b)
+
+
+def w_nat_instance_default_group(b: Builder) -> None:
+    _nat_instance(b, open_group=False)
+    _fn_x(b, with_private=True)
 
 
 def w_nat_instance_check_on(b: Builder) -> None:
@@ -1016,7 +1038,8 @@ def w_private_nat_vgw(b: Builder) -> None:
 def w_nat_instance_by_id(b: Builder) -> None:
     shop(b)
     bystander(b)
-    b.nat_instance("nati", "pub-b")
+    b.nat_group("nat-sg", "v")
+    b.nat_instance("nati", "pub-b", group="nat-sg")
     _extra(b, {"0.0.0.0/0": "nati"})
     _fn_x(b)
 
@@ -1211,7 +1234,8 @@ def w_shared_firewall(b: Builder) -> None:
 def w_fck_nat(b: Builder) -> None:
     shop(b)
     bystander(b)
-    b.static_eni_nat("fck", "pub-b")
+    b.nat_group("nat-sg", "v")
+    b.static_eni_nat("fck", "pub-b", group="nat-sg")
     _extra(b, {"0.0.0.0/0": "fck.eni"})
     _fn_x(b)
 
@@ -1246,19 +1270,6 @@ BLACKHOLE = (
     "DescribeRouteTables rewritten: routes to the deleted NAT are `blackhole` (moto: active)"
 )
 FAILED = "DescribeNatGateways rewritten: State `failed` (moto: `available`)"
-BUG_SPLIT_MANUAL_STEP = (
-    "bug: the manual step for a table whose 0.0.0.0/1 + 128.0.0.0/1 -> igw win says "
-    "'add a default route to a NAT gateway' (the table already has 0.0.0.0/0 -> nat; "
-    "the /1 routes must be replaced) instead of naming the winning routes"
-)
-BUG_PARTIAL_EPHEMERAL = (
-    "bug: diagnose/filters.py nacl_allows() takes an inbound allow of TCP 1024-2048 "
-    "followed by the final * deny as 'unknown' (no finding, function healthy); Lambda "
-    "uses ephemeral ports 1024-65535 (VPC User Guide, ephemeral ports), so the ports the "
-    "allow leaves out are denied: return traffic is dropped"
-)
-NEEDS_SPLIT_REPAIR = "needs split-route repair: ec2.put-nat-route replacing the winning routes"
-NEEDS_ENDPOINT_PATH = "needs the Lambda endpoint path for egress limited to the VPC"
 
 
 def _affected(*names: str, after: str = "healthy", touch: bool = True) -> Fn:
@@ -1436,10 +1447,10 @@ _ROWS: tuple[World, ...] = (
         "split-to-igw-manual-step",
         w_split_igw_alone,
         {"fn": _affected("public-subnets-all", after="affected", touch=False), **OK_UNTOUCHED},
-        blocked="0.0.0.0/1",
+        blocked="By hand: list only subnets whose route table sends internet traffic",
         policy=NAT_ROUTE_ONLY,
-        xfail=BUG_SPLIT_MANUAL_STEP,
-        asserted="route-only policy: no ignored 0.0.0.0/0 route planned, blocked",
+        asserted="route-only policy: blocked naming the winning /1 routes; by hand the "
+        "function leaves the public subnets (no 'add a default route')",
     ),
     World(
         "split-default",
@@ -1450,7 +1461,6 @@ _ROWS: tuple[World, ...] = (
         post=(Route("rt-x", "0.0.0.0/1", "nat"), Route("rt-x", "128.0.0.0/1", "nat")),
         policy=NAT_ROUTE_ONLY,
         simulated=BLACKHOLE,
-        xfail=NEEDS_SPLIT_REPAIR,
         asserted="both winning /1 routes replaced to the working NAT",
     ),
     World(
@@ -1516,6 +1526,15 @@ _ROWS: tuple[World, ...] = (
         w_nat_instance_good,
         {"fn": HEALTHY, **OK_UNTOUCHED},
         asserted="running, source/dest check off, EIP, public subnet: healthy",
+    ),
+    World(
+        "nat-instance",
+        "default-group",
+        w_nat_instance_default_group,
+        {"fn": _affected("nat-instance-sg-blocks", after="affected", touch=False), **OK_UNTOUCHED},
+        blocked="an inbound rule: TCP 443 from",
+        asserted="the instance keeps the VPC's default group (no inbound from the function's "
+        "subnet): blocked with the rule to add",
     ),
     World(
         "nat-instance",
@@ -1589,7 +1608,6 @@ _ROWS: tuple[World, ...] = (
         ENDPOINT_KINDS,
         post=(LambdaEndpoint("v"), Subnets("fn", PRIVATE), Subnets("ok", PRIVATE)),
         policy=ALLOW_ENDPOINTS,
-        xfail=NEEDS_ENDPOINT_PATH,
         asserted="policy lists lambda-endpoint: the endpoint path is planned and applied; "
         "the bystander's Lambda calls (now through the endpoint) still work",
     ),
@@ -1657,7 +1675,7 @@ _ROWS: tuple[World, ...] = (
         "ipv6",
         "dual-stack-eigw",
         w_dual_stack,
-        {"fn": HEALTHY},
+        {"fn": HEALTHY_V6},
         post=(DualStack("fn"),),
         asserted="NAT for IPv4 + egress-only IGW for IPv6: healthy",
     ),
@@ -1665,7 +1683,7 @@ _ROWS: tuple[World, ...] = (
         "ipv6",
         "dual-stack-mix",
         w_dual_stack_mix,
-        {"fn": _affected("public-subnets-mixed")},
+        {"fn": _affected("public-subnets-mixed", V6)},
         MOVE,
         post=(Subnets("fn", PRIVATE), DualStack("fn")),
         asserted="moved; Ipv6AllowedForDualStack kept",
@@ -1674,7 +1692,7 @@ _ROWS: tuple[World, ...] = (
         "ipv6",
         "ipv6-only-egress",
         w_ipv6_only_egress,
-        {"fn": _affected("isolated-no-endpoint")},
+        {"fn": _affected("isolated-no-endpoint", V6)},
         MOVE,
         post=(Subnets("fn", PRIVATE), DualStack("fn")),
         asserted="::/0 -> eigw does not serve IPv4 invoke: isolated, moved",
@@ -1764,7 +1782,6 @@ _ROWS: tuple[World, ...] = (
         w_nacl_partial_ephemeral,
         {"fn": _affected("nacl-blocks-return-traffic", after="affected", touch=False)},
         blocked="allow TCP 1024-65535",
-        xfail=BUG_PARTIAL_EPHEMERAL,
         asserted="inbound 1024-2048 then * deny drops most return traffic: blocked",
     ),
     World(
@@ -1785,7 +1802,7 @@ _ROWS: tuple[World, ...] = (
         "ipv6",
         "dual-stack-v6-to-igw",
         w_dual_stack_v6_igw,
-        {"fn": HEALTHY},
+        {"fn": HEALTHY_V6},
         post=(DualStack("fn"),),
         asserted="0.0.0.0/0 -> nat and ::/0 -> igw: IPv4 via the NAT, healthy",
     ),
