@@ -20,11 +20,13 @@ from remediator.render.common import (
     change_summary,
     closing_line,
     evidence_chain,
+    json_inert,
 )
-from remediator.render.markdown import mermaid_for_function, render_markdown
+from remediator.render.markdown import DETAILS, mermaid_for_function, render_markdown
 from remediator.render.text import render_text
 
 __all__ = [
+    "DETAILS",
     "FORMATS",
     "WIDTH",
     "blast_summary",
@@ -43,8 +45,9 @@ FORMATS: tuple[str, ...] = ("text", "markdown", "json")
 
 def render_json(plan: Plan) -> str:
     """The plan as canonical JSON (sorted keys, two-space indent, trailing
-    newline): the same bytes as the plan file."""
-    return canonical_json(plan)
+    newline): the same bytes as the plan file, except that characters a
+    terminal acts on are ``\\u`` escapes (``common.json_inert``)."""
+    return json_inert(canonical_json(plan))
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -56,11 +59,18 @@ _RENDERERS: dict[str, Callable[[Plan], str]] = {
 }
 
 
-def render(plan: Plan, fmt: str, *, color: bool = False) -> str:
-    """Render ``plan`` as ``text``, ``markdown`` (also ``md``) or ``json``."""
+def render(
+    plan: Plan, fmt: str, *, color: bool = False, width: int = WIDTH, detail: str = "fit"
+) -> str:
+    """Render ``plan`` as ``text`` (``width`` columns), ``markdown`` (also
+    ``md``; ``detail`` ``fit`` or ``full``) or ``json``."""
     key = "markdown" if fmt == "md" else fmt
+    if detail not in DETAILS:
+        raise BadInput(f"Unknown detail {detail!r}.", hint=f"Use one of: {', '.join(DETAILS)}.")
     if key == "text":
-        return render_text(plan, color=color)
+        return render_text(plan, color=color, width=width)
+    if key == "markdown":
+        return render_markdown(plan, detail=detail)
     renderer = _RENDERERS.get(key)
     if renderer is None:
         raise BadInput(
