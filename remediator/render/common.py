@@ -58,6 +58,8 @@ def term(value: object) -> str:
     tabs as one space, every other control, bidi and zero-width character
     removed. One line, whatever the input."""
     text = "" if value is None else str(value)
+    if text.isprintable():  # no control, format (bidi) or separator character: as it is
+        return text
     text = _ESCAPES.sub("", text)
     text = _WHITESPACE_CONTROLS.sub(" ", text)
     return _CONTROLS.sub("", text)

@@ -42,12 +42,17 @@ class Group:
         return self.first[2]
 
 
+_NAME = re.compile(r"[A-Za-z0-9_-]+")  # a Lambda function name's characters
+
+
 def anonymise(text: str, name: str) -> str:
     """``text`` with the function's name (as a whole name) replaced, so two
     functions' reasons and targets compare equal when only the name differs."""
-    if not name:
+    if not name or name not in text:
         return text
-    return re.sub(rf"(?<![A-Za-z0-9_-]){re.escape(name)}(?![A-Za-z0-9_-])", "\0", text)
+    if _NAME.fullmatch(name):
+        return _NAME.sub(lambda m: "\0" if m.group() == name else m.group(), text)
+    return text.replace(name, "\0")
 
 
 def change_shape(change: Change, name: str) -> tuple[Hashable, ...]:

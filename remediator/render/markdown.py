@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar, cast
 
 from remediator.changes.registry import Change
 from remediator.domain.findings import NO_EGRESS
@@ -316,7 +317,8 @@ def _fit_count(
     return _document(plan, groups, opts, left, full_file, memo), opts
 
 
-_Memo = dict[tuple[object, ...], list[str]]
+_Memo = dict[tuple[object, ...], Any]
+_T = TypeVar("_T")
 
 
 def _document(
@@ -332,10 +334,10 @@ def _document(
     report costs a few renders of its parts, not of the whole."""
     cache: _Memo = {} if memo is None else memo
 
-    def part(key: tuple[object, ...], build: Callable[[], list[str]]) -> list[str]:
+    def part(key: tuple[object, ...], build: Callable[[], _T]) -> _T:
         if key not in cache:
             cache[key] = build()
-        return cache[key]
+        return cast(_T, cache[key])
 
     tables = opts.full or opts.per_item_tables
     out = part(("head",), lambda: _md_head(plan))
@@ -351,8 +353,14 @@ def _document(
             ("group", i, opts.names, opts.evidence, i <= diagrams),
             lambda i=i, group=group: _md_group(plan, i, group, opts, diagram=i <= diagrams),  # type: ignore[misc]
         )
-    out += part(("others", opts.names), lambda: _md_others(plan, opts))
-    out += part(("changes", tables, opts.names, opts.why), lambda: _md_changes(plan, opts))
+    if not tables:  # the per-function table already lists them
+        out += part(("others", opts.names), lambda: _md_others(plan, opts))
+    rows: list[list[tuple[int, Change]]]
+    if tables:
+        rows = [[(i, c)] for i, c in enumerate(plan.changes, start=1)]
+    else:
+        rows = part(("change-groups",), lambda: change_groups(plan))
+    out += part(("changes", tables, opts.names, opts.why), lambda: _md_changes(plan, opts, rows))
     out += part(("people", opts.names), lambda: _md_needs_a_person(plan, opts))
     out += part(("foot",), lambda: _md_foot(plan))
     return "\n".join(out) + "\n"
@@ -587,15 +595,12 @@ def _md_others(plan: Plan, opts: _Opts) -> list[str]:
     return out
 
 
-def _md_changes(plan: Plan, opts: _Opts) -> list[str]:
+def _md_changes(plan: Plan, opts: _Opts, rows: list[list[tuple[int, Change]]]) -> list[str]:
+    """The changes in apply order, one row each or one row per shape."""
     if not plan.changes:
         return []
     multi = len(plan.regions) > 1
     out = ["## Changes (in apply order)", ""]
-    if opts.full or opts.per_item_tables:
-        rows = [[(i, c)] for i, c in enumerate(plan.changes, start=1)]
-    else:
-        rows = change_groups(plan)
     headers = ["#", "Id", "Kind", "Target", "Risk", "Reversible", "Before → after"]
     headers += ["Depends on", "Blast radius"]
     out += _md_table(headers, [_change_row(items, multi, opts) for items in rows])

@@ -5,12 +5,14 @@ functions; the text table fits the terminal's width."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from remediator.render import markdown as md
 from remediator.render import text
 from remediator.render.groups import problem_groups
+from remediator.run.artifacts import write_markdown
 from tests.fleet import fleet_plan
 
 
@@ -63,3 +65,16 @@ def test_ellipsis_keeps_head_and_tail() -> None:
         text.ellipsize("subnet-0123456789abcdef0", 12) == "subnet…bcdef0"[:6] + "…" + "bcdef0"[-5:]
     )
     assert text.ellipsize("short", 12) == "short"
+
+
+def test_the_full_report_is_written_beside_only_when_needed(tmp_path: Path) -> None:
+    path = tmp_path / "plan.md"
+    extra = "\n## Unattended run\n\n```text\nok\n```\n"
+    written = write_markdown(path, fleet_plan(5000), extra=extra)
+    assert written == [path, tmp_path / "plan.full.md"]
+    text = path.read_text()
+    assert len(text) <= md.LIMIT and text.endswith(extra)
+    assert "`plan.full.md` beside this report" in text
+    assert md.LEFT_OUT_MARK not in (tmp_path / "plan.full.md").read_text()
+    assert write_markdown(path, fleet_plan(10)) == [path]
+    assert not (tmp_path / "plan.full.md").exists()
