@@ -53,6 +53,7 @@ def _report(
     detail: str = "fit",
     previous: Plan | None = None,
     out_dir: Path | None = None,
+    plan_path: Path | None = None,
 ) -> str:
     """The report on stdout. ASFF: the findings when they fit one
     ``BatchImportFindings`` call, else an error naming ``--out-dir``; with
@@ -69,10 +70,12 @@ def _report(
             return ""
         items = asff.findings(plan, previous)
         if len(items) > asff.BATCH_SIZE:
+            written = f" (the plan is written to {plan_path})" if plan_path else ""
             raise BadInput(
                 f"{len(items)} ASFF findings are more than one BatchImportFindings call takes "
-                f"({asff.BATCH_SIZE}).",
-                hint="Write them as batch files: remediate show PLAN --format asff --out-dir DIR.",
+                f"({asff.BATCH_SIZE}){written}.",
+                hint=f"Write them as batch files: remediate show {plan_path or 'PLAN'} "
+                "--format asff --out-dir DIR.",
             )
         return asff.render(plan, previous)
     if out_dir is not None:
@@ -83,6 +86,7 @@ def _report(
         color=fmt is Format.text and _use_color(),
         width=text_width(),
         detail=detail,
+        plan_file=None if plan_path is None else str(plan_path),
     )
 
 
@@ -98,7 +102,7 @@ def _emit(plan: Plan, fmt: Format, out: Path | None, default_dir: Path) -> Path:
 
         typer.echo(json_inert(text), nl=False)
     else:
-        typer.echo(_report(plan, fmt), nl=False)
+        typer.echo(_report(plan, fmt, plan_path=path), nl=False)
     if fmt is not Format.json:
         typer.echo(f"\nPlan written to {path}. Review it, then: remediate show {path}", err=True)
     return path
@@ -178,5 +182,7 @@ def show(
 
         loaded = planfile.read_plan(plan_file)
         old = planfile.read_plan(previous) if previous is not None else None
-        text = _report(loaded, format, detail=detail, previous=old, out_dir=out_dir)
+        text = _report(
+            loaded, format, detail=detail, previous=old, out_dir=out_dir, plan_path=plan_file
+        )
         typer.echo(text, nl=False)

@@ -42,6 +42,7 @@ SEVERITY_LABEL: dict[str, str] = {
     "low": "LOW",
     "info": "INFORMATIONAL",
 }
+PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 BATCH_SIZE = 100  # BatchImportFindings: at most 100 findings a request
 # ASFF field limits (Security Hub user guide, "ASFF required/optional attributes").
 ID_MAX = 512
@@ -139,6 +140,14 @@ def _finding(plan: Plan, function: FunctionSummary, problems: list[Finding]) -> 
     label = SEVERITY_LABEL.get(worst.severity, "INFORMATIONAL")
     severity = {"Label": label, "Original": _text(worst.severity, NAME_MAX)}
     region = _text(function.region, NAME_MAX)
+    resource: dict[str, Any] = {
+        "Type": "AwsLambdaFunction",
+        "Id": _text(function.arn, RESOURCE_ID_MAX),
+        "Region": region,
+        "Details": {"AwsLambdaFunction": details},
+    }
+    if plan.partition in PARTITIONS:  # an enum: left out rather than refused
+        resource["Partition"] = plan.partition
     return {
         "SchemaVersion": SCHEMA_VERSION,
         "Id": finding_id(plan, function),
@@ -156,15 +165,7 @@ def _finding(plan: Plan, function: FunctionSummary, problems: list[Finding]) -> 
         "Title": _text(f"{function.name}: {worst.title}", TITLE_MAX),
         "Description": _text(description, DESCRIPTION_MAX),
         "Remediation": {"Recommendation": {"Text": _recommendation(plan, problems)}},
-        "Resources": [
-            {
-                "Type": "AwsLambdaFunction",
-                "Id": _text(function.arn, RESOURCE_ID_MAX),
-                "Partition": plan.partition,
-                "Region": region,
-                "Details": {"AwsLambdaFunction": details},
-            }
-        ],
+        "Resources": [resource],
         "Compliance": {"Status": "FAILED"},
         "RecordState": "ACTIVE",
         "ProductFields": _product_fields(plan, problems),

@@ -39,6 +39,7 @@ from remediator.render.common import (
     risk_counts,
     route_hop,
     share,
+    term,
 )
 from remediator.render.groups import Group, anonymise, change_groups, problem_groups
 
@@ -232,15 +233,17 @@ def render_markdown(
     detail: str = "fit",
     limit: int = LIMIT,
     full_detail_file: str | None = None,
+    plan_file: str | None = None,
 ) -> str:
     """The plan as Markdown. ``detail="fit"`` (default): at most ``limit``
     characters, dropping detail in ``DROP_ORDER`` and saying so;
     ``detail="full"``: everything. ``full_detail_file`` names a file written
-    beside the report that holds the full detail (the note names it)."""
-    full_file = full_detail_file
+    beside the report that holds the full detail, ``plan_file`` the plan's
+    path (the note names both)."""
+    full_file = (full_detail_file, plan_file)
     groups = problem_groups(plan)
     if detail == "full":
-        return _document(plan, groups, _Opts(full=True, names=None), [], None)
+        return _document(plan, groups, _Opts(full=True, names=None), [], (None, None))
     opts = _Opts()
     memo: _Memo = {}
     text = _document(plan, groups, opts, [], full_file, memo)
@@ -290,7 +293,7 @@ def _fit_count(
     left: list[str],
     what: tuple[str, str],
     limit: int,
-    where: tuple[str | None, _Memo],
+    where: tuple[tuple[str | None, str | None], _Memo],
 ) -> tuple[str, _Opts]:
     """The largest count of ``field_name`` (diagrams, sections, rows) whose
     document fits, found by bisection; ``left`` gets the label with how many
@@ -326,7 +329,7 @@ def _document(
     groups: list[Group],
     opts: _Opts,
     left: list[str],
-    full_file: str | None,
+    full_file: tuple[str | None, str | None],
     memo: _Memo | None = None,
 ) -> str:
     """The report for ``opts``. ``memo`` keeps each part (by the options it
@@ -376,12 +379,12 @@ def _md_foot(plan: Plan) -> list[str]:
     ]
 
 
-def _left_out(plan: Plan, left: list[str], full_file: str | None) -> list[str]:
+def _left_out(plan: Plan, left: list[str], files: tuple[str | None, str | None]) -> list[str]:
     if not left:
         return []
-    where = (
-        f"`remediate show PLAN_FILE --format markdown --detail full` (plan {md_code(plan.plan_id)})"
-    )
+    full_file, plan_file = files
+    command = f"remediate show {term(plan_file or 'PLAN_FILE')} --format markdown --detail full"
+    where = f"{md_code(command)} (plan {md_code(plan.plan_id)})"
     if full_file:
         where = f"{md_code(full_file)} beside this report, or {where}"
     return [

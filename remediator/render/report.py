@@ -60,17 +60,24 @@ _RENDERERS: dict[str, Callable[[Plan], str]] = {
 
 
 def render(
-    plan: Plan, fmt: str, *, color: bool = False, width: int = WIDTH, detail: str = "fit"
+    plan: Plan,
+    fmt: str,
+    *,
+    color: bool = False,
+    width: int = WIDTH,
+    detail: str = "fit",
+    plan_file: str | None = None,
 ) -> str:
     """Render ``plan`` as ``text`` (``width`` columns), ``markdown`` (also
-    ``md``; ``detail`` ``fit`` or ``full``) or ``json``."""
+    ``md``; ``detail`` ``fit`` or ``full``; ``plan_file`` is named where the
+    report says where its full detail is) or ``json``."""
     key = "markdown" if fmt == "md" else fmt
     if detail not in DETAILS:
         raise BadInput(f"Unknown detail {detail!r}.", hint=f"Use one of: {', '.join(DETAILS)}.")
     if key == "text":
         return render_text(plan, color=color, width=width)
     if key == "markdown":
-        return render_markdown(plan, detail=detail)
+        return render_markdown(plan, detail=detail, plan_file=plan_file)
     renderer = _RENDERERS.get(key)
     if renderer is None:
         raise BadInput(

@@ -6,6 +6,7 @@ terminal."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from remediator import planfile
 from remediator.cli.main import app
+from remediator.cli.plan import text_width
 from remediator.planfile.digest import plan_digest
 from remediator.planfile.model import Plan
 from remediator.render import markdown as md
@@ -92,3 +94,14 @@ def test_text_off_a_terminal_is_120_columns_whatever_columns_says(
     assert code == 0
     rule = next(line for line in out.splitlines() if line.startswith("\u2500"))
     assert 60 < len(rule) <= 120
+
+
+@pytest.mark.parametrize(
+    ("tty", "columns", "width"), [(True, "80", 80), (True, "200", 200), (False, "80", 120)]
+)
+def test_text_width_follows_a_terminal_only(
+    monkeypatch: pytest.MonkeyPatch, tty: bool, columns: str, width: int
+) -> None:
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: tty)
+    monkeypatch.setenv("COLUMNS", columns)
+    assert text_width() == width

@@ -67,6 +67,7 @@ def _poison(value: str) -> Plan:
             "functions": tuple(functions),
             "findings": tuple(findings),
             "changes": tuple(changes),
+            "partition": value,
         }
     )
 
