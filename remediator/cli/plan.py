@@ -78,8 +78,9 @@ def _report(
                 "--format asff --out-dir DIR.",
             )
         return asff.render(plan, previous)
-    if out_dir is not None:
-        raise BadInput("--out-dir writes ASFF batch files.", hint="Use it with --format asff.")
+    if out_dir is not None or previous is not None:
+        option = "--out-dir" if out_dir is not None else "--previous"
+        raise BadInput(f"{option} is for ASFF findings.", hint="Use it with --format asff.")
     return report.render(
         plan,
         fmt.value,

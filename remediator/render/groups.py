@@ -107,15 +107,29 @@ def _key(section: Section, changes: list[Change]) -> tuple[Hashable, ...]:
     )
 
 
-def problem_groups(plan: Plan) -> list[Group]:
-    """Every function with findings in exactly one group; groups in the
-    order of their first function in the plan (as the per-function report
-    always was), so a reader finds a function where it used to be."""
+def _indexes(plan: Plan) -> tuple[dict[str, Change], dict[str, list[Change]]]:
     by_id = {c.id: c for c in plan.changes}
     by_fix: dict[str, list[Change]] = {}
     for c in plan.changes:
         for fid in c.fixes:
             by_fix.setdefault(fid, []).append(c)
+    return by_id, by_fix
+
+
+def per_function(plan: Plan) -> list[Group]:
+    """One group per function with findings (the full detail)."""
+    by_id, by_fix = _indexes(plan)
+    return [
+        Group(members=[s], changes=related_changes(s[3], by_id, by_fix))
+        for s in function_sections(plan)
+    ]
+
+
+def problem_groups(plan: Plan) -> list[Group]:
+    """Every function with findings in exactly one group; groups in the
+    order of their first function in the plan (as the per-function report
+    always was), so a reader finds a function where it used to be."""
+    by_id, by_fix = _indexes(plan)
     groups: dict[tuple[Hashable, ...], Group] = {}
     for section in function_sections(plan):
         changes = related_changes(section[3], by_id, by_fix)

@@ -41,7 +41,13 @@ from remediator.render.common import (
     share,
     term,
 )
-from remediator.render.groups import Group, anonymise, change_groups, problem_groups
+from remediator.render.groups import (
+    Group,
+    anonymise,
+    change_groups,
+    per_function,
+    problem_groups,
+)
 
 LIMIT = 65_536  # a GitHub issue or pull-request comment
 LEFT_OUT_MARK = "**Left out to fit"
@@ -243,7 +249,9 @@ def render_markdown(
     full_file = (full_detail_file, plan_file)
     groups = problem_groups(plan)
     if detail == "full":
-        return _document(plan, groups, _Opts(full=True, names=None), [], (None, None))
+        return _document(
+            plan, groups, _Opts(full=True, names=None), [], (None, None), per=per_function(plan)
+        )
     opts = _Opts()
     memo: _Memo = {}
     text = _document(plan, groups, opts, [], full_file, memo)
@@ -331,10 +339,13 @@ def _document(
     left: list[str],
     full_file: tuple[str | None, str | None],
     memo: _Memo | None = None,
+    per: list[Group] | None = None,
 ) -> str:
     """The report for ``opts``. ``memo`` keeps each part (by the options it
     depends on) across the attempts of one fitting, so fitting a fleet's
-    report costs a few renders of its parts, not of the whole."""
+    report costs a few renders of its parts, not of the whole. ``per``: the
+    sections to write instead of one per group (the full detail: one per
+    function)."""
     cache: _Memo = {} if memo is None else memo
 
     def part(key: tuple[object, ...], build: Callable[[], _T]) -> _T:
@@ -349,9 +360,10 @@ def _document(
     out += part(("problems", opts.names, opts.rows), lambda: _md_problems(plan, groups, opts))
     if tables:
         out += part(("functions",), lambda: _md_functions(plan))
-    sections = len(groups) if opts.sections is None else opts.sections
-    diagrams = len(groups) if opts.diagrams is None else opts.diagrams
-    for i, group in enumerate(groups[:sections], start=1):
+    shown = groups if per is None else per
+    sections = len(shown) if opts.sections is None else opts.sections
+    diagrams = len(shown) if opts.diagrams is None else opts.diagrams
+    for i, group in enumerate(shown[:sections], start=1):
         out += part(
             ("group", i, opts.names, opts.evidence, i <= diagrams),
             lambda i=i, group=group: _md_group(plan, i, group, opts, diagram=i <= diagrams),  # type: ignore[misc]

@@ -36,6 +36,8 @@ def test_markdown_at_5000_functions_fits_a_comment_and_keeps_every_problem() -> 
     full = md.render_markdown(plan, detail="full")
     assert md.LEFT_OUT_MARK not in full
     assert all(f"`{s.name}`" in full for s in plan.functions)
+    assert all(f"`{f.id}`" in full for f in plan.findings)  # every finding, not one per group
+    assert full.count("```mermaid") == len({(f.region, f.function) for f in plan.findings})
 
 
 def test_a_small_plan_leaves_nothing_out() -> None:
