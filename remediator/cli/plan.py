@@ -99,9 +99,7 @@ def _emit(plan: Plan, fmt: Format, out: Path | None, default_dir: Path) -> Path:
     text = planfile.write_plan(plan, path)
     # the JSON report is the plan file's text: encoded once
     if fmt is Format.json:
-        from remediator.render.common import json_inert
-
-        typer.echo(json_inert(text), nl=False)
+        typer.echo(text, nl=False)
     else:
         typer.echo(_report(plan, fmt, plan_path=path), nl=False)
     if fmt is not Format.json:

@@ -65,17 +65,6 @@ def term(value: object) -> str:
     return _CONTROLS.sub("", text)
 
 
-_JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]")
-
-
-def json_inert(text: str) -> str:
-    """JSON text with DEL, C1, bidi, zero-width and line-separator
-    characters written as ``\\uXXXX`` escapes (JSON already escapes C0):
-    the same data, but nothing a terminal or an editor acts on. They can
-    only occur inside strings, so the escape is always valid JSON."""
-    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
 plain = term  # JSON/ASFF values: the same inert one-line text (JSON escapes the rest)
 
 _MD_META = re.compile(r"([\\`*_\[\]|~<>$&])")

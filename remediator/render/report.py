@@ -20,7 +20,6 @@ from remediator.render.common import (
     change_summary,
     closing_line,
     evidence_chain,
-    json_inert,
 )
 from remediator.render.markdown import DETAILS, mermaid_for_function, render_markdown
 from remediator.render.text import render_text
@@ -45,9 +44,10 @@ FORMATS: tuple[str, ...] = ("text", "markdown", "json")
 
 def render_json(plan: Plan) -> str:
     """The plan as canonical JSON (sorted keys, two-space indent, trailing
-    newline): the same bytes as the plan file, except that characters a
-    terminal acts on are ``\\u`` escapes (``common.json_inert``)."""
-    return json_inert(canonical_json(plan))
+    newline): the same bytes as the plan file. JSON escapes every C0
+    control character (ESC included), so no terminal escape sequence can be
+    in it; it is data for programs, byte for byte the plan."""
+    return canonical_json(plan)
 
 
 # --------------------------------------------------------------------------- dispatch

@@ -59,3 +59,27 @@ def read_previous(path: Path) -> Plan | None:
         return planfile.read_plan(path)
     except RemediatorError:  # an unreadable old plan: nothing to close
         return None
+
+
+def previous_run_plan(out_dir: Path, target: str, summary: str = "summary.json") -> Plan | None:
+    """The last plan of ``target`` (``<account>/<region>``) in the most recent
+    earlier run beside ``out_dir``: the sibling folders that hold a run
+    summary, newest summary first; its ``review.json`` when it left one (the
+    state after its apply), else its ``plan.json``. None when there is none."""
+    parent = out_dir.parent
+    if not parent.is_dir():
+        return None
+    runs = []
+    for sibling in parent.iterdir():
+        done = sibling / summary
+        if sibling.resolve() != out_dir.resolve() and done.is_file():
+            runs.append((done.stat().st_mtime_ns, sibling.name, sibling))
+    for _, _, run in sorted(runs, reverse=True):
+        folder = run / target
+        for name in ("review.json", "plan.json"):
+            found = read_previous(folder / name)
+            if found is not None:
+                return found
+        if folder.is_dir():
+            return None  # the latest run that planned this target left no readable plan
+    return None

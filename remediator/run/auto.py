@@ -432,10 +432,15 @@ class _Runner:
     def _write(self, pair: _Pair, name: str, plan: Plan) -> Path:
         """``<name>.json``, its Security Hub batches (``<name>.asff/asff-0001.json``
         …) and its report. The batches close what the plan before this one
-        found and this one does not: for ``plan``, the previous run's plan
-        left in this folder; for ``review``, this run's plan."""
+        found and this one does not: for ``plan``, the last plan of this
+        target in the most recent earlier run beside ``--out-dir``
+        (``artifacts.previous_run_plan``); for ``review``, this run's plan."""
         path = pair.folder / f"{name}.json"
-        previous = artifacts.read_previous(path) if name == "plan" else pair.plan
+        previous = pair.plan
+        if name == "plan":
+            previous = artifacts.read_previous(path) or artifacts.previous_run_plan(
+                self.opts.out_dir, f"{pair.target.account_id}/{pair.target.region}", SUMMARY_FILE
+            )
         planfile.write_plan(plan, path)
         artifacts.write_asff(pair.folder / f"{name}.asff", plan, previous)
         self._write_report(pair, name, plan)
