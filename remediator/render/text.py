@@ -145,6 +145,9 @@ def _functions_table(
         for i, cell in enumerate(cells):
             for part in cell:
                 natural[i] = max(natural[i], cell_len(part))
+    subnet_parts = [p for cells in rows for p in cells[-2] if p[2]]
+    id_max = max((len(p[0]) for p in subnet_parts), default=0)
+    egress_max = max((len(p[2]) for p in subnet_parts), default=0)
     gap = "  " if narrow else "   "
     widths = fit_widths(headers, natural, width, len(gap))
     last = len(widths) - 1
@@ -153,7 +156,9 @@ def _functions_table(
         text, style, egress = part
         if egress:
             room = max(1, widths[i] - len(egress) - 1)
-            text = ellipsize(text, room)
+            if room < id_max:  # cut: every id to one width, so the egress words line up
+                room = max(1, widths[i] - egress_max - 1)
+                text = ellipsize(text, room).ljust(room)
             styled = _paint(egress, EGRESS_STYLE.get(egress, ""), color)
             return len(text) + 1 + len(egress), f"{text} {styled}"
         text = ellipsize(text, widths[i])
