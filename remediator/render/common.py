@@ -73,7 +73,9 @@ def term(value: object) -> str:
 
 plain = term  # JSON/ASFF values: the same inert one-line text (JSON escapes the rest)
 
-_MD_META = re.compile(r"([\\`*_\[\]|~<>$&])")
+# An underscore inside a word (``network_load_balancer``) can neither open
+# nor close emphasis in GFM, so only the others are escaped.
+_MD_META = re.compile(r"([\\`*\[\]|~<>$&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 # GitHub links ``@name`` (a mention that notifies) and ``#123`` (an issue)
 # in text after Markdown is parsed, so a backslash does not stop them: a
 # zero-width space after the sign does. Bare URLs become links (GFM
