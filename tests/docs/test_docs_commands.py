@@ -227,7 +227,7 @@ def test_github_actions_plan_and_approved_apply(world: Sandbox, cwd: Path) -> No
         [
             (r"^remediate plan .*--detailed-exitcode", {2}),
             (r"^remediate show .*--format markdown > plan/report.md$", {0}),
-            (r"^remediate show .*--format asff > plan/findings.asff.json$", {0}),
+            (r"^remediate show .*--format asff --out-dir plan/asff$", {0}),
             (r"^remediate approve plan/plan.json ", {0}),
             (r"^remediate apply plan/plan.json --approval plan/plan.approval.json$", {0}),
         ],
@@ -236,7 +236,8 @@ def test_github_actions_plan_and_approved_apply(world: Sandbox, cwd: Path) -> No
         cwd,
     )
     assert (cwd / "plan" / "report.md").read_text().startswith("#")
-    assert json.loads((cwd / "plan" / "findings.asff.json").read_text())
+    batches = sorted((cwd / "plan" / "asff").glob("asff-*.json"))
+    assert batches and all(len(json.loads(b.read_text())) <= 100 for b in batches)
     assert "Approved" in ran[3].stdout and "by ana" in ran[3].stdout
     assert "verification passed" in ran[4].stdout
 
