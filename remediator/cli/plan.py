@@ -32,6 +32,19 @@ if TYPE_CHECKING:
     from remediator.planfile.model import Plan
 
 
+NetworkRoleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--network-role-arn",
+        help=(
+            "Role in each shared VPC's owner account, e.g. "
+            "'arn:aws:iam::{account}:role/remediator-network-read': reads what AWS RAM hides "
+            "from this account (NAT gateways…). Default: the policy's network_role_arn."
+        ),
+    ),
+]
+
+
 def _emit(plan: Plan, fmt: Format, out: Path | None, default_dir: Path) -> Path:
     """Write the plan file, then its report on stdout (and where it went on stderr)."""
     from remediator import planfile
@@ -63,6 +76,7 @@ def plan(
         ),
     ] = False,
     log_level: LogOpt = "warning",
+    network_role_arn: NetworkRoleOpt = None,
 ) -> None:
     """Read the account, diagnose every function and write a plan. Changes nothing."""
     with _errors():
@@ -80,6 +94,7 @@ def plan(
                 functions=function or [],
                 now=_now,
                 progress=progress,
+                network_role_arn=network_role_arn,
             )
         _emit(result, format, out, Path("plans"))
     if detailed_exitcode and result.changes:
