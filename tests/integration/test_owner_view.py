@@ -381,6 +381,24 @@ def test_one_assume_role_per_owner_and_describes_per_owner_region(shared: Shared
     assert sum(extra.values()) <= 6  # subnets, tables, NATs, NACLs, endpoints (+ ENIs/instances)
 
 
+def test_every_call_the_owner_view_sends_is_in_the_owner_side_policy(shared: Shared) -> None:
+    from remediator.render import iam
+
+    sent: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        sent.append(iam.iam_action(model.service_model.service_name, model.name))
+
+    owner = shared.owner_view_session()
+    owner.events.register("before-call.*.*", record)
+    inventory = _discover(shared, OwnerViews(lambda role, door, region: owner, template=TEMPLATE))
+    assert inventory.regions[0].owner_views[0].error == ""
+    assert (
+        sent
+        and iam.uncovered(sent, iam.policy_document(iam.PolicyOptions(mode="network-owner"))) == []
+    )
+
+
 # --------------------------------------------------------------------------
 # the command line
 
@@ -431,3 +449,84 @@ def test_a_bad_template_is_one_error_line_before_any_call(
     assert len(lines) == 1 and lines[0].startswith("Error: --network-role-arn")
     assert message in lines[0]
     assert shared.sts_calls == []
+
+
+# --------------------------------------------------------------------------
+# remediate auto: an owner that is a target of the fleet is read with the
+# fleet's role, without --network-role-arn
+
+FLEET_ROLE = "arn:aws:iam::{account_id}:role/remediator"
+
+
+def _auto(shared: Shared, tmp_path: Path, accounts: tuple[str, ...]) -> tuple[Any, list[str]]:
+    from remediator.aws import door
+    from remediator.run import auto
+    from remediator.run.verify import make_verifier
+
+    assumed: list[str] = []
+
+    def count(params: Any = None, **_: Any) -> None:
+        assumed.append(str((params or {}).get("RoleArn")))
+
+    def on_session(session: Any, target: Any) -> None:
+        if target is None:
+            session.events.register("before-parameter-build.sts.AssumeRole", count)
+        elif target.account_id == PARTICIPANT:
+            own = session.client
+
+            def client(service: str, **kwargs: Any) -> Any:
+                return (
+                    shared.client(service, **kwargs) if service == "ec2" else own(service, **kwargs)
+                )
+
+            session.client = client
+
+    opts = auto.AutoOptions(
+        out_dir=tmp_path / "out",
+        policy=default_policy(),
+        regions=(REGION,),
+        accounts=accounts,
+        role_arn=FLEET_ROLE,
+        lock_dir=tmp_path / "locks",
+        dry_run=True,
+    )
+    deps = auto.Deps(
+        verifier=make_verifier,
+        now=lambda: NOW,
+        settings=door.Settings(sleep=lambda _: None, poll_interval=0, settle_timeout=5),
+        on_session=on_session,
+        make_session=lambda profile=None: shared.participant_base,
+    )
+    summary = auto.run(opts, deps)
+    assert summary.error is None, summary.error
+    return summary, assumed
+
+
+def _target_plan(tmp_path: Path, account: str) -> Plan:
+    return Plan.model_validate_json((tmp_path / "out" / account / REGION / "plan.json").read_text())
+
+
+def test_auto_reads_an_owner_in_the_fleet_with_the_fleets_role(
+    shared: Shared, tmp_path: Path
+) -> None:
+    summary, assumed = _auto(shared, tmp_path, (PARTICIPANT, OWNER))
+    plan = _target_plan(tmp_path, PARTICIPANT)
+    assert {s.status for s in plan.functions} == {"healthy"}
+    owner_role = FLEET_ROLE.replace("{account_id}", OWNER)
+    summaries = [s for s in plan.functions if s.name == "fn-1"]
+    assert all(f"role {owner_role}" in e.detail for s in summaries for e in s.subnets)
+    # the owner's role is assumed once in the run: for its own target and the view
+    assert assumed.count(owner_role) == 1
+    assert {t.account_id: t.outcome for t in summary.targets} == {
+        PARTICIPANT: "clean",
+        OWNER: "clean",
+    }
+
+
+def test_auto_without_the_owner_in_the_fleet_and_no_template_reads_nothing_more(
+    shared: Shared, tmp_path: Path
+) -> None:
+    _, assumed = _auto(shared, tmp_path, (PARTICIPANT,))
+    plan = _target_plan(tmp_path, PARTICIPANT)
+    assert {s.status for s in plan.functions} == {"egress-unknown"}
+    assert assumed == [FLEET_ROLE.replace("{account_id}", PARTICIPANT)]
