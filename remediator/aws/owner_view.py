@@ -109,8 +109,8 @@ def _assume(door: Aws, region: str, role_arn: str) -> dict[str, Any]:
         )["Credentials"]
     except RemediatorError as exc:
         raise AwsAccessError(
-            f"Cannot assume {role_arn}: {exc.message}",
-            hint="Check that the role exists in the VPC owner's account and trusts this account.",
+            exc.message,
+            hint=f"Check that {role_arn} exists in the VPC owner's account and trusts this account.",
         ) from exc
     expiry: object = out["Expiration"]
     return {
@@ -195,10 +195,9 @@ class OwnerViews:
                     vpcs=vpc_ids,
                     error=exc.message,
                 )
+                error = exc.message.rstrip(".") or type(exc).__name__
                 views.append(
-                    OwnerView(
-                        account_id=owner, role_arn=role, vpc_ids=tuple(vpc_ids), error=exc.message
-                    )
+                    OwnerView(account_id=owner, role_arn=role, vpc_ids=tuple(vpc_ids), error=error)
                 )
                 continue
             ec2, view = _merge(

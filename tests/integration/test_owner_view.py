@@ -36,7 +36,7 @@ from remediator.aws.owner_view import AssumedRoles, OwnerViews
 from remediator.cli.main import app
 from remediator.domain.inventory import Inventory
 from remediator.domain.plan import Finding
-from remediator.domain.policy import default_policy
+from remediator.domain.policy import Policy, Settings, default_policy
 from remediator.planfile.model import Plan
 from tests.moto_worlds import create_function
 
@@ -280,9 +280,13 @@ def test_the_owners_nat_deleted_is_nat_broken_the_route_is_the_owners_the_move_i
     )
     # the move never goes to a subnet only the owner sees
     assert not set(after["subnet_ids"]) & {shared.subnets["pub-a"], shared.subnets["pub-b"]}
-    blocked = [f for f in plan.findings if f.status == "blocked" and f.manual_step]
-    for f in blocked:
-        assert f"the VPC owner {OWNER} must" in str(f.manual_step)
+    # with the route repair as the only strategy, it is blocked and names the owner
+    routes_only = Policy(defaults=Settings(strategies=("add-nat-route",)))
+    plan = planner.build_plan(_discover(shared, _views(), ("fn-1",)), routes_only, NOW)
+    assert not [c for c in plan.changes if c.kind in ROUTE_KINDS]
+    (blocked,) = [f for f in _findings(plan) if f.status == "blocked"]
+    assert blocked.code == "nat-route-broken"
+    assert f"the VPC owner {OWNER} must" in str(blocked.manual_step)
 
 
 def test_a_nat_the_owner_view_does_not_return_is_really_missing(shared: Shared) -> None:
@@ -328,6 +332,8 @@ def test_assume_role_denied_is_a_warning_and_the_vpc_stays_not_verifiable(
     assert _status(plan) == "egress-unknown"
     evidence = [e for f in _findings(plan) for e in f.evidence]
     assert all("not verifiable" in e.detail and "could not be read" in e.detail for e in evidence)
+    (unknown,) = [f for f in _findings(plan) if f.code == "egress-unknown"]
+    assert any(f"account {OWNER}, role {OWNER_ROLE}) could not be read" in n for n in unknown.notes)
     assert not [c for c in plan.changes if c.kind in ROUTE_KINDS]
 
 
