@@ -536,3 +536,40 @@ def test_auto_without_the_owner_in_the_fleet_and_no_template_reads_nothing_more(
     plan = _target_plan(tmp_path, PARTICIPANT)
     assert {s.status for s in plan.functions} == {"egress-unknown"}
     assert assumed == [FLEET_ROLE.replace("{account_id}", PARTICIPANT)]
+
+
+def test_auto_refuses_a_bad_template_with_one_error_line_and_the_summary(
+    tmp_path: Path,
+) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "auto",
+            "--region",
+            REGION,
+            "--out-dir",
+            str(tmp_path / "o"),
+            "--network-role-arn",
+            OWNER_ROLE,
+        ],
+    )
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "has no {account}" in errors[0]
+    assert '"outcome":"error"' in result.stdout.strip().splitlines()[-1]
+
+
+def test_iam_policy_prints_the_owner_role() -> None:
+    import json
+
+    from remediator.aws.owner_view import OWNER_READS
+
+    result = CliRunner().invoke(app, ["iam-policy", "--mode", "network-owner"])
+    assert result.exit_code == 0, result.output
+    (statement,) = json.loads(result.stdout)["Statement"]
+    assert statement["Action"] == sorted(OWNER_READS)
+    result = CliRunner().invoke(app, ["iam-policy", "--network-role-arn", TEMPLATE])
+    sids = {s["Sid"]: s for s in json.loads(result.stdout)["Statement"]}
+    assert (
+        sids["AssumeNetworkOwnerRoles"]["Resource"] == "arn:aws:iam::*:role/remediator-network-read"
+    )

@@ -218,3 +218,101 @@ def test_iam_options_that_do_not_fit_are_refused(kw: dict[str, Any], message: st
     with pytest.raises(BadInput) as err:
         iam.policy_document(iam.PolicyOptions(**kw))
     assert message in str(err.value)
+
+
+# --------------------------------------------------------------------------
+# cost and failures of OwnerViews.extend, on a fake door
+
+
+class _FakeDoor:
+    """Records every read; answers nothing (or refuses one operation)."""
+
+    def __init__(self, calls: list[tuple[str, str]], refuse: str = "") -> None:
+        self.calls, self.refuse = calls, refuse
+
+    def items(self, service: str, region: str, method: str, key: str, **_: Any) -> list[Any]:
+        self.calls.append((region, method))
+        if method == self.refuse:
+            raise BadInput(f"refused {method}")
+        return []
+
+
+def _two_owners() -> Any:
+    from remediator.aws.network import Network
+
+    world = RegionInventory(
+        region=fx.REGION,
+        vpcs=(
+            Vpc(vpc_id="vpc-1", owner_id=OWNER),
+            Vpc(vpc_id="vpc-2", owner_id=OWNER),
+            Vpc(vpc_id="vpc-3", owner_id="2" * 12),
+            Vpc(vpc_id="vpc-4", owner_id=ACCOUNT),
+        ),
+    )
+    return Network(world)
+
+
+def test_extend_reads_each_owner_once_per_region_with_a_bounded_set_of_calls() -> None:
+    from remediator.aws.owner_view import OwnerViews
+
+    assumed: list[str] = []
+    calls: list[tuple[str, str]] = []
+
+    def assume(role: str, door: Any, region: str) -> Any:
+        assumed.append(role)
+        return role
+
+    views = OwnerViews(assume, template=TEMPLATE)
+    for region in ("us-east-1", "eu-west-1"):
+        out = views.extend(
+            _two_owners(),
+            region=region,
+            account_id=ACCOUNT,
+            door=None,  # type: ignore[arg-type]
+            door_for=lambda session: _FakeDoor(calls),  # type: ignore[arg-type,return-value]
+        )
+        assert [(v.account_id, v.vpc_ids, v.error) for v in out.ec2.owner_views] == [
+            (OWNER, ("vpc-1", "vpc-2"), ""),
+            ("2" * 12, ("vpc-3",), ""),
+        ]
+    assert sorted(set(assumed)) == sorted(
+        {network_role_for(TEMPLATE, o) for o in (OWNER, "2" * 12)}
+    )
+    # five VPC-scoped describes per owner and region (no route names an ENI or instance)
+    assert len(calls) == 2 * 2 * 5
+    assert {m for _, m in calls} == {
+        "describe_subnets",
+        "describe_route_tables",
+        "describe_nat_gateways",
+        "describe_network_acls",
+        "describe_vpc_endpoints",
+    }
+
+
+def test_a_refused_role_is_not_tried_again_in_the_run_and_a_refused_read_merges_nothing() -> None:
+    from remediator.aws.owner_view import OwnerViews
+    from remediator.domain.errors import AwsAccessError
+
+    tries: list[str] = []
+
+    def assume(role: str, door: Any, region: str) -> Any:
+        tries.append(role)
+        if OWNER in role:
+            raise AwsAccessError("AccessDenied on sts:AssumeRole.")
+        return role
+
+    calls: list[tuple[str, str]] = []
+    views = OwnerViews(assume, template=TEMPLATE)
+    for region in ("us-east-1", "eu-west-1"):
+        out = views.extend(
+            _two_owners(),
+            region=region,
+            account_id=ACCOUNT,
+            door=None,  # type: ignore[arg-type]
+            door_for=lambda s: _FakeDoor(calls, refuse="describe_nat_gateways"),  # type: ignore[arg-type,return-value]
+        )
+        errors = {v.account_id: v.error for v in out.ec2.owner_views}
+        assert errors[OWNER] == "AccessDenied on sts:AssumeRole"
+        assert errors["2" * 12].startswith("refused describe_nat_gateways")
+        assert all(v.resource_ids == () for v in out.ec2.owner_views)
+    assert tries.count(network_role_for(TEMPLATE, OWNER)) == 1
