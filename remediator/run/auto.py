@@ -63,7 +63,7 @@ from remediator.domain.outcomes import EXIT_CODES as VERDICT_EXIT_CODES
 from remediator.domain.outcomes import EXIT_FIXED as EXIT_FIXED
 from remediator.domain.outcomes import TARGET_VERDICT, TargetOutcome
 from remediator.domain.outcomes import WORST_FIRST as VERDICT_ORDER
-from remediator.domain.policy import Policy
+from remediator.domain.policy import Policy, check_network_role
 
 # the targets' pure helpers are named run.auto.* by the CLI and the tests
 from remediator.domain.targets import ACCOUNT_ID as ACCOUNT_ID
@@ -320,7 +320,7 @@ class _Fleet:
             accounts = [(opts.role_arn.split(":")[4], opts.role_arn)]
         else:
             accounts = [(caller, None)]
-        template = opts.network_role_arn or opts.policy.network_role_arn
+        template = check_network_role(opts.network_role_arn) or opts.policy.network_role_arn
         self.owner_views = for_fleet(self.aws.session_for, accounts, template)
         regions = self.regions()
         everything = [Target(a, r, role) for a, role in accounts for r in regions]
