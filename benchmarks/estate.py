@@ -275,8 +275,9 @@ def _code() -> str:
     return base64.b64encode(function_zip()).decode()
 
 
-def seed_functions(iam: Any, specs: list[dict[str, Any]]) -> int:
-    """Create the functions in moto's Lambda backend (in this process).
+def seed_functions(iam: Any, specs: list[dict[str, Any]], account_id: str = ACCOUNT_ID) -> int:
+    """Create the functions in moto's Lambda backend (in this process), in
+    ``account_id`` (``iam`` must be a client of that account).
 
     Returns the number of published versions created.
     """
@@ -295,7 +296,7 @@ def seed_functions(iam: Any, specs: list[dict[str, Any]]) -> int:
     role_arn = iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))[
         "Role"
     ]["Arn"]
-    backend = lambda_backends[ACCOUNT_ID][REGION]
+    backend = lambda_backends[account_id][REGION]
     code = _code()
     versions = 0
     for spec in specs:

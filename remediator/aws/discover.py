@@ -8,7 +8,9 @@ number of calls:
 * ``sts:GetCallerIdentity`` once, for the account id and partition;
 * per region, ``lambda:ListFunctions`` (``FunctionVersion=ALL``, paginated),
   then ``lambda:ListAliases`` only for functions with a published version
-  attached to a VPC, and ``lambda:ListTags`` only when tags are asked for;
+  attached to a VPC, and, when tags are asked for, ``tag:GetResources``
+  pages (100 functions each; ``lambda:ListTags`` per function with
+  ``tags_from="lambda"``);
 * per region with VPC-attached functions, a fixed set of *batched* EC2
   describes scoped to the VPCs in use (filters of at most 200 values per
   call), so the number of EC2 calls does not grow with the number of
@@ -222,7 +224,7 @@ def discover(
     endpoint_url: str | None = None,
     function_patterns: Sequence[str] = (),
     need_tags: bool = False,
-    tags_from: str = "lambda",
+    tags_from: str = "tagging-api",
     dns_for_all_vpcs: bool = False,
     progress: Progress | None = None,
     client_factory: ClientFactory | None = None,
@@ -238,9 +240,9 @@ def discover(
     ``function_patterns`` narrows the functions to those whose name matches
     one of the fnmatch globs (or exact names, or unqualified ARNs); a pattern
     matching nothing in any region is ``errors.BadInput``. ``need_tags``
-    reads the tags of VPC-attached functions, from Lambda's ``ListTags`` (one
-    call each) or, with ``tags_from="tagging-api"``, from the Resource Groups
-    Tagging API (``GetResources``, 100 functions a page). ``dns_for_all_vpcs`` reads the
+    reads the tags of VPC-attached functions, from the Resource Groups
+    Tagging API (``GetResources``, 100 functions a page; the default) or,
+    with ``tags_from="lambda"``, from Lambda's ``ListTags`` (one call each). ``dns_for_all_vpcs`` reads the
     DNS attributes of every VPC in use, not only of those with a Lambda
     endpoint. ``client_factory`` replaces client creation (tests); the
     session is then unused and may be None. ``owner_views`` reads what a VPC
@@ -440,7 +442,7 @@ def _discover_region(
     need_tags: bool,
     dns_for_all_vpcs: bool,
     say: Progress,
-    tags_from: str = "lambda",
+    tags_from: str = "tagging-api",
     owner: _OwnerReads | None = None,
 ) -> RegionInventory:
     with_details = [fn for fn in functions if fn.has_vpc_version()]

@@ -164,6 +164,14 @@ def read_network(
         [g for g in raw_groups if str(g["GroupId"]) in function_group_ids],
     )
 
+    # the groups of the NAT instances routes point at filter what they
+    # forward: one more filtered read, only of groups not read above
+    hop_groups = _hop_group_ids(path, raw_tables) - group_ids
+    if hop_groups:
+        raw_groups = raw_groups + reads.filtered_items(
+            region, "describe_security_groups", "SecurityGroups", "group-id", hop_groups
+        )
+
     dns_vpcs = vpc_ids if dns_for_all_vpcs else sorted({e.vpc_id for e in lambda_endpoints})
     dns = _dns_attributes(aws, region, dns_vpcs)
 
@@ -236,6 +244,22 @@ class _EgressPath:
     instances: tuple[Instance, ...] = ()
     network_interfaces: tuple[NetworkInterface, ...] = ()
     prefix_lists: tuple[ManagedPrefixList, ...] = ()
+
+
+def _hop_group_ids(path: _EgressPath, raw_tables: list[RouteTableTypeDef]) -> set[str]:
+    """The security groups of the instances and interfaces routes point at."""
+    targets = {
+        str(r["NetworkInterfaceId"])
+        for t in raw_tables
+        for r in t.get("Routes") or ()
+        if r.get("NetworkInterfaceId")
+    }
+    return {g for i in path.instances for g in i.security_group_ids} | {
+        g
+        for e in path.network_interfaces
+        if e.network_interface_id in targets
+        for g in e.security_group_ids
+    }
 
 
 def _read_egress_path(

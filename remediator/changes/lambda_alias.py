@@ -6,6 +6,10 @@ Plan side: the fingerprint hashes the version the alias points at
 version. Undo points the alias back and deletes the version the change
 published (only one it created: ``PublishVersion`` returns an existing
 version when ``$LATEST`` has not changed since it was published).
+
+No VpcConfig is sent: the published version takes ``$LATEST``'s whole
+configuration, ``Ipv6AllowedForDualStack`` included (kept by
+``lambda.update-vpc-config`` when it moved the subnets).
 """
 
 from __future__ import annotations

@@ -3,12 +3,20 @@
 Plan side: the fingerprint hashes the function's subnets and groups, sorted
 (``vpc_config_state``). ``before`` keeps AWS's order so rollback puts the
 lists back exactly as they were.
+
+A dual-stack function (``Ipv6AllowedForDualStack`` on) keeps the flag: it is
+in ``before``, ``after`` and the fingerprint's state, and every
+``UpdateFunctionConfiguration`` sends it, so a move never turns IPv6 off.
+For every other function the key is absent (``None``, left out of the plan
+JSON): their plan bytes are what they always were.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
+
+from pydantic import Field
 
 from remediator.changes.base import Handler, Kind, Live, Results, poll, subnets_of
 from remediator.domain.door import Door
@@ -25,6 +33,10 @@ class VpcConfigValues(KindValues):
 
     SubnetIds: tuple[str, ...]
     SecurityGroupIds: tuple[str, ...]
+    Ipv6AllowedForDualStack: Literal[True] | None = Field(
+        default=None, exclude_if=lambda v: v is None
+    )
+    """``True`` only for a dual-stack function (kept across the change); absent otherwise."""
 
 
 class UpdateVpcConfigBefore(VpcConfigValues):
@@ -43,18 +55,50 @@ class UpdateVpcConfigChange(ChangeBase):
     after: UpdateVpcConfigAfter
 
 
-def vpc_config_state(subnet_ids: Iterable[str], group_ids: Iterable[str]) -> dict[str, Any]:
-    """The relevant state of a function for its fingerprint (AWS names)."""
-    return {"SubnetIds": sorted(subnet_ids), "SecurityGroupIds": sorted(group_ids)}
+def vpc_config_state(
+    subnet_ids: Iterable[str], group_ids: Iterable[str], dual_stack: bool | None = False
+) -> dict[str, Any]:
+    """The relevant state of a function for its fingerprint (AWS names);
+    ``Ipv6AllowedForDualStack`` only when it is on."""
+    state: dict[str, Any] = {"SubnetIds": sorted(subnet_ids), "SecurityGroupIds": sorted(group_ids)}
+    if dual_stack:
+        state["Ipv6AllowedForDualStack"] = True
+    return state
+
+
+def vpc_config_values(
+    subnet_ids: Iterable[str], group_ids: Iterable[str], dual_stack: bool | None = False
+) -> dict[str, Any]:
+    """A ``before``/``after`` in the given order (the planner's input)."""
+    values: dict[str, Any] = {"SubnetIds": list(subnet_ids), "SecurityGroupIds": list(group_ids)}
+    if dual_stack:
+        values["Ipv6AllowedForDualStack"] = True
+    return values
+
+
+def _state_of(values: VpcConfigValues) -> dict[str, Any]:
+    return vpc_config_state(
+        values.SubnetIds, values.SecurityGroupIds, values.Ipv6AllowedForDualStack
+    )
+
+
+def request_config(values: VpcConfigValues) -> dict[str, Any]:
+    """The ``VpcConfig`` of an ``UpdateFunctionConfiguration`` setting ``values``
+    (Lambda replaces the whole config, so the dual-stack flag is sent when on)."""
+    return vpc_config_values(
+        values.SubnetIds, values.SecurityGroupIds, values.Ipv6AllowedForDualStack
+    )
 
 
 def restore(change: UpdateVpcConfigChange, state: Mapping[str, Any]) -> UpdateVpcConfigBefore:
     """The configuration that puts the function back into ``state``: the
-    plan's ``before`` when it names the same subnets and groups (it keeps
-    AWS's order), else ``state``'s."""
-    wanted = vpc_config_state(state["SubnetIds"], state["SecurityGroupIds"])
+    plan's ``before`` when it names the same subnets, groups and dual-stack
+    flag (it keeps AWS's order), else ``state``'s."""
+    wanted = vpc_config_state(
+        state["SubnetIds"], state["SecurityGroupIds"], state.get("Ipv6AllowedForDualStack")
+    )
     planned = change.before
-    if vpc_config_state(planned.SubnetIds, planned.SecurityGroupIds) == wanted:
+    if _state_of(planned) == wanted:
         return planned
     return UpdateVpcConfigBefore.model_validate(wanted)
 
@@ -63,7 +107,7 @@ class UpdateVpcConfig(Handler[UpdateVpcConfigChange]):
     kind = NAME
 
     def expected_after(self, change: UpdateVpcConfigChange) -> dict[str, Any] | None:
-        return vpc_config_state(change.after.SubnetIds, change.after.SecurityGroupIds)
+        return _state_of(change.after)
 
     def read(self, aws: Door, change: UpdateVpcConfigChange, results: Results) -> Live:
         cfg = aws.call(
@@ -71,7 +115,11 @@ class UpdateVpcConfig(Handler[UpdateVpcConfigChange]):
         )
         vpc = cfg.get("VpcConfig") or {}
         return Live(
-            vpc_config_state(vpc.get("SubnetIds", []), vpc.get("SecurityGroupIds", [])),
+            vpc_config_state(
+                vpc.get("SubnetIds", []),
+                vpc.get("SecurityGroupIds", []),
+                bool(vpc.get("Ipv6AllowedForDualStack", False)),
+            ),
             cfg.get("RevisionId"),
         )
 
@@ -112,10 +160,7 @@ class UpdateVpcConfig(Handler[UpdateVpcConfigChange]):
     ) -> dict[str, Any]:
         params: dict[str, Any] = {
             "FunctionName": change.target,
-            "VpcConfig": {
-                "SubnetIds": list(change.after.SubnetIds),
-                "SecurityGroupIds": list(change.after.SecurityGroupIds),
-            },
+            "VpcConfig": request_config(change.after),
         }
         if live.revision_id:
             params["RevisionId"] = live.revision_id
@@ -142,10 +187,7 @@ class UpdateVpcConfig(Handler[UpdateVpcConfigChange]):
             change.region,
             "update_function_configuration",
             FunctionName=change.target,
-            VpcConfig={
-                "SubnetIds": list(change.before.SubnetIds),
-                "SecurityGroupIds": list(change.before.SecurityGroupIds),
-            },
+            VpcConfig=request_config(change.before),
         )
         self.settle(aws, change, result)
 

@@ -108,6 +108,7 @@ def apply(
             lock=_lock(lock_table, session, endpoint_url, loaded, plan_file),
             now=_now,
             rollback_on_verify_failure=rollback_on_verify_failure,
+            policy=pol,
         )
         outcome = applying.run_apply(
             loaded, plan_file, aws, opts, make_verifier(session, endpoint_url, pol, check=check)

@@ -93,6 +93,14 @@ class RegionIndex:
         return {n.network_interface_id: n for n in self.inv.network_interfaces}
 
     @cached_property
+    def enis_by_subnet(self) -> dict[str, tuple[NetworkInterface, ...]]:
+        """The network interfaces of each subnet (a route change's blast radius)."""
+        out: dict[str, list[NetworkInterface]] = {}
+        for n in self.inv.network_interfaces:
+            out.setdefault(n.subnet_id, []).append(n)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
     def prefix_lists(self) -> dict[str, ManagedPrefixList]:
         return {p.prefix_list_id: p for p in self.inv.prefix_lists}
 

@@ -5,9 +5,12 @@ Paths judged (the destinations of docs/findings.md, "Filters"):
 
 - a ``nat`` subnet reaches the internet: the function's groups must allow
   egress TCP 443 to public space; the subnet's NACL must allow out TCP 443 to
-  the internet and in TCP 1024-65535 from it; the NAT gateway's subnet's NACL
-  must allow in 443 from the function's subnet, out 443 to the internet, in
-  1024-65535 from the internet and out 1024-65535 to the function's subnet;
+  the internet and in TCP 1024-65535 from it; every hop (``hops``: NAT
+  gateway, NAT instance, firewall endpoint, followed subnet by subnet) must
+  pass it: its subnet's NACL in 443 from the traffic's source (the function's
+  subnet, or after a NAT the NAT's subnet), out 443 to the internet, in
+  1024-65535 from the internet and out 1024-65535 to the source; a NAT
+  instance's groups in 443 from the source and egress 443 to public space;
 - an ``isolated`` subnet served by a usable Lambda endpoint reaches the
   endpoint: the groups must allow 443 to the endpoint's groups, its subnets'
   CIDRs or the VPC CIDR; the NACLs of the function's subnet and of the
@@ -28,12 +31,14 @@ from remediator.diagnose.endpoint import EndpointVerdict
 from remediator.domain.findings import (
     NACL_BLOCKS_EGRESS,
     NACL_BLOCKS_RETURN,
+    NAT_INSTANCE_SG_BLOCKS,
     SG_EGRESS_BLOCKS,
     SG_EGRESS_VPC_ONLY,
 )
-from remediator.domain.inventory import NetworkAcl, SecurityGroupRule, VpcConfig
+from remediator.domain.inventory import NetworkAcl, SecurityGroup, SecurityGroupRule, VpcConfig
 from remediator.domain.plan import SubnetEgress
 
+VPC_ONLY = "vpc-only"
 EPHEMERAL = (1024, 65535)
 HTTPS = (443, 443)
 _Net = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -53,6 +58,9 @@ class FilterProblem:
     subnet_ids: tuple[str, ...]
     detail: str
     manual: str
+    cause: str = ""
+    """``vpc-only``: the function's egress is deliberately limited to the VPC
+    and no usable Lambda endpoint serves it (the endpoint path fixes it)."""
 
 
 def _net(cidr: str) -> _Net | None:
@@ -117,16 +125,42 @@ class _SgEgress:
 def _sg_egress(
     index: RegionIndex, config: VpcConfig, vpc_cidr: str, ep: EndpointVerdict
 ) -> _SgEgress | None:
+    if ep.endpoint is None:
+        return _sg_egress_to(index, config, vpc_cidr, (), ())
+    return _sg_egress_to(
+        index, config, vpc_cidr, ep.endpoint.subnet_ids, ep.endpoint.security_group_ids
+    )
+
+
+def egress_reaches(
+    index: RegionIndex,
+    config: VpcConfig,
+    vpc_cidr: str,
+    subnet_ids: tuple[str, ...],
+    group_ids: tuple[str, ...],
+) -> bool | None:
+    """Whether the function's groups allow egress TCP 443 to an endpoint in
+    ``subnet_ids`` with ``group_ids`` (existing or planned); ``None``: unknown."""
+    sg = _sg_egress_to(index, config, vpc_cidr, subnet_ids, group_ids)
+    return None if sg is None else sg.endpoint
+
+
+def _sg_egress_to(
+    index: RegionIndex,
+    config: VpcConfig,
+    vpc_cidr: str,
+    endpoint_subnets: tuple[str, ...],
+    endpoint_group_ids: tuple[str, ...],
+) -> _SgEgress | None:
     groups = [index.security_groups.get(g) for g in config.security_group_ids]
     if not groups or any(g is None for g in groups):
         return None
     vpc_net = _net(vpc_cidr)
-    endpoint_nets: list[_Net | None] = []
-    endpoint_groups: set[str] = set()
-    if ep.endpoint is not None:
-        endpoint_groups = set(ep.endpoint.security_group_ids)
-        subs = [index.subnets.get(s) for s in ep.endpoint.subnet_ids]
-        endpoint_nets = [_net(s.cidr_block) if s and s.cidr_block else None for s in subs]
+    endpoint_groups = set(endpoint_group_ids)
+    subs = [index.subnets.get(s) for s in endpoint_subnets]
+    endpoint_nets: list[_Net | None] = [
+        _net(s.cidr_block) if s and s.cidr_block else None for s in subs
+    ]
     if not endpoint_nets or None in endpoint_nets:
         endpoint_nets = [vpc_net]
     internet: bool | None = False
@@ -205,6 +239,7 @@ def _sg_problems(
                         if sg.vpc_only
                         else ""
                     ),
+                    VPC_ONLY if sg.vpc_only else "",
                 )
             )
     # With a usable endpoint (private DNS active) every subnet's Lambda API
@@ -221,6 +256,176 @@ def _sg_problems(
             )
         )
     return out
+
+
+# --- hops ----------------------------------------------------------------------
+
+MAX_HOPS = 4
+NAT_GATEWAY = "NAT gateway"
+NAT_INSTANCE = "NAT instance"
+FIREWALL = "firewall endpoint"
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One hop between a function's subnet and the internet gateway: its
+    ``kind``, id and subnet, ``client`` the CIDR the traffic comes from when
+    it reaches the hop (the function's subnet; after a NAT, the NAT's subnet:
+    a firewall endpoint is transparent) and, for a NAT instance, the groups
+    that filter what it forwards (``None``: not read)."""
+
+    kind: str
+    hop_id: str
+    subnet_id: str
+    client: str
+    group_ids: tuple[str, ...] | None = None
+    from_function: bool = True
+
+
+def _hop(index: RegionIndex, target: str, client: str, from_function: bool) -> Hop | None:
+    if target.startswith("nat-"):
+        nat = index.nats.get(target)
+        if nat is None:
+            return None
+        return Hop(NAT_GATEWAY, target, nat.subnet_id, client, None, from_function)
+    if target.startswith(("i-", "eni-")):
+        eni = index.enis.get(target) if target.startswith("eni-") else None
+        inst_id = target if target.startswith("i-") else (eni.instance_id if eni else "")
+        inst = index.instances.get(inst_id) if inst_id else None
+        subnet_id = (eni.subnet_id if eni else "") or (inst.subnet_id if inst else "")
+        if not subnet_id:
+            return None
+        groups = (
+            eni.security_group_ids if eni is not None else (inst.security_group_ids if inst else ())
+        )
+        return Hop(NAT_INSTANCE, target, subnet_id, client, groups or None, from_function)
+    if target.startswith("vpce-"):
+        ep = index.endpoints.get(target)
+        if ep is None or ep.endpoint_type != "GatewayLoadBalancer" or not ep.subnet_ids:
+            return None
+        return Hop(FIREWALL, target, sorted(ep.subnet_ids)[0], client, None, from_function)
+    return None
+
+
+def hops(index: RegionIndex, s: SubnetEgress) -> tuple[Hop, ...] | None:
+    """The hops of a ``nat`` subnet's path to the internet gateway, the way
+    ``routing`` walks it (NAT gateway, NAT instance, firewall endpoint, each
+    followed by its own subnet's route); ``None`` when a hop or a subnet is
+    not known (the path is then not judged)."""
+    sub = index.subnets.get(s.subnet_id)
+    if sub is None or not sub.cidr_block:
+        return None
+    client, from_function = sub.cidr_block, True
+    target = s.target or ""
+    out: list[Hop] = []
+    for _ in range(MAX_HOPS):
+        if target.startswith("igw-"):
+            return tuple(out)
+        hop = _hop(index, target, client, from_function) if client else None
+        if hop is None:
+            return None
+        out.append(hop)
+        if hop.kind != FIREWALL:
+            # a NAT rewrites the source to its own address in its subnet
+            # (needed only if another hop follows)
+            home = index.subnets.get(hop.subnet_id)
+            client, from_function = (home.cidr_block if home else ""), False
+        onward = index.classify(hop.subnet_id)
+        if onward.egress not in ("public", "nat"):
+            return None
+        target = onward.target or ""
+    return None
+
+
+def _ingress_allows(
+    index: RegionIndex, group: SecurityGroup, client: str, from_groups: tuple[str, ...]
+) -> bool | None:
+    """Whether ``group`` lets TCP 443 in from ``client`` (a CIDR) or from one
+    of ``from_groups``; ``None`` when a prefix list it names was not read."""
+    client_net = _net(client)
+    unknown = False
+    for rule in group.ingress:
+        if not _sg_ports(rule):
+            continue
+        if set(rule.group_ids) & set(from_groups):
+            return True
+        cidrs, rule_unknown = _rule_cidrs(index, rule)
+        if any(_covers(_net(c), client_net) for c in cidrs):
+            return True
+        unknown = unknown or rule_unknown
+    return None if unknown else False
+
+
+def _egress_public(index: RegionIndex, group: SecurityGroup, vpc_net: _Net | None) -> bool | None:
+    unknown = False
+    for rule in group.egress:
+        if not _sg_ports(rule):
+            continue
+        cidrs, rule_unknown = _rule_cidrs(index, rule)
+        if any(_is_public(_net(c), vpc_net) for c in cidrs):
+            return True
+        unknown = unknown or rule_unknown
+    return None if unknown else False
+
+
+def _instance_sg(
+    index: RegionIndex, hop: Hop, config: VpcConfig, vpc_net: _Net | None
+) -> list[tuple[str, str]]:
+    """(detail, manual) for each way a NAT instance's groups block the hop;
+    empty when they pass or are not known (any of its groups allowing is
+    enough: security groups are stateful and additive)."""
+    groups = [index.security_groups.get(g) for g in hop.group_ids or ()]
+    if not groups or any(g is None for g in groups):
+        return []
+    from_groups = config.security_group_ids if hop.from_function else ()
+    ins = [_ingress_allows(index, g, hop.client, from_groups) for g in groups if g]
+    outs = [_egress_public(index, g, vpc_net) for g in groups if g]
+    names = ", ".join(hop.group_ids or ())
+    first = (hop.group_ids or ("?",))[0]
+    out: list[tuple[str, str]] = []
+    if not any(ins) and None not in ins:
+        out.append(
+            (
+                f"{names} of {NAT_INSTANCE} {hop.hop_id}: no inbound rule allows TCP 443 from {hop.client}",
+                f"add to {first} an inbound rule: TCP 443 from {hop.client}",
+            )
+        )
+    if not any(outs) and None not in outs:
+        out.append(
+            (
+                f"{names} of {NAT_INSTANCE} {hop.hop_id}: no egress rule allows TCP 443 to {IPV4_DEFAULT}",
+                f"add to {first} an egress rule: TCP 443 to {IPV4_DEFAULT}",
+            )
+        )
+    return out
+
+
+def _hop_sg_problems(
+    index: RegionIndex, config: VpcConfig, subnets: tuple[SubnetEgress, ...], vpc_cidr: str
+) -> list[FilterProblem]:
+    """The NAT instances' security groups on each ``nat`` subnet's path."""
+    vpc_net = _net(vpc_cidr)
+    found: dict[tuple[str, str], set[str]] = {}
+    for s in subnets:
+        if s.egress != "nat":
+            continue
+        for hop in hops(index, s) or ():
+            if hop.kind == NAT_INSTANCE:
+                for key in _instance_sg(index, hop, config, vpc_net):
+                    found.setdefault(key, set()).add(s.subnet_id)
+    if not found:
+        return []
+    sids = sorted({sid for v in found.values() for sid in v})
+    details = [d for d, _ in sorted(found)]
+    manuals = list(dict.fromkeys(m for _, m in sorted(found)))
+    return [
+        FilterProblem(
+            NAT_INSTANCE_SG_BLOCKS,
+            tuple(sids),
+            "; ".join(details) + ": the instance drops the function's traffic.",
+            "; ".join(manuals),
+        )
+    ]
 
 
 # --- network ACLs ------------------------------------------------------------
@@ -251,9 +456,13 @@ def nacl_allows(
     for e in sorted((e for e in acl.entries if e.egress == egress), key=lambda e: e.rule_number):
         if e.protocol not in ("-1", "6", "tcp"):
             continue
-        if not e.cidr_block:
+        # an entry names an IPv4 or an IPv6 block: it applies to that family only
+        block = (
+            e.ipv6_cidr_block if peer_net is not None and peer_net.version == 6 else e.cidr_block
+        )
+        if not block:
             continue
-        net = _net(e.cidr_block)
+        net = _net(block)
         if net is None or peer_net is None or net.version != peer_net.version:
             continue
         if e.protocol == "-1" or (e.port_from is None and e.port_to is None):
@@ -264,7 +473,7 @@ def nacl_allows(
         full = _covers(net, peer_net) and low <= ports[0] and ports[1] <= high
         overlaps = net.overlaps(peer_net) and low <= ports[1] and ports[0] <= high
         action = e.rule_action.lower()
-        rule = f"rule {e.rule_number} ({action} {e.cidr_block})"
+        rule = f"rule {e.rule_number} ({action} {block})"
         if full:
             if action == "allow":
                 return True, rule
@@ -299,19 +508,25 @@ def _path_checks(
     sub = index.subnets.get(s.subnet_id)
     if sub is None or not sub.cidr_block:
         return None
-    if s.egress == "nat" and s.target and s.target in index.nats:
-        nat_subnet = index.nats[s.target].subnet_id
+    if s.egress == "nat":
+        path = hops(index, s)
+        if path is None:
+            return None
         checks = [
             _Check(s.subnet_id, True, IPV4_DEFAULT, HTTPS, NACL_BLOCKS_EGRESS),
             _Check(s.subnet_id, False, IPV4_DEFAULT, EPHEMERAL, NACL_BLOCKS_RETURN),
         ]
-        if nat_subnet != s.subnet_id:
-            checks += [
-                _Check(nat_subnet, False, sub.cidr_block, HTTPS, NACL_BLOCKS_EGRESS),
-                _Check(nat_subnet, True, IPV4_DEFAULT, HTTPS, NACL_BLOCKS_EGRESS),
-                _Check(nat_subnet, False, IPV4_DEFAULT, EPHEMERAL, NACL_BLOCKS_RETURN),
-                _Check(nat_subnet, True, sub.cidr_block, EPHEMERAL, NACL_BLOCKS_RETURN),
-            ]
+        previous = s.subnet_id
+        for hop in path:
+            # traffic between two interfaces of one subnet crosses no NACL
+            if hop.subnet_id != previous:
+                checks += [
+                    _Check(hop.subnet_id, False, hop.client, HTTPS, NACL_BLOCKS_EGRESS),
+                    _Check(hop.subnet_id, True, IPV4_DEFAULT, HTTPS, NACL_BLOCKS_EGRESS),
+                    _Check(hop.subnet_id, False, IPV4_DEFAULT, EPHEMERAL, NACL_BLOCKS_RETURN),
+                    _Check(hop.subnet_id, True, hop.client, EPHEMERAL, NACL_BLOCKS_RETURN),
+                ]
+            previous = hop.subnet_id
         return [checks]
     if s.egress == "isolated" and ep.usable and ep.endpoint is not None:
         alternatives: list[list[_Check]] = []
@@ -408,6 +623,7 @@ def judge_filters(
     vpc_cidr = str(getattr(vpc, "cidr_block", "") or "")
     problems = _sg_problems(index, config, subnets, ep, vpc_cidr)
     problems += _nacl_problems(index, subnets, ep)
+    problems += _hop_sg_problems(index, config, subnets, vpc_cidr)
     merged: dict[str, FilterProblem] = {}
     for p in problems:
         seen = merged.get(p.code)
@@ -419,6 +635,7 @@ def judge_filters(
                 tuple(sorted(set(seen.subnet_ids) | set(p.subnet_ids))),
                 f"{seen.detail} {p.detail}",
                 "; ".join(m for m in (seen.manual, p.manual) if m),
+                seen.cause if seen.cause == p.cause else "",
             )
         )
     return tuple(merged[c] for c in sorted(merged))

@@ -53,6 +53,37 @@ def _built(model: type[_M], **values: Any) -> _M:
     return model.model_construct(fields_set, **values)
 
 
+def routes_phrase(subnets: Iterable[SubnetEgress]) -> str:
+    """The routes that decide the subnets' class, destinations grouped by
+    target (``0.0.0.0/1, 128.0.0.0/1 -> igw-1``; several targets joined by
+    ``; ``): of each subnet's winning routes (``SubnetEgress.route``), those
+    to the target its verdict names."""
+    by_target: dict[str, set[str]] = {}
+    for s in subnets:
+        for part in (s.route or "").split(", "):
+            dest, sep, target = part.partition(" -> ")
+            if sep and target == s.target:
+                by_target.setdefault(target, set()).add(dest)
+    return "; ".join(f"{', '.join(sorted(d))} -> {t}" for t, d in sorted(by_target.items()))
+
+
+def _not_default(subnets: Iterable[SubnetEgress]) -> str | None:
+    """``routes_phrase`` when a route other than ``0.0.0.0/0`` decides the
+    class of one of the subnets; None when ``0.0.0.0/0`` alone does (the
+    texts that have always said so keep their words)."""
+    phrase = routes_phrase(subnets)
+    if not phrase or all(p.startswith("0.0.0.0/0 -> ") for p in phrase.split("; ")):
+        return None
+    return phrase
+
+
+def _how(subnets: Iterable[SubnetEgress], default: str, winning: str) -> str:
+    """``default`` when ``0.0.0.0/0`` decides the subnets' class, else
+    ``winning`` naming the routes that do."""
+    routes = _not_default(subnets)
+    return default if routes is None else f"{winning} ({routes})"
+
+
 def stable_id(prefix: str, *parts: str) -> str:
     return prefix + hashlib.sha256("|".join(parts).encode()).hexdigest()[:10]
 
@@ -116,7 +147,7 @@ def _config_findings(
                 region,
                 fn,
                 code,
-                f"{share} subnets route 0.0.0.0/0 to an internet gateway; an execution environment placed there cannot reach outside the VPC.",
+                f"{share} subnets {_how(public, 'route 0.0.0.0/0', 'route public destinations')} to an internet gateway; an execution environment placed there cannot reach outside the VPC.",
                 public,
                 total,
                 qualifier,
@@ -130,7 +161,7 @@ def _config_findings(
                 region,
                 fn,
                 NAT_BROKEN,
-                f"{len(broken)} of {total} subnets have a default route whose NAT path does not reach the internet.",
+                f"{len(broken)} of {total} subnets have {_how(broken, 'a default route whose NAT path', 'a winning route whose path')} does not reach the internet.",
                 broken,
                 total,
                 qualifier,
@@ -182,7 +213,7 @@ def _config_findings(
                 region,
                 fn,
                 EGRESS_UNKNOWN,
-                f"{len(other)} of {total} subnets send 0.0.0.0/0 to a transit gateway, peering, VGW, instance or ENI; egress there is not judged.",
+                f"{len(other)} of {total} subnets send {_how(other, '0.0.0.0/0', 'public destinations')} to a transit gateway, peering, VGW, instance or ENI; egress there is not judged.",
                 other,
                 total,
                 qualifier,
@@ -334,7 +365,16 @@ def _diagnose(inventory: Inventory, policy: Policy, indexes: Sequence[RegionInde
             latest = judge_config(index, fn.vpc_config)
             if settings.exempt:
                 reason = settings.exempt_reason or "exempt by policy"
-                summaries.append(_summary(region, fn, "exempt", latest, exempt_reason=reason))
+                summaries.append(
+                    _summary(
+                        region,
+                        fn,
+                        "exempt",
+                        latest,
+                        exempt_reason=reason,
+                        **_seen_tags(policy, fn),
+                    )
+                )
                 continue
             fn_findings = _config_findings(region, fn, latest, settings, "$LATEST")
             fn_findings += _alias_findings(region, index, fn, latest)
@@ -351,10 +391,19 @@ def _diagnose(inventory: Inventory, policy: Policy, indexes: Sequence[RegionInde
             else:
                 status = "healthy"
             ids = tuple(f.id for f in fn_findings)
-            summaries.append(_summary(region, fn, status, latest, finding_ids=ids))
+            summaries.append(
+                _summary(region, fn, status, latest, finding_ids=ids, **_seen_tags(policy, fn))
+            )
     findings.sort(key=lambda f: (f.region, f.function, f.qualifier, f.code))
     summaries.sort(key=lambda s: (s.region, s.name))
     return Diagnosis(tuple(findings), tuple(summaries))
+
+
+def _seen_tags(policy: Policy, fn: Function) -> dict[str, Any]:
+    """``policy_tags`` for a summary when the function carries any of the
+    tags the rules match on (nothing otherwise: the field stays unset)."""
+    seen = policy.policy_tags(fn.tags) if fn.tags else {}
+    return {"policy_tags": seen} if seen else {}
 
 
 def _summary(

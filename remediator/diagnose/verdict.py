@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from remediator.diagnose.egress import RegionIndex
 from remediator.diagnose.endpoint import EndpointVerdict, endpoint_verdict
 from remediator.diagnose.filters import FilterProblem, judge_filters
+from remediator.diagnose.ipv6 import ipv6_note
 from remediator.domain.findings import NOTE_CODES
 from remediator.domain.inventory import VpcConfig
 from remediator.domain.plan import SubnetEgress
@@ -62,4 +63,7 @@ def _judge_config(index: RegionIndex, config: VpcConfig) -> ConfigVerdict:
         endpoint_verdict(index, vpc_id, config) if vpc_id else EndpointVerdict(None, False, ())
     )
     filters = judge_filters(index, config, subnets, endpoint, vpc_id)
+    note = ipv6_note(index, config, subnets)
+    if note is not None:
+        filters = tuple(sorted((*filters, note), key=lambda p: p.code))
     return ConfigVerdict(subnets, endpoint, vpc_id, filters)

@@ -31,6 +31,8 @@ SG_EGRESS_BLOCKS: Final = "security-group-egress-blocks"
 SG_EGRESS_VPC_ONLY: Final = "security-group-egress-vpc-only"
 NACL_BLOCKS_EGRESS: Final = "nacl-blocks-egress"
 NACL_BLOCKS_RETURN: Final = "nacl-blocks-return-traffic"
+NAT_INSTANCE_SG_BLOCKS: Final = "nat-instance-sg-blocks"
+IPV6_DUAL_STACK: Final = "ipv6-dual-stack-egress"
 
 CODES: Final[dict[str, tuple[Severity, str]]] = {
     PUBLIC_MIXED: ("high", "Some subnets are public: calls leaving the VPC hang intermittently"),
@@ -57,6 +59,14 @@ CODES: Final[dict[str, tuple[Severity, str]]] = {
     ),
     NACL_BLOCKS_EGRESS: ("high", "A network ACL on the path blocks outbound TCP 443"),
     NACL_BLOCKS_RETURN: ("high", "A network ACL on the path blocks the return traffic"),
+    NAT_INSTANCE_SG_BLOCKS: (
+        "high",
+        "The NAT instance's security groups block the function's TCP 443",
+    ),
+    IPV6_DUAL_STACK: (
+        "info",
+        "IPv6 egress reaches IPv6 destinations only: the Lambda API still needs the IPv4 path",
+    ),
 }
 
 # Codes about the subnets a function's $LATEST lists (fixed by moving the
@@ -69,10 +79,15 @@ ENDPOINT_CODES: Final = frozenset(
 )
 
 # Codes about the filters on the path (security-group egress, network ACLs):
-# no strategy fixes them; the planner blocks them with the exact rule to add.
-# A ``security-group-egress-vpc-only`` note (info) leaves the function healthy.
-FILTER_CODES: Final = frozenset({SG_EGRESS_BLOCKS, NACL_BLOCKS_EGRESS, NACL_BLOCKS_RETURN})
-NOTE_CODES: Final = frozenset({SG_EGRESS_VPC_ONLY})
+# the planner blocks them with the exact rule to add (remediator never edits a
+# customer's security groups or NACLs), except egress deliberately limited to
+# the VPC, which the Lambda endpoint path serves (``lambda-endpoint``).
+# The notes (info: ``security-group-egress-vpc-only``, the IPv6 note) leave
+# the function healthy.
+FILTER_CODES: Final = frozenset(
+    {SG_EGRESS_BLOCKS, NACL_BLOCKS_EGRESS, NACL_BLOCKS_RETURN, NAT_INSTANCE_SG_BLOCKS}
+)
+NOTE_CODES: Final = frozenset({SG_EGRESS_VPC_ONLY, IPV6_DUAL_STACK})
 
 # Severities, most severe first (for sorting findings).
 SEVERITY_ORDER: Final[dict[str, int]] = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}

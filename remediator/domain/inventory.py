@@ -204,7 +204,9 @@ class NetworkAcl(Frozen):
 class Instance(Frozen):
     """An EC2 instance a route points at (a NAT instance), as far as egress
     needs it: it forwards only when running with source/destination check
-    off, and reaches the internet only with a public IP."""
+    off, and reaches the internet only with a public IP. ``security_group_ids``:
+    the instance's groups (its primary interface's), which filter what it
+    forwards (``()`` when not read)."""
 
     instance_id: str
     state: str
@@ -212,11 +214,14 @@ class Instance(Frozen):
     source_dest_check: bool = True
     public_ip: str = ""
     network_interface_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
 
 
 class NetworkInterface(Frozen):
     """A network interface: a route target (``eni-…``), or a workload in a
-    subnet whose egress a route change would change (blast radius)."""
+    subnet whose egress a route change would change (blast radius).
+    ``security_group_ids``: its groups (a NAT instance's interface filters
+    what it forwards)."""
 
     network_interface_id: str
     subnet_id: str
@@ -226,6 +231,7 @@ class NetworkInterface(Frozen):
     source_dest_check: bool = True
     public_ip: str = ""
     description: str = ""
+    security_group_ids: tuple[str, ...] = ()
 
 
 class ManagedPrefixList(Frozen):

@@ -94,15 +94,43 @@ class FunctionSummary(Frozen):
     availability_zones: tuple[str, ...] = ()
     finding_ids: tuple[str, ...] = ()
     exempt_reason: str | None = None
+    # The function's tags that the policy's rules match on, as the plan saw
+    # them: apply re-reads them live before the first write and refuses a
+    # target whose rules would now match differently (docs/policy.md).
+    # Left out of the JSON when empty, so plans of untagged fleets keep their
+    # shape.
+    policy_tags: dict[str, str] = Field(default_factory=dict, exclude_if=lambda tags: not tags)
+
+
+class WorkloadInterface(Frozen):
+    """A network interface in a subnet whose egress a change changes: a
+    workload that gains (or loses) egress with it."""
+
+    network_interface_id: str
+    subnet_id: str
+    interface_type: str = "interface"
+    instance_id: str = ""
+
+
+def _empty(value: object) -> bool:
+    return not value
 
 
 class BlastRadius(Frozen):
-    """What else a change touches besides its target."""
+    """What else a change touches besides its target.
+
+    ``network_interfaces``: for a route change, the interfaces in the subnets
+    the table serves other than Lambda's own (instances, NAT gateways, load
+    balancers, endpoints…), sorted by id; ``lambda_interfaces``: how many
+    Lambda (Hyperplane) interfaces are there too. Both are left out of the
+    plan JSON when empty, so plans without them keep their bytes."""
 
     route_tables: tuple[str, ...] = ()
     subnet_ids: tuple[str, ...] = ()
     functions: tuple[str, ...] = ()
     note: str = ""
+    network_interfaces: tuple[WorkloadInterface, ...] = Field(default=(), exclude_if=_empty)
+    lambda_interfaces: int = Field(default=0, ge=0, exclude_if=_empty)
 
 
 class Fingerprint(Frozen):

@@ -135,10 +135,12 @@ class Policy(Frozen):
     rules: tuple[Rule, ...] = ()
     max_changes: int = Field(default=100, ge=1, le=10_000)
     allowed_account_ids: tuple[str, ...] = ()
-    # where discovery reads tags when a rule matches on them: Lambda's ListTags
-    # (one call per VPC function, always current) or the Resource Groups
-    # Tagging API (100 functions a call, may lag behind a new tag)
-    tags_from: Literal["lambda", "tagging-api"] = "lambda"
+    # where discovery reads tags when a rule matches on them: the Resource
+    # Groups Tagging API (100 functions a call; an index that may trail a tag
+    # added moments ago, so apply re-reads the live tags of every target
+    # before its first write) or Lambda's ListTags (one call per VPC
+    # function, always current)
+    tags_from: Literal["lambda", "tagging-api"] = "tagging-api"
     # a role in each VPC owner's account ({account}) to read what a VPC shared
     # through AWS RAM hides from this account (its NAT gateways…); the command
     # line's --network-role-arn wins over it
@@ -155,6 +157,15 @@ class Policy(Frozen):
     @property
     def uses_tags(self) -> bool:
         return any(rule.match_tags for rule in self.rules)
+
+    @property
+    def tag_keys(self) -> tuple[str, ...]:
+        """The tag keys any rule matches on, sorted."""
+        return tuple(sorted({key for rule in self.rules for key in rule.match_tags}))
+
+    def policy_tags(self, tags: dict[str, str]) -> dict[str, str]:
+        """The part of ``tags`` the rules can see (what decides ``settings_for``)."""
+        return {key: tags[key] for key in self.tag_keys if key in tags}
 
     @property
     def may_create_endpoints(self) -> bool:

@@ -320,6 +320,9 @@ def instance(raw: InstanceTypeDef) -> Instance:
                 if n.get("NetworkInterfaceId")
             )
         ),
+        security_group_ids=tuple(
+            sorted({str(g["GroupId"]) for g in raw.get("SecurityGroups") or () if g.get("GroupId")})
+        ),
     )
 
 
@@ -333,6 +336,9 @@ def network_interface(raw: NetworkInterfaceTypeDef) -> NetworkInterface:
         source_dest_check=bool(raw.get("SourceDestCheck", True)),
         public_ip=str((raw.get("Association") or {}).get("PublicIp", "")),
         description=str(raw.get("Description", "")),
+        security_group_ids=tuple(
+            sorted({str(g["GroupId"]) for g in raw.get("Groups") or () if g.get("GroupId")})
+        ),
     )
 
 

@@ -2,7 +2,10 @@
 strategies and place their proposals; order the changes, apply the cap and
 assemble the plan. Pure: the same inputs give the same plan, byte for byte.
 
-Per function, three passes, each over findings still open on it:
+Per function, filter findings first (``_filter_pass``: blocked with the
+exact rule to add; egress deliberately limited to the VPC goes to
+``lambda-endpoint`` when the policy lists it), then three passes, each over
+findings still open on it:
 
 1. subnet findings of ``$LATEST``: the policy's strategies in order, the
    first proposal wins; with none, every subnet finding is blocked with the
@@ -22,6 +25,7 @@ from remediator import __version__
 from remediator.changes import registry as kinds
 from remediator.changes.registry import Change
 from remediator.diagnose import RegionIndex, diagnose, judge_config
+from remediator.diagnose.filters import VPC_ONLY, FilterProblem
 from remediator.diagnose.findings import Diagnosis
 from remediator.domain.base import gc_paused
 from remediator.domain.canonical import canonical
@@ -125,7 +129,7 @@ def _plan_function(
     for f in latest:
         problem = verdict.filter_problem(f.code) if f.code in FILTER_CODES else None
         if problem is not None:
-            out[f.id] = _blocked(f, f"no strategy changes filters; by hand: {problem.manual}.")
+            _filter_pass(b, ctx, f, problem, out)
     latest_fixed, latest_fix = not verdict.broken, None
     if subnet_fix and not missing and verdict.vpc_id is not None:
         fixed, latest_fix = _subnet_pass(b, ctx, subnet_fix, endpoint_fix, out)
@@ -156,6 +160,27 @@ def _plan_function(
         elif f.code == LATEST_BROKEN_ALIAS_OK:
             out[f.id] = f.model_copy(update={"status": "info"})
     return [out[f.id] for f in findings]
+
+
+def _filter_pass(
+    b: _Builder, ctx: Context, f: Finding, problem: FilterProblem, out: dict[str, Finding]
+) -> None:
+    """A filter finding: blocked with the exact rule to add, except egress
+    deliberately limited to the VPC, which the Lambda endpoint path serves
+    when the policy lists ``lambda-endpoint`` (remediator never edits the
+    customer's security groups or network ACLs)."""
+    manual = f"no strategy changes filters; by hand: {problem.manual}."
+    if problem.cause != VPC_ONLY or LAMBDA_ENDPOINT.name not in ctx.settings.strategies:
+        out[f.id] = _blocked(f, manual)
+        return
+    _settle(
+        b,
+        LAMBDA_ENDPOINT,
+        LAMBDA_ENDPOINT.propose(ctx, [f]),
+        [f],
+        out,
+        lambda reason, f: f"{LAMBDA_ENDPOINT.name}: {reason}. By hand: {problem.manual}.",
+    )
 
 
 def _subnet_pass(
@@ -245,6 +270,7 @@ def _place(
             blast=c.blast,
             depends_on=c.depends_on,
             fixes=fixes,
+            key=c.key,
         )
         for c in proposal.changes
     ]

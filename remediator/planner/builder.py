@@ -14,9 +14,12 @@ from remediator.diagnose import RegionIndex, stable_id
 from remediator.domain.plan import BlastRadius, Fingerprint, Risk
 
 
-def change_id(kind: str, region: str, target: str) -> str:
-    """A change's id: stable, one per (kind, region, target)."""
-    return stable_id("c-", kind, region, target)
+def change_id(kind: str, region: str, target: str, key: str = "") -> str:
+    """A change's id: stable, one per (kind, region, target), or per (kind,
+    region, target, key) for a kind that makes several changes to one target
+    (a route table's routes: ``key`` is the destination; the default route's
+    change keeps the id it always had, without one)."""
+    return stable_id("c-", kind, region, target, *((key,) if key else ()))
 
 
 @dataclass
@@ -60,8 +63,9 @@ class _Builder:
         blast: BlastRadius | None = None,
         depends_on: Iterable[str] = (),
         fixes: Iterable[str] = (),
+        key: str = "",
     ) -> str:
-        cid = change_id(kind, self.region, target)
+        cid = change_id(kind, self.region, target, key)
         if cid in self._fields:
             self._fixes[cid].update(fixes)
             self._depends[cid].update(depends_on)

@@ -5,13 +5,19 @@ functions of the plan."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from remediator.changes import lambda_vpc_config
 from remediator.changes.registry import Change
 from remediator.domain.findings import NO_EGRESS, PROBLEM_STATUSES, SEVERITY_ORDER
-from remediator.domain.plan import Finding, FunctionStatus, FunctionSummary, SubnetEgress
+from remediator.domain.plan import (
+    Finding,
+    FunctionStatus,
+    FunctionSummary,
+    SubnetEgress,
+    WorkloadInterface,
+)
 from remediator.planfile.model import Plan
 
 WIDTH = 120
@@ -180,7 +186,28 @@ def blast_summary(change: Change) -> str:
         parts.append("functions " + ", ".join(b.functions))
     if b.note:
         parts.append(b.note)
+    if b.network_interfaces or b.lambda_interfaces:
+        parts.append(interfaces_summary(b.network_interfaces, b.lambda_interfaces))
     return "; ".join(parts) if parts else "only the target"
+
+
+INTERFACES_SHOWN = 10
+
+
+def interfaces_summary(enis: Sequence[WorkloadInterface], lambdas: int) -> str:
+    """``workloads gaining egress: eni-1 (instance i-1), eni-2 (nat_gateway); 3
+    Lambda ENIs``: the first ``INTERFACES_SHOWN`` interfaces, then a count."""
+    shown = [
+        f"{e.network_interface_id} ({'instance ' + e.instance_id if e.instance_id else e.interface_type})"
+        for e in enis[:INTERFACES_SHOWN]
+    ]
+    if len(enis) > INTERFACES_SHOWN:
+        shown.append(f"and {len(enis) - INTERFACES_SHOWN} more")
+    if not shown:
+        shown.append("no instance or other service")
+    if lambdas:
+        shown.append(plural(lambdas, "Lambda ENI"))
+    return "workloads gaining egress: " + ", ".join(shown)
 
 
 def function_label(region: str, name: str, plan: Plan) -> str:

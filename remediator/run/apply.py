@@ -11,8 +11,11 @@ Order of checks for apply (each refusal changes nothing):
 5. the lock for the account and regions; then the journal is read again,
    since another run may have applied the plan while this one waited at its
    prompt (what the journal says is decided under the lock only);
-6. every selected target re-read and compared with its fingerprint: any
-   stale target refuses the whole plan (exit 3), like Terraform;
+6. every selected target re-read and compared with its fingerprint, and the
+   live tags of the functions the changes are for checked against the
+   policy (``tag_gate``: the Tagging API index the plan read may trail a new
+   exempt tag): any stale target refuses the whole plan (exit 3), like
+   Terraform;
 then the engine's walk, rollback on failure, and verification (an error
 while verifying is a failed verification).
 
@@ -34,11 +37,13 @@ from remediator.changes.registry import Change
 from remediator.domain.errors import ApprovalRefused, BadInput
 from remediator.domain.outcomes import EXIT_CODES, RUN_VERDICT, RunOutcome, Verdict
 from remediator.domain.plan import RISK_ORDER, risk_rank
+from remediator.domain.policy import Policy, default_policy
 from remediator.planfile.approval import read_approval
 from remediator.planfile.model import Plan
 from remediator.run import engine
 from remediator.run.journal import check_folder, read_journal
 from remediator.run.lock import DynamoLock, FileLock, held, lock_key, owner_info
+from remediator.run.tag_gate import stale_by_tags
 
 
 @dataclass
@@ -56,6 +61,9 @@ class ApplyOptions:
     now: Callable[[], str] = lambda: ""
     rollback_on_verify_failure: bool = False
     run_id: str | None = None  # a caller's run id (auto), else a new one
+    policy: Policy | None = None
+    """The policy whose tag rules the live tags are checked against before
+    the first write (None: the built-in policy)."""
 
 
 @dataclass
@@ -210,8 +218,19 @@ def _approve(plan: Plan, opts: ApplyOptions, chosen: list[Change]) -> list[Chang
     return kept
 
 
-def _dry_run(aws: door.Aws, plan: Plan, chosen: list[Change], lines: list[str]) -> Outcome:
+def _stale_by_tags(
+    aws: door.Aws, plan: Plan, chosen: list[Change], done: engine.Results, opts: ApplyOptions
+) -> list[engine.StepReport]:
+    todo = [c for c in chosen if c.id not in done]
+    return stale_by_tags(aws, plan, todo, opts.policy or default_policy())
+
+
+def _dry_run(
+    aws: door.Aws, plan: Plan, chosen: list[Change], lines: list[str], opts: ApplyOptions
+) -> Outcome:
     reports = engine.check_plan(aws, plan, chosen)
+    by_tags = {r.change_id: r for r in _stale_by_tags(aws, plan, chosen, {}, opts)}
+    reports = [by_tags.get(r.change_id, r) if r.outcome == "would-apply" else r for r in reports]
     lines.append("Dry run: no change was sent. Step by step:")
     lines += [_step_line(r) for r in reports]
     stale = [r for r in reports if r.outcome == "stale"]
@@ -264,7 +283,7 @@ def run_apply(
             hint="Approve with `remediate approve PLAN --by NAME` and pass --approval FILE, or raise --max-risk, or run on a terminal to answer.",
         )
     if _is_dry_run(aws, opts):
-        return _dry_run(aws, plan, chosen, lines)
+        return _dry_run(aws, plan, chosen, lines, opts)
     chosen = _approve(plan, opts, chosen)
 
     run_id = prior.run_id or opts.run_id or "run-" + uuid.uuid4().hex[:12]
@@ -288,6 +307,7 @@ def run_apply(
                 stale = engine.preflight(
                     aws, rec, chosen, prior.done, prior.uncertain, prior.partial
                 )
+                stale += _stale_by_tags(aws, plan, chosen, prior.done, opts)
             except Exception as exc:
                 # nothing of this run is in effect: close the record so the next
                 # apply points at rollback instead of resuming blindly

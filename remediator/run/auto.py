@@ -508,6 +508,7 @@ class _Runner:
                     lock=self.fleet.lock(),
                     now=self.deps.now,
                     rollback_on_verify_failure=True,
+                    policy=opts.policy,
                 ),
                 self.deps.verifier(pair.session, opts.endpoint_url, opts.policy),
             )

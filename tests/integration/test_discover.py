@@ -554,10 +554,11 @@ class PathWorld:
     inventory: Inventory
 
 
-def _instance(ec2: Any, subnet: str) -> dict[str, Any]:
+def _instance(ec2: Any, subnet: str, groups: tuple[str, ...] = ()) -> dict[str, Any]:
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    extra: dict[str, Any] = {"SecurityGroupIds": list(groups)} if groups else {}
     found = ec2.run_instances(
-        ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro", SubnetId=subnet
+        ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro", SubnetId=subnet, **extra
     )
     return dict(found["Instances"][0])
 
@@ -590,7 +591,8 @@ def path_world(mocked: boto3.session.Session) -> PathWorld:
     igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
     ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
 
-    nat_instance = _instance(ec2, nat_subnet)
+    nat_sg = ec2.create_security_group(GroupName="nat", Description="nat", VpcId=vpc)["GroupId"]
+    nat_instance = _instance(ec2, nat_subnet, (nat_sg,))
     ec2.modify_instance_attribute(
         InstanceId=nat_instance["InstanceId"], SourceDestCheck={"Value": False}
     )
@@ -759,3 +761,19 @@ def test_egress_path_reads_are_a_constant_few_calls(path_world: PathWorld) -> No
         "ec2:GetManagedPrefixListEntries",
     ):
         assert calls[op] == 1, op
+
+
+def test_nat_instance_groups_are_read_with_one_filtered_describe(path_world: PathWorld) -> None:
+    """The groups of the instances and interfaces routes point at filter what
+    a NAT instance forwards: discovery records them and reads their rules."""
+    region = _region(path_world.inventory, PATH_REGION)
+    instances = {i.instance_id: i for i in region.instances}
+    enis = {e.network_interface_id: e for e in region.network_interfaces}
+    nat_groups = instances[path_world.nat_instance].security_group_ids
+    assert nat_groups
+    assert enis[path_world.eni].security_group_ids
+    read = {g.group_id for g in region.security_groups}
+    assert set(nat_groups) | set(enis[path_world.eni].security_group_ids) <= read
+    assert path_world.fn_sg in read
+    # the function's groups, then the hop groups not read yet: two calls in all
+    assert path_world.inventory.api_calls["ec2:DescribeSecurityGroups"] == 2

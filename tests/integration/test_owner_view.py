@@ -25,6 +25,7 @@ from typing import Any
 
 import boto3
 import pytest
+import structlog
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 from structlog.testing import capture_logs
@@ -156,6 +157,13 @@ def _build(owner_ec2: Any, world: Shared) -> None:
     for i, (az, nat) in enumerate((("a", "a"), ("b", "b"), ("c", "b"))):
         priv = subnet(f"priv-{az}", f"10.7.{10 + i}.0/24", az)
         table(f"priv-{az}", priv, NatGatewayId=world.nats[nat])
+
+
+@pytest.fixture(autouse=True)
+def _reset_structlog() -> Iterator[None]:
+    """The command line points structlog at the runner's captured stderr; do not leak it."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture

@@ -12,14 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 import remediator
 from remediator import planfile
 from remediator.changes import base, ec2_nat_route, lambda_vpc_config, registry
+from remediator.domain.canonical import fingerprint
 from remediator.domain.errors import BadInput
 from remediator.planfile import dumps, parse_plan
 from remediator.planfile.digest import with_digest
 from remediator.planfile.model import Plan
+from tests import factories as fx
 from tests.unit.test_planfile import sample_plan
 
 PACKAGE = Path(remediator.__file__).parent
@@ -231,3 +234,104 @@ def test_restore_point_refuses_a_journaled_state_of_another_shape() -> None:
     change = _vpc_change()
     with pytest.raises(BadInput, match=change.id):
         registry.restore_point(change, {"Target": change.target, "Missing": True})
+
+
+# --------------------------------------------------------------------------
+# ec2.put-nat-route: any IPv4 destination, the default route's bytes kept
+
+
+def _route_change(dest: str, before_dest: str | None = None, **extra: Any) -> dict[str, Any]:
+    rt = fx.route_table("rtb-1", "a", [fx.route(before_dest or dest, "nat-gone", "blackhole")])
+    state = ec2_nat_route.route_state(rt, dest)
+    return {
+        "id": "c-r",
+        "kind": ec2_nat_route.NAME,
+        "region": "us-east-1",
+        "target": "rtb-1",
+        "before": {
+            "DestinationCidrBlock": before_dest or dest,
+            "Target": "nat-gone",
+            "State": "blackhole",
+        },
+        "after": {"DestinationCidrBlock": dest, "NatGatewayId": "nat-1"},
+        "risk": "medium",
+        "reason": "r",
+        "fingerprint": {"state_hash": "h", "state": state},
+        **extra,
+    }
+
+
+def test_a_split_route_change_has_typed_before_and_after() -> None:
+    change = registry.build(_route_change("0.0.0.0/1"))
+    assert isinstance(change, ec2_nat_route.PutNatRouteChange)
+    assert isinstance(change.before, ec2_nat_route.PutNatRouteBefore)
+    assert change.before.DestinationCidrBlock == "0.0.0.0/1"
+    assert change.after.DestinationCidrBlock == "0.0.0.0/1"
+    assert change.fingerprint.state == {
+        "RouteTableId": "rtb-1",
+        "DestinationCidrBlock": "0.0.0.0/1",
+        "Route": {"DestinationCidrBlock": "0.0.0.0/1", "Target": "nat-gone", "State": "blackhole"},
+    }
+    assert registry.check_before(change) is None
+    assert registry.build(change.model_dump(mode="json")) == change
+    handler = registry.handler(ec2_nat_route.NAME)
+    assert handler.expected_after(change) == {
+        "RouteTableId": "rtb-1",
+        "DestinationCidrBlock": "0.0.0.0/1",
+        "Route": {"DestinationCidrBlock": "0.0.0.0/1", "Target": "nat-1", "State": "active"},
+    }
+    # the state of the same table's other route is not this change's
+    other = ec2_nat_route.route_state(
+        fx.route_table("rtb-1", "a", [fx.route("128.0.0.0/1", "nat-gone", "blackhole")]),
+        "128.0.0.0/1",
+    )
+    with pytest.raises(BadInput, match="c-r"):
+        registry.restore_point(change, other)
+    gone = ec2_nat_route.route_state(fx.route_table("rtb-1", "a", []), "0.0.0.0/1")
+    assert registry.restore_point(change, gone).before is None
+
+
+@pytest.mark.parametrize(
+    ("dest", "before_dest"),
+    [
+        pytest.param("10.1.0.0/8", None, id="not-canonical"),
+        pytest.param("::/0", None, id="ipv6"),
+        pytest.param("0.0.0.0/33", None, id="prefix-too-long"),
+        pytest.param("pl-123", None, id="prefix-list"),
+        pytest.param("0.0.0.0/1", "128.0.0.0/1", id="before-names-another-route"),
+    ],
+)
+def test_a_route_change_refuses_a_bad_destination(dest: str, before_dest: str | None) -> None:
+    data = _route_change(dest, before_dest)
+    data["fingerprint"]["state"] = {"RouteTableId": "rtb-1", "DefaultRoute": None}
+    with pytest.raises(ValidationError):
+        registry.build(data)
+
+
+def test_the_default_route_fingerprint_is_what_it_has_always_been() -> None:
+    rt = fx.route_table(
+        "rtb-1", "a", [fx.default_route("nat-gone", "blackhole"), fx.route("0.0.0.0/1", "nat-x")]
+    )
+    state = ec2_nat_route.route_state(rt)
+    assert state == ec2_nat_route.route_state(rt, "0.0.0.0/0")
+    assert state == {
+        "RouteTableId": "rtb-1",
+        "DefaultRoute": {
+            "DestinationCidrBlock": "0.0.0.0/0",
+            "Target": "nat-gone",
+            "State": "blackhole",
+        },
+    }
+    # the hash remediator has always written for this table (plans stay fresh)
+    assert fingerprint(state).state_hash == (
+        "sha256:bb442d2ddcce335e52444a7402fe08f0e885a9b4f730c1cd20fcb6fca94e0124"
+    )
+
+
+def test_the_schema_types_a_route_destination_as_an_ipv4_cidr() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = _schema()
+    after = schema["$defs"]["PutNatRouteAfter"]["properties"]["DestinationCidrBlock"]
+    assert after["type"] == "string" and "pattern" in after
+    plan = json.loads(dumps(sample_plan()))
+    jsonschema.validate(plan, schema)

@@ -37,10 +37,10 @@ class Context(NamedTuple):
     latest_fixed: bool = False
     latest_fix: str | None = None
 
-    def change_id(self, kind: str, target: str) -> str:
-        """The id of the change of ``kind`` to ``target`` in this region
-        (changes to one target are planned once, whoever proposes them)."""
-        return change_id(kind, self.region, target)
+    def change_id(self, kind: str, target: str, key: str = "") -> str:
+        """The id of the change of ``kind`` to ``target`` (and ``key``) in this
+        region (changes to one target are planned once, whoever proposes them)."""
+        return change_id(kind, self.region, target, key)
 
 
 class ProposedChange(NamedTuple):
@@ -56,6 +56,8 @@ class ProposedChange(NamedTuple):
     fp: Fingerprint
     blast: BlastRadius | None = None
     depends_on: tuple[str, ...] = ()
+    # tells apart several changes of one kind to one target (``change_id``)
+    key: str = ""
 
 
 class Proposal(NamedTuple):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from remediator.changes import registry as kinds
-from remediator.changes.lambda_vpc_config import vpc_config_state
+from remediator.changes.lambda_vpc_config import vpc_config_state, vpc_config_values
 from remediator.domain.canonical import fingerprint
 from remediator.domain.findings import AZ_BELOW_MIN, ENDPOINT_CODES, SUBNET_CODES
 from remediator.domain.inventory import Subnet
@@ -103,6 +103,7 @@ def propose(ctx: Context, findings: Sequence[Finding]) -> Proposal | Blocked:
         )
     removed = sorted(set(current) - set(new))
     groups = sorted(fn.vpc_config.security_group_ids)
+    dual_stack = fn.vpc_config.ipv6_allowed_for_dual_stack
     parts = []
     if removed:
         parts.append(f"drop {', '.join(removed)} (no egress)")
@@ -113,11 +114,13 @@ def propose(ctx: Context, findings: Sequence[Finding]) -> Proposal | Blocked:
         fn.arn,
         # ``before`` keeps AWS's order so rollback restores the list exactly;
         # the fingerprint hashes the sorted form.
-        before={"SubnetIds": current, "SecurityGroupIds": list(fn.vpc_config.security_group_ids)},
-        after=vpc_config_state(new, groups),
+        # a dual-stack function keeps Ipv6AllowedForDualStack (Lambda
+        # replaces the whole VpcConfig)
+        before=vpc_config_values(current, fn.vpc_config.security_group_ids, dual_stack),
+        after=vpc_config_state(new, groups, dual_stack),
         risk="medium" if added else "low",
         reason=f"{fn.name}: " + "; ".join(parts) + ".",
-        fp=fingerprint(vpc_config_state(current, groups), fn.revision_id),
+        fp=fingerprint(vpc_config_state(current, groups, dual_stack), fn.revision_id),
         blast=BlastRadius(
             functions=(fn.name,),
             subnet_ids=tuple(sorted(set(removed) | set(added))),

@@ -7,6 +7,14 @@ every subnet finding is ``isolated-no-endpoint`` and the function has no
 NAT-routed subnet. Never in a VPC another account owns (AWS RAM: only the
 owner may create endpoints or change the VPC's attributes). Making private DNS active sends every function of the VPC
 to the endpoint, so its group must let all of them in first.
+
+It also serves a function whose security groups deliberately limit egress
+to the VPC (``security-group-egress-blocks`` with the ``vpc-only`` cause)
+and that no usable endpoint serves: the endpoint path respects that control
+(the function's VPC-only egress reaches the endpoint's interfaces, which
+must be checked first), where opening the group to the internet would undo
+it. The customer's groups are never changed; only the endpoint's group is
+opened to the functions' groups.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from collections.abc import Iterable, Sequence
 
 from remediator.changes import registry as kinds
 from remediator.diagnose import RegionIndex, endpoint_allows
+from remediator.diagnose.filters import VPC_ONLY, egress_reaches
 from remediator.domain.canonical import fingerprint
 from remediator.domain.findings import (
     AZ_BELOW_MIN,
@@ -22,6 +31,7 @@ from remediator.domain.findings import (
     ENDPOINT_NOT_AVAILABLE,
     ENDPOINT_SG_BLOCKS,
     ISOLATED_NO_ENDPOINT,
+    SG_EGRESS_BLOCKS,
     SUBNET_CODES,
 )
 from remediator.domain.inventory import Function, Subnet, VpcEndpoint
@@ -36,7 +46,7 @@ from remediator.planner.strategies.base import (
 )
 
 NAME = "lambda-endpoint"
-CODES = ENDPOINT_CODES | {ISOLATED_NO_ENDPOINT}
+CODES = ENDPOINT_CODES | {ISOLATED_NO_ENDPOINT, SG_EGRESS_BLOCKS}
 MANUAL = "create an interface endpoint for com.amazonaws.<region>.lambda with private DNS"
 ENDPOINT_SG_NAME = "remediator-lambda-endpoint"
 
@@ -57,13 +67,55 @@ def propose(ctx: Context, findings: Sequence[Finding]) -> Proposal | Blocked:
             return Blocked(
                 "an endpoint fixes Lambda API calls only, not the other egress these subnets lack"
             )
+    filtered = [f for f in findings if f.code == SG_EGRESS_BLOCKS]
+    if filtered:
+        why = _vpc_only_blocked(ctx)
+        if why is not None:
+            return why
     changes = _changes(ctx)
     if isinstance(changes, Blocked):
         return changes
-    fixes = tuple(f for f in findings if f.code == ISOLATED_NO_ENDPOINT) + tuple(
-        f for f in findings if f.code in ENDPOINT_CODES
+    fixes = (
+        tuple(f for f in findings if f.code == ISOLATED_NO_ENDPOINT)
+        + tuple(f for f in findings if f.code in ENDPOINT_CODES)
+        + tuple(filtered)
     )
     return Proposal(changes, fixes)
+
+
+def _vpc_only_blocked(ctx: Context) -> Blocked | None:
+    """Why the endpoint path does not serve the function's security-group
+    finding (``None``: it does): only egress deliberately limited to the VPC
+    is, and only when that egress reaches the endpoint's interfaces."""
+    problem = ctx.verdict.filter_problem(SG_EGRESS_BLOCKS)
+    if problem is None or problem.cause != VPC_ONLY:
+        return Blocked(
+            "the endpoint path serves only egress deliberately limited to the VPC; remediator does not change security groups"
+        )
+    vpc_id = ctx.verdict.vpc_id
+    assert ctx.fn.vpc_config is not None and vpc_id is not None
+    endpoint = ctx.verdict.endpoint.endpoint
+    if endpoint is not None:
+        subnets, groups = endpoint.subnet_ids, endpoint.security_group_ids
+    else:
+        subnets, groups = tuple(_endpoint_subnets(ctx.region_index, vpc_id, _vpc_subnets(ctx))), ()
+    vpc = ctx.region_index.vpcs.get(vpc_id)
+    vpc_cidr = str(getattr(vpc, "cidr_block", "") or "")
+    reaches = egress_reaches(ctx.region_index, ctx.fn.vpc_config, vpc_cidr, subnets, groups)
+    if reaches is not True:
+        where = endpoint.vpc_endpoint_id if endpoint is not None else "a new endpoint"
+        return Blocked(
+            f"the function's VPC-only egress does not reach {where} in {', '.join(subnets) or 'no subnet'}"
+            + (" (not known)" if reaches is None else "")
+        )
+    return None
+
+
+def _vpc_subnets(ctx: Context) -> list[str]:
+    """The subnets of every function of the VPC (where a new endpoint goes)."""
+    return [
+        s for f in _vpc_functions(ctx) for s in (f.vpc_config.subnet_ids if f.vpc_config else ())
+    ]
 
 
 def _vpc_functions(ctx: Context) -> Sequence[Function]:
@@ -208,11 +260,7 @@ def _create(
 ) -> tuple[ProposedChange, ...] | Blocked:
     vpc_id = ctx.verdict.vpc_id
     assert vpc_id is not None
-    subnets = _endpoint_subnets(
-        ctx.region_index,
-        vpc_id,
-        [s for f in _vpc_functions(ctx) for s in (f.vpc_config.subnet_ids if f.vpc_config else ())],
-    )
+    subnets = _endpoint_subnets(ctx.region_index, vpc_id, _vpc_subnets(ctx))
     if not subnets:
         return Blocked(f"no subnet in {vpc_id} to place the endpoint in")
     groups = _groups(ctx)
