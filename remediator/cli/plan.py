@@ -22,9 +22,9 @@ from remediator.cli.app import (
     RegionOpt,
     _errors,
     _now,
-    _render,
     _setup_logging,
     _spinner,
+    _use_color,
 )
 from remediator.domain.outcomes import EXIT_CHANGES
 
@@ -45,6 +45,65 @@ NetworkRoleOpt = Annotated[
 ]
 
 
+def text_width() -> int:
+    """The text report's width: the terminal's (``COLUMNS``, else its size)
+    when stdout is one, else the fixed ``WIDTH`` (120), so files and pipes
+    get the same layout everywhere."""
+    import shutil
+    import sys
+
+    from remediator.render.common import WIDTH
+
+    if not sys.stdout.isatty():
+        return WIDTH
+    return max(40, shutil.get_terminal_size((WIDTH, 24)).columns)
+
+
+def _report(
+    plan: Plan,
+    fmt: Format,
+    *,
+    detail: str = "fit",
+    previous: Plan | None = None,
+    out_dir: Path | None = None,
+    plan_path: Path | None = None,
+) -> str:
+    """The report on stdout. ASFF: the findings when they fit one
+    ``BatchImportFindings`` call, else an error naming ``--out-dir``; with
+    ``out_dir``, the batch files (and their paths on stderr) instead."""
+    from remediator.domain.errors import BadInput
+    from remediator.render import asff, report
+
+    if fmt is Format.asff:
+        if out_dir is not None:
+            from remediator.run.artifacts import write_asff
+
+            for path in write_asff(out_dir, plan, previous):
+                typer.echo(f"Wrote {path}", err=True)
+            return ""
+        items = asff.findings(plan, previous)
+        if len(items) > asff.BATCH_SIZE:
+            written = f" (the plan is written to {plan_path})" if plan_path else ""
+            raise BadInput(
+                f"{len(items)} ASFF findings are more than one BatchImportFindings call takes "
+                f"({asff.BATCH_SIZE}){written}.",
+                hint=f"Write them as batch files: remediate show {plan_path or 'PLAN'} "
+                "--format asff --out-dir DIR.",
+            )
+        return asff.render(plan, previous)
+    if out_dir is not None or previous is not None:
+        option = "--out-dir" if out_dir is not None else "--previous"
+        raise BadInput(f"{option} is for ASFF findings.", hint="Use it with --format asff.")
+    return report.render(
+        plan,
+        fmt.value,
+        color=fmt is Format.text and _use_color(),
+        width=text_width(),
+        detail=detail,
+        plan_file=None if plan_path is None else str(plan_path),
+    )
+
+
 def _emit(plan: Plan, fmt: Format, out: Path | None, default_dir: Path) -> Path:
     """Write the plan file, then its report on stdout (and where it went on stderr)."""
     from remediator import planfile
@@ -52,7 +111,10 @@ def _emit(plan: Plan, fmt: Format, out: Path | None, default_dir: Path) -> Path:
     path = out if out is not None else default_dir / f"{plan.plan_id}.json"
     text = planfile.write_plan(plan, path)
     # the JSON report is the plan file's text: encoded once
-    typer.echo(text if fmt is Format.json else _render(plan, fmt), nl=False)
+    if fmt is Format.json:
+        typer.echo(text, nl=False)
+    else:
+        typer.echo(_report(plan, fmt, plan_path=path), nl=False)
     if fmt is not Format.json:
         typer.echo(f"\nPlan written to {path}. Review it, then: remediate show {path}", err=True)
     return path
@@ -104,10 +166,37 @@ def plan(
 def show(
     plan_file: Annotated[Path, typer.Argument(help="A plan file written by `remediate plan`.")],
     format: FormatOpt = Format.text,
+    detail: Annotated[
+        str,
+        typer.Option(
+            "--detail",
+            help="markdown: fit (default; at most 65,536 characters, says what it left out) "
+            "or full (everything).",
+        ),
+    ] = "fit",
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir",
+            help="asff: write DIR/asff-0001.json, … (at most 100 findings each) instead of stdout.",
+        ),
+    ] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            "--previous",
+            help="asff: the plan before this one; its findings that are gone now are "
+            "emitted closed (ARCHIVED, RESOLVED).",
+        ),
+    ] = None,
 ) -> None:
     """Render a saved plan (checks its format version and digest)."""
     with _errors():
         from remediator import planfile
 
         loaded = planfile.read_plan(plan_file)
-        typer.echo(_render(loaded, format), nl=False)
+        old = planfile.read_plan(previous) if previous is not None else None
+        text = _report(
+            loaded, format, detail=detail, previous=old, out_dir=out_dir, plan_path=plan_file
+        )
+        typer.echo(text, nl=False)

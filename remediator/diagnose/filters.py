@@ -443,16 +443,55 @@ def nacl_of(index: RegionIndex, subnet_id: str) -> NetworkAcl | None:
     return next((a for a in acls if a.is_default and a.vpc_id == subnet.vpc_id), None)
 
 
+_Span = tuple[int, int]
+
+
+def _cut(spans: list[_Span], lo: int, hi: int) -> tuple[list[_Span], list[_Span]]:
+    """``spans`` split into the parts inside ``lo..hi`` and the parts outside."""
+    inside, outside = [], []
+    for a, b in spans:
+        if b < lo or a > hi:
+            outside.append((a, b))
+            continue
+        inside.append((max(a, lo), min(b, hi)))
+        if a < lo:
+            outside.append((a, lo - 1))
+        if b > hi:
+            outside.append((hi + 1, b))
+    return inside, outside
+
+
+def _without(spans: list[_Span], others: list[_Span]) -> list[_Span]:
+    for lo, hi in others:
+        spans = _cut(spans, lo, hi)[1]
+    return spans
+
+
+def _ports_text(spans: list[_Span]) -> str:
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in sorted(spans))
+
+
 def nacl_allows(
     acl: NetworkAcl, egress: bool, peer: str, ports: tuple[int, int]
 ) -> tuple[bool | None, str]:
     """Whether ``acl`` passes TCP ``ports`` to (egress) or from (ingress)
-    ``peer``: lowest rule number first, the first rule covering the whole
-    peer and port range decides. A rule covering only part of them before
-    the decision makes a deny unknown (``None``). Returns the verdict and the
-    deciding rule (``*`` for the implicit final deny)."""
+    ``peer``, port by port: lowest rule number first, the first rule whose
+    block covers the whole peer decides the ports it names. Any port left to
+    a deny (a rule's, or the implicit final ``*``) means some connections
+    are dropped: ``False`` (Lambda picks any ephemeral port, so a partly
+    allowed ephemeral range drops a share of the return traffic). A rule
+    covering only part of the peer (a narrower CIDR) decides nothing for the
+    peer as a whole: an allow of that kind before a deny makes the deny
+    ``None`` (it depends on the destination), a deny of that kind is passed
+    over (the destination may lie outside it). Returns the verdict and the
+    deciding rule (``*`` for the implicit final deny; a deny of only some of
+    the ports names them)."""
     peer_net = _net(peer)
-    partial_allow = False
+    undecided: list[_Span] = [ports]
+    maybe: list[_Span] = []  # ports a partial-peer allow may let through
+    denied: tuple[str, list[_Span]] | None = None
+    unsure = ""
+    allow_rule = "*"
     for e in sorted((e for e in acl.entries if e.egress == egress), key=lambda e: e.rule_number):
         if e.protocol not in ("-1", "6", "tcp"):
             continue
@@ -460,27 +499,50 @@ def nacl_allows(
         block = (
             e.ipv6_cidr_block if peer_net is not None and peer_net.version == 6 else e.cidr_block
         )
-        if not block:
-            continue
-        net = _net(block)
+        net = _net(block) if block else None
         if net is None or peer_net is None or net.version != peer_net.version:
+            continue
+        if not net.overlaps(peer_net):
             continue
         if e.protocol == "-1" or (e.port_from is None and e.port_to is None):
             low, high = 0, 65535
         else:
             low = e.port_from if e.port_from is not None else 0
             high = e.port_to if e.port_to is not None else 65535
-        full = _covers(net, peer_net) and low <= ports[0] and ports[1] <= high
-        overlaps = net.overlaps(peer_net) and low <= ports[1] and ports[0] <= high
+        hit, rest = _cut(undecided, low, high)
+        if not hit:
+            continue
         action = e.rule_action.lower()
         rule = f"rule {e.rule_number} ({action} {block})"
-        if full:
+        if not _covers(net, peer_net):
             if action == "allow":
-                return True, rule
-            return (None if partial_allow else False), rule
-        if overlaps and action == "allow":
-            partial_allow = True
-    return (None if partial_allow else False), "*"
+                maybe.extend(hit)
+            continue
+        undecided = rest
+        if action == "allow":
+            allow_rule = rule
+        else:
+            certain = _without(hit, maybe)
+            if certain and denied is None:
+                denied = (rule, certain)
+            elif not certain and not unsure:
+                unsure = rule
+        if not undecided:
+            break
+    if undecided:
+        certain = _without(undecided, maybe)
+        if certain and denied is None:
+            denied = ("*", certain)
+        elif not certain and not unsure:
+            unsure = "*"
+    if denied is not None:
+        rule, spans = denied
+        if spans != [ports]:
+            rule = f"{rule} for ports {_ports_text(spans)}"
+        return False, rule
+    if unsure:
+        return None, unsure
+    return True, allow_rule
 
 
 @dataclass(frozen=True)

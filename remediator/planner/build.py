@@ -35,6 +35,8 @@ from remediator.domain.findings import (
     ENDPOINT_CODES,
     FILTER_CODES,
     LATEST_BROKEN_ALIAS_OK,
+    PUBLIC_ALL,
+    PUBLIC_MIXED,
     SUBNET_CODES,
     SUBNET_MISSING,
 )
@@ -220,9 +222,12 @@ def _subnet_pass(
             if c.kind == kinds.UPDATE_VPC_CONFIG
         )
         return True, next(vpc_changes, None)
+    # A public subnet's route serves other workloads: by hand, the function
+    # leaves it (whatever strategy the policy lists first).
+    public = any(f.code in (PUBLIC_MIXED, PUBLIC_ALL) for f in subnet_fix)
     first = (
         SUBNET_STRATEGIES[ctx.settings.strategies[0]]
-        if ctx.settings.strategies
+        if ctx.settings.strategies and not public
         else keep_private.STRATEGY
     )
     for f in subnet_fix:

@@ -1,10 +1,13 @@
 """What the text and Markdown reports share: counts, the closing line, the
-per-function sections, evidence chains and one-line change summaries. Pure
-functions of the plan."""
+per-function sections, evidence chains and one-line change summaries, and the
+one sanitiser per medium (``term``, ``md_text``/``md_code``/``md_cell``,
+``mermaid_label``, ``plain``) every string from AWS or a plan file goes
+through before it reaches a reader. Pure functions of the plan."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -20,7 +23,8 @@ from remediator.domain.plan import (
 )
 from remediator.planfile.model import Plan
 
-WIDTH = 120
+WIDTH = 120  # the text report's width off a terminal (files, pipes): stable
+BLAST_NAMES_MAX = 10  # function names a blast radius lists before "and N more"
 RISKS: tuple[str, ...] = ("low", "medium", "high")
 FUNCTION_STATUSES: tuple[FunctionStatus, ...] = (
     "affected",
@@ -31,6 +35,117 @@ FUNCTION_STATUSES: tuple[FunctionStatus, ...] = (
 )
 
 Section = tuple[str, str, FunctionSummary | None, list[Finding]]
+
+# --------------------------------------------------------------------------- sanitisers
+#
+# A function name, a tag, a reason or an id may come from AWS or from a plan
+# file someone else wrote: it is data, never markup or a terminal command.
+# Each medium has exactly one function here; renderers call it on every such
+# string (tests/unit/test_hostile.py runs hostile strings through each one).
+
+# ESC-introduced sequences: CSI (ESC [ ... final byte), OSC (ESC ] ... BEL or
+# ST, OSC 52 included), DCS/SOS/PM/APC (ESC P/X/^/_ ... ST) and two-byte
+# escapes; then the 8-bit forms (C1 CSI 0x9b, OSC 0x9d, DCS 0x90, ...).
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"
+    r"|\x1b[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+    r"|\x9b[0-?]*[ -/]*[@-~]?"
+    r"|[\x90\x98\x9d\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+)
+# What is left of C0, DEL and C1, then the bidirectional overrides,
+# embeddings, isolates and marks (Trojan Source), zero-width and BOM.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_WHITESPACE_CONTROLS = re.compile("[\t\n\r\x0b\x0c]+")
+
+
+def term(value: object) -> str:
+    """Inert text for a terminal: escape sequences removed, newlines and
+    tabs as one space, every other control, bidi and zero-width character
+    removed. One line, whatever the input."""
+    text = "" if value is None else str(value)
+    if text.isprintable():  # no control, format (bidi) or separator character: as it is
+        return text
+    text = _ESCAPES.sub("", text)
+    text = _WHITESPACE_CONTROLS.sub(" ", text)
+    return _CONTROLS.sub("", text)
+
+
+plain = term  # JSON/ASFF values: the same inert one-line text (JSON escapes the rest)
+
+# An underscore inside a word (``network_load_balancer``) can neither open
+# nor close emphasis in GFM, so only the others are escaped.
+_MD_META = re.compile(r"([\\`*\[\]|~<>$&]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+# GitHub links ``@name`` (a mention that notifies) and ``#123`` (an issue)
+# in text after Markdown is parsed, so a backslash does not stop them: a
+# zero-width space after the sign does. Bare URLs become links (GFM
+# autolinks) unless their ``://`` or ``www.`` is broken by an escape.
+_MD_REFS = re.compile(r"([@#])(?=\w)")
+_MD_AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])(:)(?=//)|(?<=\bwww)(\.)")
+# A block marker at the very start (heading, list, quote, rule, numbered list).
+_MD_LEADING = re.compile(r"^(\s*(?:\d+(?=[.)]))?)([.)#+=-])")
+
+
+def md_text(value: object, *, line_start: bool = False) -> str:
+    """Inert Markdown inline text (table cells, list items, headings): the
+    Markdown and HTML metacharacters backslash-escaped (``$`` too, so
+    GitHub's ``$…$`` math never takes ``$LATEST``), so no emphasis, link,
+    autolink, mention, raw HTML, entity or table break can form; with
+    ``line_start`` (text that opens a list item's line), no block marker
+    (``#``, ``-``, ``1.``) either."""
+    text = _MD_META.sub(r"\\\1", term(value))
+    text = _MD_AUTOLINK.sub(lambda m: "\\" + (m.group(1) or m.group(2)), text)
+    if line_start:
+        text = _MD_LEADING.sub(r"\1\\\2", text)
+    return _MD_REFS.sub("\\1\u200b", text)
+
+
+def md_code(value: object) -> str:
+    """A Markdown code span holding ``value`` literally: fenced with more
+    backticks than any run inside it, padded when it starts or ends with
+    one; pipes escaped so a table cell stays one cell (GFM removes that
+    backslash inside a table)."""
+    text = term(value).replace("|", "\\|")
+    if not text.strip():
+        return "-"
+    runs = [len(r) for r in re.findall(r"`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    if text.startswith("`") or text.endswith("`"):
+        text = f" {text} "
+    return f"{fence}{text}{fence}"
+
+
+def md_cell(markdown: str) -> str:
+    """A table cell from Markdown this package built (its untrusted parts
+    already through ``md_text``/``md_code``): unescaped pipes escaped, never
+    empty."""
+    return re.sub(r"(?<!\\)\|", r"\\|", markdown) or " "
+
+
+_MERMAID_SAFE = re.compile(r"[A-Za-z0-9 _.,/@+=*'\u00b7\u03bb-]")
+MERMAID_LABEL_MAX = 80
+
+
+def mermaid_label(value: object, limit: int = MERMAID_LABEL_MAX) -> str:
+    """Text for inside a quoted Mermaid label (node or edge): letters,
+    digits and a few inert punctuation marks as they are; every other
+    character as a Mermaid entity code (``#60;``), so no quote, bracket,
+    pipe, ``-->``, ``%%``, ``;`` or newline can end the label or start a
+    statement (``click``, ``style``), and Mermaid shows it as the character.
+    Long text is cut at ``limit`` characters with an ellipsis."""
+    text = term(value).strip()
+    if len(text) > limit:
+        text = text[: limit - 1] + "\u2026"
+    return "".join(ch if _MERMAID_SAFE.fullmatch(ch) else f"#{ord(ch)};" for ch in text)
+
+
+def cap_names(names: Iterable[str], limit: int, wrap: Any = str) -> str:
+    """``a, b, c and 12 more``: at most ``limit`` names, each through ``wrap``."""
+    items = list(names)
+    shown = ", ".join(wrap(n) for n in items[:limit])
+    if len(items) > limit:
+        shown += f" and {len(items) - limit} more"
+    return shown
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -183,7 +298,7 @@ def blast_summary(change: Change) -> str:
     if b.subnet_ids:
         parts.append("subnets " + ", ".join(b.subnet_ids))
     if b.functions:
-        parts.append("functions " + ", ".join(b.functions))
+        parts.append("functions " + cap_names(b.functions, BLAST_NAMES_MAX))
     if b.note:
         parts.append(b.note)
     if b.network_interfaces or b.lambda_interfaces:

@@ -21,10 +21,11 @@ from remediator.render.common import (
     closing_line,
     evidence_chain,
 )
-from remediator.render.markdown import mermaid_for_function, render_markdown
+from remediator.render.markdown import DETAILS, mermaid_for_function, render_markdown
 from remediator.render.text import render_text
 
 __all__ = [
+    "DETAILS",
     "FORMATS",
     "WIDTH",
     "blast_summary",
@@ -43,7 +44,9 @@ FORMATS: tuple[str, ...] = ("text", "markdown", "json")
 
 def render_json(plan: Plan) -> str:
     """The plan as canonical JSON (sorted keys, two-space indent, trailing
-    newline): the same bytes as the plan file."""
+    newline): the same bytes as the plan file. JSON escapes every C0
+    control character (ESC included), so no terminal escape sequence can be
+    in it; it is data for programs, byte for byte the plan."""
     return canonical_json(plan)
 
 
@@ -56,11 +59,25 @@ _RENDERERS: dict[str, Callable[[Plan], str]] = {
 }
 
 
-def render(plan: Plan, fmt: str, *, color: bool = False) -> str:
-    """Render ``plan`` as ``text``, ``markdown`` (also ``md``) or ``json``."""
+def render(
+    plan: Plan,
+    fmt: str,
+    *,
+    color: bool = False,
+    width: int = WIDTH,
+    detail: str = "fit",
+    plan_file: str | None = None,
+) -> str:
+    """Render ``plan`` as ``text`` (``width`` columns), ``markdown`` (also
+    ``md``; ``detail`` ``fit`` or ``full``; ``plan_file`` is named where the
+    report says where its full detail is) or ``json``."""
     key = "markdown" if fmt == "md" else fmt
+    if detail not in DETAILS:
+        raise BadInput(f"Unknown detail {detail!r}.", hint=f"Use one of: {', '.join(DETAILS)}.")
     if key == "text":
-        return render_text(plan, color=color)
+        return render_text(plan, color=color, width=width)
+    if key == "markdown":
+        return render_markdown(plan, detail=detail, plan_file=plan_file)
     renderer = _RENDERERS.get(key)
     if renderer is None:
         raise BadInput(

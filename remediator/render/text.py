@@ -24,6 +24,7 @@ from remediator.render.common import (
     function_sections,
     risk_counts,
     share,
+    term,
 )
 
 SEVERITY_STYLE: dict[str, str] = {
@@ -71,54 +72,97 @@ def _paint(value: str, style: str, color: bool) -> str:
 
 
 _Cell = list[tuple[int, str]]  # one (width, text as printed) per line of a cell
+NARROW = 100  # below this many columns: two-space gaps, shorter headers
+_MIN_WIDTH: dict[str, int] = {"Function": 10, "VPC": 12, "Subnets (egress)": 20}
+
+
+def ellipsize(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters: the middle replaced by an
+    ellipsis, so an id keeps its prefix and its distinguishing tail."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    tail = (width - 1) // 2
+    return text[: width - 1 - tail] + "…" + (text[-tail:] if tail else "")
+
+
+def fit_widths(headers: list[str], natural: list[int], width: int, gap: int) -> list[int]:
+    """Column widths whose sum (with gaps) is at most ``width`` when the
+    columns' minimum widths allow: the Function column folds first (down to
+    16, no text lost), then the VPC and subnet columns are cut (ids get a
+    middle ellipsis), widest slack first, then the Function column again."""
+    widths = list(natural)
+    total = sum(widths) + gap * (len(widths) - 1)
+    floors = {
+        i: max(len(h) if h not in _MIN_WIDTH else 0, _MIN_WIDTH.get(h, natural[i]))
+        for i, h in enumerate(headers)
+    }
+    stages = [({0: max(16, floors[0])}), {i: floors[i] for i in floors if i != 0}, {0: floors[0]}]
+    for stage in stages:
+        while total > width:
+            slack = [(widths[i] - low, -i) for i, low in stage.items() if widths[i] > low]
+            if not slack:
+                break
+            _, neg = max(slack)
+            widths[-neg] -= 1
+            total -= 1
+    return widths
 
 
 def _functions_table(
-    plan: Plan, by_fn: Mapping[tuple[str, str], list[Finding]], color: bool
+    plan: Plan, by_fn: Mapping[tuple[str, str], list[Finding]], color: bool, width: int
 ) -> list[str]:
-    """One row per function, laid out in columns three spaces apart under a
-    rule, subnets one per line. Plain string work, no layout engine: a plan
-    of 10,000 functions renders in a fraction of a second. A Function column
-    that would push the table past ``WIDTH`` folds long names."""
+    """One row per function, laid out in columns under a rule, subnets one
+    per line, the whole at most ``width`` columns (see ``fit_widths``): a
+    long function name folds onto more lines, a long id is cut in the
+    middle with an ellipsis; the columns always line up. Plain string work,
+    no layout engine: a plan of 10,000 functions renders in a fraction of a
+    second."""
     multi_region = len(plan.regions) > 1
+    narrow = width < NARROW
     headers = ["Function", *(["Region"] if multi_region else []), "Status", "VPC"]
-    headers += ["Subnets (egress)", "Share affected"]
-
-    def one(text: str, style: str = "") -> _Cell:
-        return [(len(text), _paint(text, style, color))]
-
-    rows: list[list[_Cell]] = []
+    headers += ["Subnets (egress)", "Share" if narrow else "Share affected"]
+    # cells as plain text first: (text, style) per line; egress styled apart
+    rows: list[list[list[tuple[str, str, str]]]] = []
     for s in plan.functions:
-        cells = [[(len(s.name), s.name)]]
+        cells = [[(term(s.name), "", "")]]
         if multi_region:
-            cells.append(one(s.region))
-        cells.append(one(s.status, STATUS_STYLE.get(s.status, "")))
-        cells.append(one(s.vpc_id or "-"))
-        if s.subnets:
-            cells.append(
-                [
-                    (
-                        len(e.subnet_id) + 1 + len(e.egress),
-                        f"{e.subnet_id} {_paint(e.egress, EGRESS_STYLE.get(e.egress, ''), color)}",
-                    )
-                    for e in s.subnets
-                ]
-            )
-        else:
-            cells.append(one("-"))
-        cells.append(one(share(s, by_fn.get((s.region, s.name), []))))
+            cells.append([(term(s.region), "", "")])
+        cells.append([(term(s.status), STATUS_STYLE.get(s.status, ""), "")])
+        cells.append([(term(s.vpc_id or "-"), "", "")])
+        cells.append(
+            [(term(e.subnet_id), "", term(e.egress)) for e in s.subnets] or [("-", "", "")]
+        )
+        cells.append([(share(s, by_fn.get((s.region, s.name), [])), "", "")])
         rows.append(cells)
 
-    widths = [len(h) for h in headers]
+    def cell_len(part: tuple[str, str, str]) -> int:
+        return len(part[0]) + (1 + len(part[2]) if part[2] else 0)
+
+    natural = [len(h) for h in headers]
     for cells in rows:
         for i, cell in enumerate(cells):
-            for w, _ in cell:
-                if w > widths[i]:
-                    widths[i] = w
-    gap = "   "
-    others = sum(widths[1:]) + len(gap) * (len(widths) - 1)
-    widths[0] = max(len(headers[0]), min(widths[0], WIDTH - others))
+            for part in cell:
+                natural[i] = max(natural[i], cell_len(part))
+    subnet_parts = [p for cells in rows for p in cells[-2] if p[2]]
+    id_max = max((len(p[0]) for p in subnet_parts), default=0)
+    egress_max = max((len(p[2]) for p in subnet_parts), default=0)
+    gap = "  " if narrow else "   "
+    widths = fit_widths(headers, natural, width, len(gap))
     last = len(widths) - 1
+
+    def show(i: int, part: tuple[str, str, str]) -> tuple[int, str]:
+        text, style, egress = part
+        if egress:
+            room = max(1, widths[i] - len(egress) - 1)
+            if room < id_max:  # cut: every id to one width, so the egress words line up
+                room = max(1, widths[i] - egress_max - 1)
+                text = ellipsize(text, room).ljust(room)
+            styled = _paint(egress, EGRESS_STYLE.get(egress, ""), color)
+            return len(text) + 1 + len(egress), f"{text} {styled}"
+        text = ellipsize(text, widths[i])
+        return len(text), _paint(text, style, color)
 
     def layout(row_cells: list[_Cell]) -> list[str]:
         """Cells (each a list of lines) side by side, as output lines."""
@@ -128,29 +172,33 @@ def _functions_table(
             parts = []
             for i, cell in enumerate(row_cells):
                 w, text = cell[row] if row < len(cell) else (0, "")
-                pad = " " * (widths[i] - w)
+                pad = " " * max(0, widths[i] - w)
                 parts.append(pad + text if i == last else text + pad)
             out.append(gap.join(parts).rstrip())
         return out
 
-    lines = layout([one(h, "bold") for h in headers])
+    lines = layout(
+        [[(len(h), _paint(ellipsize(h, widths[i]), "bold", color))] for i, h in enumerate(headers)]
+    )
     lines.append("\u2500" * (sum(widths) + len(gap) * last))
     fold = widths[0]
     for cells in rows:
-        name = cells[0][0][1]
-        if len(name) > fold:
-            cells[0] = [
-                (len(part), part)
-                for part in (name[i : i + fold] for i in range(0, len(name), fold))
-            ]
-        lines += layout(cells)
+        name = cells[0][0][0]
+        shown: list[_Cell] = [
+            [(len(p), p) for p in (name[i : i + fold] for i in range(0, len(name), fold))]
+            or [(0, "")]
+        ]
+        for i, cell in enumerate(cells[1:], start=1):
+            shown.append([show(i, part) for part in cell])
+        lines += layout(shown)
     return lines
 
 
-def render_text(plan: Plan, *, color: bool = False) -> str:
-    """The plan as plain text (ANSI colours only when ``color`` is true)."""
+def render_text(plan: Plan, *, color: bool = False, width: int = WIDTH) -> str:
+    """The plan as plain text (ANSI colours only when ``color`` is true),
+    its table at most ``width`` columns (``WIDTH`` off a terminal)."""
     with gc_paused():
-        return _render_text(plan, color)
+        return _render_text(plan, color, width)
 
 
 class _Out:
@@ -162,9 +210,11 @@ class _Out:
         self.lines: list[str] = []
 
     def line(self, *parts: tuple[str, str] | str) -> None:
+        """Every part through ``common.term`` (untrusted text is inert), then painted."""
         self.lines.append(
             "".join(
-                _paint(p[0], p[1], self.color) if isinstance(p, tuple) else p for p in parts
+                _paint(term(p[0]), p[1], self.color) if isinstance(p, tuple) else term(p)
+                for p in parts
             ).rstrip()
         )
 
@@ -176,13 +226,13 @@ def _styled(value: str, styles: Mapping[str, str]) -> tuple[str, str]:
     return (value, styles.get(value, ""))
 
 
-def _render_text(plan: Plan, color: bool) -> str:
+def _render_text(plan: Plan, color: bool, width: int) -> str:
     out = _Out(color)
     by_fn = findings_by_function(plan)
     _header(out, plan)
     if plan.functions:
         out.blank()
-        out.lines.extend(_functions_table(plan, by_fn, color))
+        out.lines.extend(_functions_table(plan, by_fn, color, width))
     _findings(out, plan)
     _changes(out, plan)
     _needs_a_person(out, plan)

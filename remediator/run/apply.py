@@ -307,7 +307,8 @@ def run_apply(
                 stale = engine.preflight(
                     aws, rec, chosen, prior.done, prior.uncertain, prior.partial
                 )
-                stale += _stale_by_tags(aws, plan, chosen, prior.done, opts)
+                if not stale:  # a stale plan is refused anyway: no tag read needed
+                    stale = _stale_by_tags(aws, plan, chosen, prior.done, opts)
             except Exception as exc:
                 # nothing of this run is in effect: close the record so the next
                 # apply points at rollback instead of resuming blindly

@@ -4,7 +4,9 @@ For every account-region pair (a *target*) in the run, in three phases:
 
 1. **plan** (concurrently, ``--concurrency`` workers): assume the member
    role (if any), discover, plan, write ``plan.json`` and read it back (the
-   file is what gets applied), ``plan.md`` and ``plan.asff.json``;
+   file is what gets applied), ``plan.md`` (``plan.full.md`` beside it when
+   the report had to leave detail out) and the Security Hub batches
+   ``plan.asff/asff-0001.json`` …;
 2. **budget** (sequentially, in sorted target order, so the outcome does not
    depend on thread timing): the changes of a plan that ``--max-risk``
    allows are applied together or not at all; a plan whose share would take
@@ -73,11 +75,12 @@ from remediator.domain.targets import parse_accounts as parse_accounts
 from remediator.domain.targets import parse_shard as parse_shard
 from remediator.domain.targets import shard_of as shard_of
 from remediator.planfile.model import Plan
-from remediator.render import asff, report
 from remediator.run import apply as applying
+from remediator.run import artifacts
 from remediator.run.lock import DynamoLock, FileLock, lock_for
 
 log = structlog.get_logger(__name__)
+RUN_LINES_MAX = 8_000  # the apply lines appended to plan.md, within its size limit
 
 EXIT_CODES: dict[TargetOutcome, int] = {t: VERDICT_EXIT_CODES[v] for t, v in TARGET_VERDICT.items()}
 """A target outcome's exit code: its verdict's, from the one table."""
@@ -434,17 +437,30 @@ class _Runner:
         return planner.build_plan(_narrow(inventory, opts.functions), opts.policy, self.deps.now())
 
     def _write(self, pair: _Pair, name: str, plan: Plan) -> Path:
+        """``<name>.json``, its Security Hub batches (``<name>.asff/asff-0001.json``
+        …) and its report. The batches close what the plan before this one
+        found and this one does not: for ``plan``, the last plan of this
+        target in the most recent earlier run beside ``--out-dir``
+        (``artifacts.previous_run_plan``); for ``review``, this run's plan."""
         path = pair.folder / f"{name}.json"
+        previous = pair.plan
+        if name == "plan":
+            previous = artifacts.read_previous(path) or artifacts.previous_run_plan(
+                self.opts.out_dir, f"{pair.target.account_id}/{pair.target.region}", SUMMARY_FILE
+            )
         planfile.write_plan(plan, path)
-        planfile.atomic_write(pair.folder / f"{name}.asff.json", asff.render(plan), 0o644)
+        artifacts.write_asff(pair.folder / f"{name}.asff", plan, previous)
         self._write_report(pair, name, plan)
         return path
 
     def _write_report(self, pair: _Pair, name: str, plan: Plan) -> None:
-        text = report.render(plan, "markdown")
+        extra = ""
         if name == "plan" and pair.run_lines:
-            text += "\n## Unattended run\n\n```text\n" + "\n".join(pair.run_lines) + "\n```\n"
-        planfile.atomic_write(pair.folder / f"{name}.md", text, 0o644)
+            lines = "\n".join(pair.run_lines)
+            if len(lines) > RUN_LINES_MAX:
+                lines = lines[: RUN_LINES_MAX - 40] + "\n… (cut: see apply.txt)"
+            extra = "\n## Unattended run\n\n```text\n" + lines + "\n```\n"
+        artifacts.write_markdown(pair.folder / f"{name}.md", plan, extra=extra)
 
     def plan_phase(self, pair: _Pair) -> None:
         started = self.deps.clock()
@@ -564,6 +580,8 @@ class _Runner:
             path = self._write(pair, "review", after)
             result.outcome, result.review = "review", _rel(path, self.opts.out_dir)
         else:
+            # nothing left to review; Security Hub still learns what was fixed
+            artifacts.write_asff(pair.folder / "review.asff", after, pair.plan)
             result.outcome, result.review = "fixed", None
         result.left = len(after.changes)
         result.blocked = after.summary.blocked

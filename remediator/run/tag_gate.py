@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from remediator.aws.door import Aws
 from remediator.changes.registry import Change
+from remediator.domain.errors import AwsCallFailed
 from remediator.domain.inventory import Function
 from remediator.domain.policy import Policy, Settings
 from remediator.planfile.model import Plan
@@ -85,7 +86,12 @@ def stale_by_tags(
 
 
 def _judge(aws: Aws, policy: Policy, fn: _Planned) -> str | None:
-    response = aws.call("lambda", fn.region, "list_tags", Resource=fn.arn)
+    try:
+        response = aws.call("lambda", fn.region, "list_tags", Resource=fn.arn)
+    except AwsCallFailed as exc:
+        if exc.code == "ResourceNotFoundException":
+            return f"function {fn.name} no longer exists"
+        raise
     live_all = {str(k): str(v) for k, v in (response.get("Tags") or {}).items()}
     live = policy.policy_tags(live_all)
     if live == policy.policy_tags(fn.tags):

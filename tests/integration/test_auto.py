@@ -316,7 +316,13 @@ def test_two_accounts_two_regions_fix_low_risk_and_leave_the_rest_for_review(
         # ...the medium one is not, and the rest is a reviewable plan.
         assert info.subnets["public-a"] in subnets_of(t.account_id, t.region, "reports-nightly")
         folder = out / t.account_id / t.region
-        for name in ("plan.json", "plan.md", "plan.asff.json", "plan.journal.jsonl", "apply.txt"):
+        for name in (
+            "plan.json",
+            "plan.md",
+            "plan.asff/asff-0001.json",
+            "plan.journal.jsonl",
+            "apply.txt",
+        ):
             assert (folder / name).is_file(), name
         assert t.review == f"{t.account_id}/{t.region}/review.json"
         review = planfile.read_plan(out / t.review)
@@ -326,7 +332,7 @@ def test_two_accounts_two_regions_fix_low_risk_and_leave_the_rest_for_review(
         assert t.blocked == review.summary.blocked == 1  # legacy-cron needs a person
         assert not (folder / "review.journal.jsonl").exists()  # approvable as it is
         assert (folder / "review.md").read_text().startswith("#")
-        asff = json.loads((folder / "plan.asff.json").read_text())
+        asff = json.loads((folder / "plan.asff" / "asff-0001.json").read_text())
         assert {f["AwsAccountId"] for f in asff} == {t.account_id}
         # The plan file is what was applied.
         plan = planfile.read_plan(folder / "plan.json")

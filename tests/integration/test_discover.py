@@ -421,7 +421,7 @@ def test_api_calls_are_counted(world: World) -> None:
 
 
 def test_tags_read_only_when_asked_and_only_for_vpc_functions(world: World) -> None:
-    inventory = _run(world.session, need_tags=True)
+    inventory = _run(world.session, need_tags=True, tags_from="lambda")
     region = _region(inventory)
 
     assert _function(region, "mixed").tags == {"team": "payments"}
@@ -431,8 +431,8 @@ def test_tags_read_only_when_asked_and_only_for_vpc_functions(world: World) -> N
 
 
 def test_tags_from_the_tagging_api_match_list_tags_in_one_call(world: World) -> None:
-    by_function = _run(world.session, need_tags=True)
-    by_page = _run(world.session, need_tags=True, tags_from="tagging-api")
+    by_function = _run(world.session, need_tags=True, tags_from="lambda")
+    by_page = _run(world.session, need_tags=True)  # the default
 
     assert by_page.model_copy(update={"api_calls": {}}) == by_function.model_copy(
         update={"api_calls": {}}

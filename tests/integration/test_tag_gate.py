@@ -202,3 +202,19 @@ def test_auto_does_not_change_a_function_the_tagging_index_still_shows_untagged(
     apply_text = (tmp_path / "out" / HOME / "us-east-1" / "apply.txt").read_text()
     assert "orders-api is exempt now" in apply_text
     assert seeded
+
+
+def test_a_function_deleted_since_the_plan_is_stale_in_a_dry_run_too(world: World) -> None:
+    policy = default_policy()
+    plan, path = _apply(world, policy)
+    world.lam.delete_function(FunctionName="orders-api")
+
+    outcome = run_apply(
+        plan,
+        path,
+        world.aws(dry_run=True),
+        ApplyOptions(dry_run=True, max_risk="high", now=lambda: NOW, policy=policy),
+    )
+
+    assert outcome.exit_code == EXIT_STALE, outcome.lines
+    assert world.hooks.counts["ListTags"] >= 1  # asked, and a missing function is no error

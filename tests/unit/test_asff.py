@@ -170,3 +170,25 @@ def test_long_texts_are_clipped_to_the_asff_limits(plan: Plan) -> None:
         assert len(str(finding["Description"])) == 1024
         assert len(str(finding["Title"])) == 256
         assert str(finding["Description"]).endswith("…")
+
+
+def test_blocked_findings_carry_no_empty_value_and_validate(plan: Plan) -> None:
+    from tests.asff_model import validate
+
+    stuck = _by_name(asff.findings(plan))["stuck"]
+    fields = stuck["ProductFields"]
+    assert isinstance(fields, dict)
+    assert "remediator/changes" not in fields and fields["remediator/statuses"] == "blocked"
+    assert all(str(v).strip() for v in fields.values())
+    assert stuck["FindingProviderFields"] == {
+        "Severity": stuck["Severity"],
+        "Types": stuck["Types"],
+    }
+    assert validate(stuck) == []
+
+
+def test_render_and_batches_hold_the_same_findings(plan: Plan) -> None:
+    (name, text), *rest = asff.batches(plan)
+    assert name == "asff-0001.json" and not rest
+    assert text == asff.render(plan)
+    assert asff.batches(plan.model_copy(update={"functions": ()})) == [("asff-0001.json", "[]\n")]

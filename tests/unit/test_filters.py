@@ -269,9 +269,10 @@ WORLDS = [
                 entry(60, False, ports=(32768, 65535)),
             ),
         ),
-        set(),
-        "healthy",
-        id="nacl-part-of-ephemeral-unknown",
+        {d.NACL_BLOCKS_RETURN},
+        "affected",
+        # Lambda picks any port of 1024-65535: those below 32768 are dropped
+        id="nacl-part-of-ephemeral-drops-the-rest",
     ),
     pytest.param(
         with_acls(nat_world(), acl("acl-1", (NAT_A,), entry(100, True, ports=HTTPS))),
@@ -385,8 +386,40 @@ def test_nat_subnet_nacl_evidence_names_the_nat_subnet() -> None:
             False,
             "0.0.0.0/0",
             EPH,
-            None,
-            id="ephemeral-short-by-one-unknown",
+            False,
+            id="ephemeral-short-by-one-drops-port-1024",
+        ),
+        pytest.param(
+            (entry(10, False, ports=(1024, 30000)), entry(20, False, ports=(30001, 65535))),
+            False,
+            "0.0.0.0/0",
+            EPH,
+            True,
+            id="ephemeral-in-two-rules",
+        ),
+        pytest.param(
+            (entry(10, False, "deny", ports=(2000, 3000)), entry(20, False)),
+            False,
+            "0.0.0.0/0",
+            EPH,
+            False,
+            id="deny-of-some-ports-before-allow-all",
+        ),
+        pytest.param(
+            (entry(10, False, cidr="52.0.0.0/8"), entry(20, False, ports=(1024, 2048))),
+            False,
+            "0.0.0.0/0",
+            EPH,
+            None,  # a destination in 52.0.0.0/8 passes on every port
+            id="narrow-peer-allow-then-part-of-ports",
+        ),
+        pytest.param(
+            (entry(10, False, "deny", cidr="52.0.0.0/8", ports=(2000, 3000)), entry(20, False)),
+            False,
+            "0.0.0.0/0",
+            EPH,
+            True,
+            id="narrow-peer-deny-is-passed-over",
         ),
         pytest.param(
             (entry(10, False, cidr="10.0.0.0/8"),),
@@ -407,6 +440,20 @@ def test_nacl_allows(
 ) -> None:
     ok, _ = nacl_allows(acl("acl-t", (), *entries), egress, peer, ports)
     assert ok is expected
+
+
+def test_a_deny_of_some_ports_names_them() -> None:
+    ok, rule = nacl_allows(
+        acl("acl-t", (), entry(10, False, ports=(1024, 2048))), False, "0.0.0.0/0", EPH
+    )
+    assert ok is False and rule.endswith("(deny 0.0.0.0/0) for ports 2049-65535")
+    ok, rule = nacl_allows(
+        acl("acl-t", (), entry(10, False, "deny", ports=(2000, 3000)), entry(20, False)),
+        False,
+        "0.0.0.0/0",
+        EPH,
+    )
+    assert ok is False and rule.startswith("rule 10 (deny 0.0.0.0/0) for ports 2000-3000")
 
 
 @pytest.mark.parametrize(

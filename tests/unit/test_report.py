@@ -375,3 +375,39 @@ def test_text_table_folds_long_names_to_the_width_and_colour_only_adds_codes() -
     coloured = report.render_text(plan, color=True)
     assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == text
     assert "\x1b[1;31maffected\x1b[0m" in coloured
+
+
+def test_functions_with_the_same_problem_share_one_row_and_one_diagram() -> None:
+    from remediator.planner import build_plan
+    from tests import factories as fx
+
+    world = fx.vpc_world(
+        "a",
+        "ab",
+        functions=[
+            *(fx.function(f"twin-{i}", [fx.pub("a", "a"), fx.natsub("a", "a")]) for i in range(3)),
+            fx.function("other", [fx.iso("a", "a")]),
+        ],
+    )
+    plan = build_plan(fx.inventory(world), fx.policy(), fx.NOW)
+    md = report.render_markdown(plan)
+    problems = md.split("## Problems", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in problems.splitlines() if re.match(r"^\| \d+ \|", line)]
+    assert len(rows) == 2
+    assert (
+        "3: `twin-0`, `twin-1`, `twin-2`" in rows[1] or "3: `twin-0`, `twin-1`, `twin-2`" in rows[0]
+    )
+    assert md.count("```mermaid") == 2
+    assert "λ twin-0 +2 more" in md
+    assert "## 2. `twin-0` and 2 more — affected" in md or "## 1. `twin-0` and 2 more" in md
+
+
+def test_dollar_signs_in_prose_are_escaped_for_github_math() -> None:
+    seed = _seed_case_plan()
+    detail = "alias 'live' runs version 1; $LATEST is broken too (costs $5 or $6)"
+    findings = tuple(f.model_copy(update={"detail": detail}) for f in seed.findings)
+    md = report.render_markdown(seed.model_copy(update={"findings": findings}))
+    assert "\\$LATEST is broken too (costs \\$5 or \\$6)" in md
+    prose = re.sub(r"```mermaid\n.*?```", "", md, flags=re.S)
+    prose = re.sub(r"(`+).*?\1", "", prose)
+    assert "$" not in prose.replace("\\$", "")

@@ -54,7 +54,10 @@ from remediator.planner.strategies.base import (
 
 NAME = "add-nat-route"
 CODES = SUBNET_CODES
-MANUAL = "add a default route to a NAT gateway in the subnets' route tables"
+MANUAL = (
+    "in the subnets' route tables, point the routes that win for internet destinations "
+    "(0.0.0.0/0, or the more specific routes named above) at a working NAT gateway"
+)
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.:-]")
 

@@ -30,7 +30,10 @@ from remediator.planner.strategies.base import (
 NAME = "keep-private-subnets"
 MAX_SUBNETS = 16
 CODES = SUBNET_CODES | {AZ_BELOW_MIN} | ENDPOINT_CODES
-MANUAL = "list only subnets whose route table sends 0.0.0.0/0 to a working NAT gateway"
+MANUAL = (
+    "list only subnets whose route table sends internet traffic (0.0.0.0/0, or the more "
+    "specific routes that win over it) to a working NAT gateway"
+)
 
 
 def _nat_subnets(ctx: Context, vpc_id: str) -> list[Subnet]:
