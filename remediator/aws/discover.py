@@ -59,6 +59,7 @@ from remediator.aws import session as sessions
 from remediator.aws.door import Aws
 from remediator.aws.errors import UNREACHABLE, translate_error
 from remediator.aws.network import FILTER_CHUNK, Network, read_network
+from remediator.aws.owner_view import OwnerViews
 from remediator.aws.session import (
     CONNECT_ATTEMPTS,
     CONNECT_TIMEOUT_SECONDS,
@@ -228,6 +229,7 @@ def discover(
     progress: Progress | None = None,
     client_factory: ClientFactory | None = None,
     allowed_account_ids: Sequence[str] = (),
+    owner_views: OwnerViews | None = None,
 ) -> Inventory:
     """Read the functions of ``regions`` and the network they use.
 
@@ -243,7 +245,9 @@ def discover(
     with ``tags_from="lambda"``, from Lambda's ``ListTags`` (one call each). ``dns_for_all_vpcs`` reads the
     DNS attributes of every VPC in use, not only of those with a Lambda
     endpoint. ``client_factory`` replaces client creation (tests); the
-    session is then unused and may be None.
+    session is then unused and may be None. ``owner_views`` reads what a VPC
+    shared with this account hides from it from the VPC's owner
+    (``aws.owner_view``); ``None``: nothing is read from other accounts.
     """
     wanted_regions = list(dict.fromkeys(regions))
     if not wanted_regions:
@@ -285,6 +289,7 @@ def discover(
             tags_from=tags_from,
             dns_for_all_vpcs=dns_for_all_vpcs,
             say=say,
+            owner=_OwnerReads(owner_views, account_id, endpoint_url, counter),
         )
         for region in wanted_regions
     ]
@@ -407,6 +412,28 @@ def _select(
     return selected
 
 
+@dataclass(frozen=True)
+class _OwnerReads:
+    """What a region needs to read its shared VPCs' owners' views."""
+
+    views: OwnerViews | None
+    account_id: str = ""
+    endpoint_url: str | None = None
+    counter: CallCounter | None = None
+
+    def extend(self, aws: Aws, region: str, network: Network) -> Network:
+        if self.views is None or self.counter is None:
+            return network
+        counter, endpoint_url = self.counter, self.endpoint_url
+        return self.views.extend(
+            network,
+            region=region,
+            account_id=self.account_id,
+            door=aws,
+            door_for=lambda session: reader(session, endpoint_url, None, counter),
+        )
+
+
 def _discover_region(
     aws: Aws,
     region: str,
@@ -416,6 +443,7 @@ def _discover_region(
     dns_for_all_vpcs: bool,
     say: Progress,
     tags_from: str = "tagging-api",
+    owner: _OwnerReads | None = None,
 ) -> RegionInventory:
     with_details = [fn for fn in functions if fn.has_vpc_version()]
     aliases: dict[str, tuple[Alias, ...]] = {}
@@ -456,6 +484,8 @@ def _discover_region(
         network = read_network(
             aws, region, subnet_ids, group_ids, dns_for_all_vpcs=dns_for_all_vpcs
         )
+        if owner is not None:
+            network = owner.extend(aws, region, network)
 
     built: list[Function] = []
     for fn in functions:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from remediator.cli.app import _errors, _now, _setup_logging
+from remediator.cli.plan import NetworkRoleOpt
 
 if TYPE_CHECKING:
     from remediator.run.auto import RunSummary
@@ -33,6 +34,7 @@ class PolicyMode(StrEnum):
     plan = "plan"
     apply = "apply"
     auto = "auto"
+    network_owner = "network-owner"
 
 
 def default_lock_dir() -> Path:
@@ -244,6 +246,7 @@ def auto(
     profile: _Profile = None,
     endpoint_url: _Endpoint = None,
     log_level: _LogLevel = "info",
+    network_role_arn: NetworkRoleOpt = None,
 ) -> None:
     """Discover, plan, apply what --max-risk allows unattended, verify; leave the rest for review.
 
@@ -255,7 +258,7 @@ def auto(
         _setup_logging(log_level)
         from remediator.domain.errors import RemediatorError
         from remediator.domain.plan import risk_rank
-        from remediator.domain.policy import load_policy
+        from remediator.domain.policy import check_network_role, load_policy
         from remediator.run import auto as running
         from remediator.run.verify import check_option, make_verifier
 
@@ -290,6 +293,7 @@ def auto(
                 profile=profile,
                 endpoint_url=endpoint_url,
                 run_id=run_id,
+                network_role_arn=check_network_role(network_role_arn),
             )
         except RemediatorError as exc:
             # a bad option still ends with the summary line scripts read
@@ -325,7 +329,11 @@ def iam_policy(
         PolicyMode,
         typer.Option(
             "--mode",
-            help="plan: read-only; apply: plan + every change kind; auto: the runner of `remediate auto`.",
+            help=(
+                "plan: read-only; apply: plan + every change kind; auto: the runner of "
+                "`remediate auto`; network-owner: the role --network-role-arn names in a shared "
+                "VPC's owner account (read-only)."
+            ),
         ),
     ] = PolicyMode.plan,
     role_arn: Annotated[
@@ -351,6 +359,13 @@ def iam_policy(
             help="apply/auto: add what `--verify reachability` needs (Reachability Analyzer).",
         ),
     ] = False,
+    network_role_arn: Annotated[
+        str | None,
+        typer.Option(
+            "--network-role-arn",
+            help="plan/apply/auto: add sts:AssumeRole on the shared VPC owners' role template ({account}).",
+        ),
+    ] = None,
 ) -> None:
     """Print the least-privilege IAM policy (JSON) for a mode, derived from the code.
 
@@ -370,6 +385,7 @@ def iam_policy(
                     notify_sns=notify_sns,
                     lock_table=lock_table,
                     reachability=reachability,
+                    network_role_arn=network_role_arn,
                 )
             ),
             nl=False,

@@ -32,6 +32,19 @@ if TYPE_CHECKING:
     from remediator.planfile.model import Plan
 
 
+NetworkRoleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--network-role-arn",
+        help=(
+            "Role in each shared VPC's owner account, e.g. "
+            "'arn:aws:iam::{account}:role/remediator-network-read': reads what AWS RAM hides "
+            "from this account (NAT gateways…). Default: the policy's network_role_arn."
+        ),
+    ),
+]
+
+
 def text_width() -> int:
     """The text report's width: the terminal's (``COLUMNS``, else its size)
     when stdout is one, else the fixed ``WIDTH`` (120), so files and pipes
@@ -125,6 +138,7 @@ def plan(
         ),
     ] = False,
     log_level: LogOpt = "warning",
+    network_role_arn: NetworkRoleOpt = None,
 ) -> None:
     """Read the account, diagnose every function and write a plan. Changes nothing."""
     with _errors():
@@ -142,6 +156,7 @@ def plan(
                 functions=function or [],
                 now=_now,
                 progress=progress,
+                network_role_arn=network_role_arn,
             )
         _emit(result, format, out, Path("plans"))
     if detailed_exitcode and result.changes:

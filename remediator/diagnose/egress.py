@@ -31,6 +31,7 @@ from remediator.domain.inventory import (
     ManagedPrefixList,
     NatGateway,
     NetworkInterface,
+    OwnerView,
     RegionInventory,
     RouteTable,
     SecurityGroup,
@@ -112,9 +113,19 @@ class RegionIndex:
         return {v.vpc_id: v for v in self.inv.vpcs}
 
     @cached_property
+    def owner_views(self) -> dict[str, OwnerView]:
+        """What was read from the owner of each shared VPC, by VPC id."""
+        return {vpc: v for v in self.inv.owner_views for vpc in v.vpc_ids}
+
+    @cached_property
     def subnets_by_vpc(self) -> dict[str, tuple[Subnet, ...]]:
+        """The subnets of each VPC this account can use (not those only a
+        shared VPC's owner sees: they are there to judge the owner's path)."""
+        hidden = {s for v in self.inv.owner_views for s in v.owner_only_subnet_ids}
         out: dict[str, list[Subnet]] = {}
         for s in self.inv.subnets:
+            if s.subnet_id in hidden:
+                continue
             out.setdefault(s.vpc_id, []).append(s)
         return {k: tuple(v) for k, v in out.items()}
 

@@ -264,6 +264,23 @@ def _filter_findings(
     return out
 
 
+def _owner_view_notes(index: RegionIndex, finding: Finding) -> Finding:
+    """An egress-unknown finding in a shared VPC whose owner's view could not
+    be read says so, with why (the evidence keeps the per-subnet detail)."""
+    if finding.code != EGRESS_UNKNOWN:
+        return finding
+    views = {e.vpc_id: index.owner_views.get(e.vpc_id or "") for e in finding.evidence}
+    notes = sorted(
+        f"the VPC owner's view of {vpc} (account {v.account_id}, role {v.role_arn}) could not "
+        f"be read: {v.error}; its egress stays not verifiable from this account"
+        for vpc, v in views.items()
+        if v is not None and v.error
+    )
+    if not notes:
+        return finding
+    return finding.model_copy(update={"notes": (*finding.notes, *notes)})
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     findings: tuple[Finding, ...]
@@ -361,6 +378,8 @@ def _diagnose(inventory: Inventory, policy: Policy, indexes: Sequence[RegionInde
                 continue
             fn_findings = _config_findings(region, fn, latest, settings, "$LATEST")
             fn_findings += _alias_findings(region, index, fn, latest)
+            if index.inv.owner_views:
+                fn_findings = [_owner_view_notes(index, f) for f in fn_findings]
             fn_findings.sort(key=lambda f: (f.qualifier, f.code))
             findings.extend(fn_findings)
             actionable = [f for f in fn_findings if f.severity != "info"]

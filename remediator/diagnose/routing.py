@@ -21,6 +21,7 @@ from remediator.domain.inventory import (
     ManagedPrefixList,
     NatGateway,
     NetworkInterface,
+    OwnerView,
     Route,
     RouteTable,
     Subnet,
@@ -50,6 +51,8 @@ class RegionIndex(Protocol):
     def enis(self) -> Mapping[str, NetworkInterface]: ...
     @property
     def prefix_lists(self) -> Mapping[str, ManagedPrefixList]: ...
+    @property
+    def owner_views(self) -> Mapping[str, OwnerView]: ...
     def route_table_of(self, subnet_id: str) -> tuple[RouteTable | None, str]: ...
 
 
@@ -186,18 +189,29 @@ def _sub(index: RegionIndex, subnet_id: str, depth: int) -> Walk | None:
 
 def _nat_gateway(index: RegionIndex, vpc_id: str, owner: str, target: str, depth: int) -> Leg:
     nat = index.nats.get(target)
+    view = index.owner_views.get(vpc_id)
+    seen = _seen_from(view)
     if nat is None:
-        if index.account_id and owner and owner != index.account_id:
+        if index.account_id and owner and owner != index.account_id and not seen:
+            why = (
+                f"; the owner's view through {view.role_arn} could not be read: {view.error}"
+                if view is not None
+                else ""
+            )
             return Leg(
                 "other",
                 "not-visible",
-                f"egress not verifiable from this account (owned by {owner})",
+                f"egress not verifiable from this account (owned by {owner}){why}",
                 (f"{target} (owned by {owner}, not visible)",),
             )
-        return Leg("nat-broken", "missing", "NAT gateway not found", (f"{target} (missing)",))
+        return Leg(
+            "nat-broken", "missing", f"NAT gateway not found{seen}", (f"{target} (missing)",)
+        )
     head = f"{target} ({nat.state})"
     if nat.state != "available":
-        return Leg("nat-broken", nat.state, f"NAT gateway is {nat.state}, not available", (head,))
+        return Leg(
+            "nat-broken", nat.state, f"NAT gateway is {nat.state}, not available{seen}", (head,)
+        )
     home = _sub(index, nat.subnet_id, depth)
     tail = home.chain if home is not None else (f"{nat.subnet_id} (route loop)",)
     if nat.connectivity_type != "public":
@@ -222,17 +236,25 @@ def _nat_gateway(index: RegionIndex, vpc_id: str, owner: str, target: str, depth
         return Leg(
             "nat-broken",
             nat.state,
-            f"NAT gateway sits in {nat.subnet_id}, which has no internet route ({where})",
+            f"NAT gateway sits in {nat.subnet_id}, which has no internet route ({where}){seen}",
             (head, *tail),
             plain=home is None or home.plain,
         )
     return Leg(
         "nat",
         nat.state,
-        f"NAT gateway in public subnet {nat.subnet_id}",
+        f"NAT gateway in public subnet {nat.subnet_id}{seen}",
         (head, *tail),
         plain=home.plain,
     )
+
+
+def _seen_from(view: OwnerView | None) -> str:
+    """The words saying a shared VPC's NAT was judged from its owner's view
+    (``""``: from this account's own)."""
+    if view is None or view.error:
+        return ""
+    return f" (read from the VPC owner's view: account {view.account_id}, role {view.role_arn})"
 
 
 def _nat_instance(index: RegionIndex, target: str, depth: int) -> Leg | None:

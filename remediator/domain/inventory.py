@@ -242,8 +242,29 @@ class ManagedPrefixList(Frozen):
     cidrs: tuple[str, ...] = ()
 
 
+class OwnerView(Frozen):
+    """Provenance of what discovery read from a VPC owner's account (a VPC
+    shared through AWS RAM, whose NAT gateways, route-target instances and
+    interfaces, and unshared subnets the participant cannot describe).
+
+    ``error`` ``""``: the owner's view was read through ``role_arn`` and
+    merged (``resource_ids``: every id taken from it; ``owner_only_subnet_ids``:
+    subnets only the owner sees, which the account cannot attach functions
+    to). Otherwise why it was not read; nothing of it was merged and the
+    VPCs stay "not verifiable"."""
+
+    account_id: str
+    role_arn: str
+    vpc_ids: tuple[str, ...]
+    error: str = ""
+    resource_ids: tuple[str, ...] = ()
+    owner_only_subnet_ids: tuple[str, ...] = ()
+
+
 class RegionInventory(Frozen):
-    """Everything discovery read in one region, scoped to the VPCs in use."""
+    """Everything discovery read in one region, scoped to the VPCs in use.
+    ``owner_views``: what was read from the owners of shared VPCs (empty
+    unless asked for)."""
 
     region: str
     functions: tuple[Function, ...] = ()
@@ -259,6 +280,7 @@ class RegionInventory(Frozen):
     network_interfaces: tuple[NetworkInterface, ...] = ()
     prefix_lists: tuple[ManagedPrefixList, ...] = ()
     missing_subnet_ids: tuple[str, ...] = ()
+    owner_views: tuple[OwnerView, ...] = ()
 
 
 class Inventory(Frozen):

@@ -12,12 +12,13 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from remediator.domain.base import Frozen
 from remediator.domain.errors import BadInput
@@ -31,6 +32,44 @@ DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
     "lambda-endpoint",
 )
 EXEMPT_TAG = "remediator:exempt"
+
+OWNER_FIELDS = ("{account}", "{account_id}")
+"""What a network role template may write for the VPC owner's account id."""
+_NETWORK_ROLE = re.compile(
+    r"^arn:aws[a-z-]*:iam::(\d{12}|\{account\}|\{account_id\}):role/[\w+=,.@/-]{1,512}$"
+)
+
+
+def network_role_problem(template: str) -> str | None:
+    """Why ``template`` is not a network role template (``None``: it is one):
+    an IAM role ARN whose account is ``{account}`` (or ``{account_id}``, the
+    fleet's spelling), so it names a role in whichever account owns a VPC."""
+    if not _NETWORK_ROLE.match(template):
+        return f"{template!r} is not an IAM role ARN"
+    if not any(f in template for f in OWNER_FIELDS):
+        return f"{template!r} has no {{account}} where the VPC owner's account id goes"
+    return None
+
+
+def check_network_role(template: str | None, source: str = "--network-role-arn") -> str | None:
+    """``template`` when it is a network role template (or ``None``), else ``BadInput``."""
+    if template is None:
+        return None
+    problem = network_role_problem(template)
+    if problem is not None:
+        raise BadInput(
+            f"{source} {problem}.",
+            hint="Pass e.g. 'arn:aws:iam::{account}:role/remediator-network-read' (quote it in the shell).",
+        )
+    return template
+
+
+def network_role_for(template: str, account_id: str) -> str:
+    """The role to assume in ``account_id`` (the VPC owner's)."""
+    out = template
+    for name in OWNER_FIELDS:
+        out = out.replace(name, account_id)
+    return out
 
 
 class Settings(Frozen):
@@ -102,6 +141,18 @@ class Policy(Frozen):
     # before its first write) or Lambda's ListTags (one call per VPC
     # function, always current)
     tags_from: Literal["lambda", "tagging-api"] = "tagging-api"
+    # a role in each VPC owner's account ({account}) to read what a VPC shared
+    # through AWS RAM hides from this account (its NAT gateways…); the command
+    # line's --network-role-arn wins over it
+    network_role_arn: str | None = None
+
+    @field_validator("network_role_arn")
+    @classmethod
+    def _network_role(cls, value: str | None) -> str | None:
+        problem = network_role_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @property
     def uses_tags(self) -> bool:
@@ -141,7 +192,11 @@ class Policy(Frozen):
         return Settings.model_validate({**self.defaults.model_dump(), **overrides})
 
     def digest(self) -> str:
-        body = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        # a key left unset stays out, so adding keys keeps the digests of older policies
+        unset = {"network_role_arn"} if self.network_role_arn is None else set()
+        body = json.dumps(
+            self.model_dump(mode="json", exclude=unset), sort_keys=True, separators=(",", ":")
+        )
         return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
 
 

@@ -15,6 +15,12 @@ Derived from the code, so it cannot drift from it:
   table, ``ec2:DescribeRegions``; each member role gets the ``apply`` policy.
 * ``--reachability`` (apply, and auto without ``--role-arn``): what
   ``--verify reachability`` calls (``aws.reachability.PERMISSIONS``).
+* ``--network-role-arn`` (plan, apply, auto): ``sts:AssumeRole`` on the
+  shared VPCs' owner role pattern, for whoever assumes it (the planned
+  account with plan and apply, the runner with auto).
+* ``network-owner``: the role in a shared VPC's owner account that the
+  template names: only the EC2 describes the owner's view calls
+  (``aws.owner_view.OWNER_READS``).
 
 Every statement is scoped as narrowly as the options allow (the topic ARN,
 the table, the role pattern); Lambda and EC2 reads and writes stay on
@@ -36,11 +42,13 @@ from typing import Any
 
 from remediator.aws.discover import READ_PERMISSIONS
 from remediator.aws.errors import IAM_PREFIX
+from remediator.aws.owner_view import OWNER_READS
 from remediator.aws.reachability import PERMISSIONS as REACHABILITY_ACTIONS
 from remediator.changes import registry
 from remediator.domain.errors import BadInput
+from remediator.domain.policy import OWNER_FIELDS, check_network_role
 
-MODES: tuple[str, ...] = ("plan", "apply", "auto")
+MODES: tuple[str, ...] = ("plan", "apply", "auto", "network-owner")
 
 POLICY_VERSION = "2012-10-17"
 
@@ -80,6 +88,7 @@ class PolicyOptions:
     notify_sns: str | None = None
     lock_table: str | None = None
     reachability: bool = False
+    network_role_arn: str | None = None
 
 
 def iam_action(service: str, operation: str) -> str:
@@ -106,6 +115,33 @@ def apply_actions() -> set[str]:
 
 def _role_pattern(template: str) -> str:
     return template.replace("{account_id}", "*")
+
+
+def _network_role_pattern(template: str) -> str:
+    out = template
+    for name in OWNER_FIELDS:
+        out = out.replace(name, "*")
+    return out
+
+
+def _owner_document(opts: PolicyOptions) -> dict[str, Any]:
+    """The shared VPC owner's role: read-only, only what the owner's view calls."""
+    if (
+        opts.role_arn
+        or opts.organization
+        or opts.notify_sns
+        or opts.lock_table
+        or opts.reachability
+        or opts.network_role_arn
+    ):
+        raise BadInput(
+            "--mode network-owner takes no other option: it is the role in a shared VPC's owner account.",
+            hint="Print the participant's side with --mode plan/apply/auto --network-role-arn.",
+        )
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [_statement("ReadSharedVpcs", OWNER_READS)],
+    }
 
 
 def _table_arn(table: str) -> str:
@@ -139,6 +175,9 @@ def policy_document(opts: PolicyOptions) -> dict[str, Any]:
     """The IAM policy document (deterministic: statements and actions sorted)."""
     if opts.mode not in MODES:
         raise BadInput(f"--mode {opts.mode!r} is not one of {', '.join(MODES)}.")
+    if opts.mode == "network-owner":
+        return _owner_document(opts)
+    check_network_role(opts.network_role_arn)
     if opts.mode != "auto" and (opts.role_arn or opts.organization or opts.notify_sns):
         raise BadInput(
             "--role-arn, --organization and --notify-sns belong to --mode auto.",
@@ -172,6 +211,14 @@ def policy_document(opts: PolicyOptions) -> dict[str, Any]:
     if opts.reachability and (opts.mode == "apply" or not opts.role_arn):
         # --verify reachability: billed Reachability Analyzer paths and analyses
         statements.append(_statement("VerifyReachability", REACHABILITY_ACTIONS))
+    if opts.network_role_arn:
+        statements.append(
+            _statement(
+                "AssumeNetworkOwnerRoles",
+                ASSUME_ACTIONS,
+                [_network_role_pattern(opts.network_role_arn)],
+            )
+        )
     if opts.lock_table:
         statements.append(_statement("ApplyLock", LOCK_ACTIONS, [_table_arn(opts.lock_table)]))
     return {"Version": POLICY_VERSION, "Statement": statements}

@@ -55,6 +55,7 @@ from remediator.aws import session as sessions
 from remediator.aws.fleet import Fleet
 from remediator.aws.fleet import active_accounts as active_accounts  # re-exported
 from remediator.aws.fleet import enabled_regions as enabled_regions  # re-exported
+from remediator.aws.owner_view import OwnerViews, for_fleet
 from remediator.changes.registry import Change
 from remediator.domain.errors import BadInput, RemediatorError
 from remediator.domain.findings import UNRESOLVED_STATUSES
@@ -64,7 +65,7 @@ from remediator.domain.outcomes import EXIT_CODES as VERDICT_EXIT_CODES
 from remediator.domain.outcomes import EXIT_FIXED as EXIT_FIXED
 from remediator.domain.outcomes import TARGET_VERDICT, TargetOutcome
 from remediator.domain.outcomes import WORST_FIRST as VERDICT_ORDER
-from remediator.domain.policy import Policy
+from remediator.domain.policy import Policy, check_network_role
 
 # the targets' pure helpers are named run.auto.* by the CLI and the tests
 from remediator.domain.targets import ACCOUNT_ID as ACCOUNT_ID
@@ -126,6 +127,8 @@ class AutoOptions:
     profile: str | None = None
     endpoint_url: str | None = None
     run_id: str | None = None
+    network_role_arn: str | None = None
+    """Role template (``{account}``) in shared VPCs' owner accounts; else the policy's."""
 
 
 Verify = Callable[[Plan, list[Change]], list[str]]
@@ -292,6 +295,7 @@ class _Fleet:
         self.base = base
         self._guard = threading.Lock()
         self._lock: FileLock | DynamoLock | None = None
+        self.owner_views: OwnerViews | None = None
 
     # -- targets
 
@@ -319,6 +323,8 @@ class _Fleet:
             accounts = [(opts.role_arn.split(":")[4], opts.role_arn)]
         else:
             accounts = [(caller, None)]
+        template = check_network_role(opts.network_role_arn) or opts.policy.network_role_arn
+        self.owner_views = for_fleet(self.aws.session_for, accounts, template)
         regions = self.regions()
         everything = [Target(a, r, role) for a, role in accounts for r in regions]
         chosen = select_shard(everything, opts.shard)
@@ -421,6 +427,7 @@ class _Runner:
             tags_from=opts.policy.tags_from,
             dns_for_all_vpcs=opts.policy.may_create_endpoints,
             allowed_account_ids=opts.policy.allowed_account_ids,
+            owner_views=self.fleet.owner_views,
         )
         if inventory.account_id != pair.target.account_id:
             raise BadInput(

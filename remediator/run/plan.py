@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 
 from remediator import planner
 from remediator.aws import discover
+from remediator.aws.owner_view import AssumedRoles, OwnerViews
 from remediator.domain.errors import BadInput
-from remediator.domain.policy import Policy
+from remediator.domain.policy import Policy, check_network_role
 from remediator.planfile.model import Plan
 
 
@@ -26,12 +27,16 @@ def run_plan(
     functions: Sequence[str],
     now: Callable[[], str],
     progress: Callable[[str], None] | None = None,
+    network_role_arn: str | None = None,
 ) -> Plan:
     """Discover ``regions`` (default: the profile's region), then diagnose and plan.
 
     ``now`` is read once, after discovery: the plan's ``created_at`` is when
     the account was last read. ``progress`` hears each discovery step.
+    ``network_role_arn`` (else the policy's ``network_role_arn``): the role
+    template (``{account}``) to read shared VPCs from their owners' accounts.
     """
+    template = check_network_role(network_role_arn) or policy.network_role_arn
     session = discover.make_session(profile)
     wanted = list(regions)
     if not wanted:
@@ -51,5 +56,6 @@ def run_plan(
         dns_for_all_vpcs=policy.may_create_endpoints,
         progress=progress,
         allowed_account_ids=policy.allowed_account_ids,
+        owner_views=OwnerViews(AssumedRoles(), template=template) if template else None,
     )
     return planner.build_plan(inventory, policy, now())

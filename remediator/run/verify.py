@@ -21,6 +21,7 @@ from typing import Any, Literal
 from remediator.aws import discover, reachability
 from remediator.aws import session as sessions
 from remediator.aws.door import Aws, Settings
+from remediator.aws.owner_view import AssumedRoles, OwnerViews
 from remediator.changes import ec2_nat_route, lambda_vpc_config
 from remediator.changes.registry import Change
 from remediator.diagnose import diagnose
@@ -92,6 +93,10 @@ def make_verifier(
     with ``check="reachability"`` also asks Reachability Analyzer (through
     ``aws``, or a door made from ``session`` with ``settings``)."""
 
+    # the policy's network role: shared VPCs are judged from their owners' view again
+    template = policy.network_role_arn
+    owner_views = OwnerViews(AssumedRoles(), template=template) if template else None
+
     def verify(plan: Plan, applied: list[Change]) -> list[str]:
         fixed = {fid for c in applied for fid in c.fixes}
         names = sorted({f.function for f in plan.findings if f.id in fixed})
@@ -105,6 +110,7 @@ def make_verifier(
             need_tags=policy.uses_tags,
             tags_from=policy.tags_from,
             dns_for_all_vpcs=policy.may_create_endpoints,
+            owner_views=owner_views,
         )
         now = diagnose(inventory, policy)
         known = {f.id for f in plan.findings}

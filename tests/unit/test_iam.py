@@ -282,6 +282,24 @@ def test_every_call_in_the_source_is_covered_by_its_modes_policy() -> None:
     assert iam.uncovered(reachability_calls, _doc("auto", reachability=True)) == []
 
 
+def test_the_owner_view_calls_are_the_owner_role_and_the_participants_assume_role() -> None:
+    """The owner's role covers exactly the describes aws/owner_view.py sends;
+    the AssumeRole into it is on the participant's side (--network-role-arn)."""
+    from remediator.aws.owner_view import OWNER_READS
+
+    calls = _scan_file("aws/owner_view.py")
+    owner_doc = _doc("network-owner")
+    describes = {c for c in calls if c.startswith("ec2:")}
+    assert describes == set(OWNER_READS)
+    assert iam.uncovered(describes, owner_doc) == []
+    assert calls - describes == {"sts:AssumeRole"}
+    template = "arn:aws:iam::{account}:role/net-read"
+    for mode in ("plan", "apply", "auto"):
+        doc = _doc(mode, network_role_arn=template)
+        assert iam.uncovered(["sts:AssumeRole"], doc) == [], mode
+    assert iam.uncovered(["sts:AssumeRole"], _doc("plan")) == ["sts:AssumeRole"]
+
+
 def test_the_static_check_fails_on_a_new_undeclared_call() -> None:
     source = (
         "def read(aws, region):\n"

@@ -118,5 +118,6 @@ def shared_vpc_blocked(ctx: Context) -> Blocked | None:
         return None
     return Blocked(
         f"{ctx.verdict.vpc_id} is owned by account {owner} and shared with this one (AWS RAM): "
-        "only the owner can change its route tables, endpoints, VPC attributes and network ACLs"
+        "only the owner can change its route tables, endpoints, VPC attributes and network ACLs; "
+        f"the VPC owner {owner} must make this change"
     )
