@@ -22,6 +22,7 @@ from remediator.cli.app import (
     _now,
     _setup_logging,
 )
+from remediator.cli.plan import NetworkRoleOpt
 
 
 def apply(
@@ -82,18 +83,21 @@ def apply(
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
     log_level: LogOpt = "warning",
+    network_role_arn: NetworkRoleOpt = None,
 ) -> None:
     """Apply a reviewed plan: stale check, approvals, journal, rollback, verification."""
     with _errors():
         _setup_logging(log_level)
         from remediator import planfile
-        from remediator.domain.policy import check_account, load_policy
+        from remediator.domain.policy import check_account, check_network_role, load_policy
         from remediator.run import apply as applying
         from remediator.run.verify import check_option, make_verifier
 
         check = check_option(verify)
         loaded = planfile.read_plan(plan_file)
         pol = load_policy(policy)
+        if network_role_arn is not None:  # verification judges shared VPCs as the plan did
+            pol = pol.model_copy(update={"network_role_arn": check_network_role(network_role_arn)})
         check_account(pol.allowed_account_ids, loaded.account_id)
         session, aws = _exec_aws(profile, endpoint_url, dry_run)
         opts = applying.ApplyOptions(

@@ -254,6 +254,15 @@ def test_apply_bad_max_risk_exits_1(world: World) -> None:
     assert "--max-risk" in _error_line(result)
 
 
+def test_apply_bad_network_role_template_exits_1_and_changes_nothing(world: World) -> None:
+    assert _plan(world).exit_code == 0
+    before = world.snapshot()
+    result = _apply(world, "p.json", "--auto-approve", "--network-role-arn", "nope")
+    assert result.exit_code == 1
+    assert _error_line(result).startswith("Error: --network-role-arn")
+    assert world.snapshot() == before
+
+
 def test_unlock(world: World) -> None:
     assert _plan(world).exit_code == 0
     plan = json.loads(Path("p.json").read_text(encoding="utf-8"))
