@@ -33,10 +33,38 @@ def dumps(plan: Plan) -> str:
     return canonical_json(plan)
 
 
+_WRITE_HINT = "Choose a path in a folder you can write, on a disk with free space."
+
+
+def make_folder(folder: Path) -> None:
+    """``folder`` and its parents; a path that is a file, or a folder that
+    cannot be made, is ``BadInput`` naming it (one line, no traceback)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise BadInput(f"{folder} is a file, not a folder.", hint=_WRITE_HINT) from None
+    except OSError as exc:
+        raise BadInput(
+            f"Cannot create folder {folder}: {exc.strerror or exc}.", hint=_WRITE_HINT
+        ) from None
+
+
 def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the whole
-    new one, never a part; the file is created with ``mode``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    new one, never a part; the file is created with ``mode``. A path that
+    cannot be written (a folder, a read-only or full file system) is
+    ``BadInput`` naming it; nothing is left behind."""
+    make_folder(path.parent)
+    if path.is_dir():
+        raise BadInput(f"{path} is a folder: name a file to write.", hint=_WRITE_HINT)
+    try:
+        _write(path, text, mode)
+    except OSError as exc:
+        raise BadInput(f"Cannot write {path}: {exc.strerror or exc}.", hint=_WRITE_HINT) from None
+    _fsync_folder(path.parent)
+
+
+def _write(path: Path, text: str, mode: int) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(fd, mode)
@@ -48,7 +76,6 @@ def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_folder(path.parent)
 
 
 def _fsync_folder(folder: Path) -> None:

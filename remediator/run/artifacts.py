@@ -21,7 +21,7 @@ def write_asff(folder: Path, plan: Plan, previous: Plan | None = None) -> list[P
     each, findings ``previous`` had and ``plan`` has not as closed); batch
     files of an earlier write that this one does not rewrite are removed, so
     the folder holds exactly one import's worth."""
-    folder.mkdir(parents=True, exist_ok=True)
+    planfile.make_folder(folder)
     written: list[Path] = []
     for name, text in asff.batches(plan, previous):
         path = folder / name

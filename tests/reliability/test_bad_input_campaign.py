@@ -636,3 +636,43 @@ def test_rollback_of_a_folder_is_a_clear_error(
         errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
         assert len(errors) == 1, result.stderr
         assert "internal error" not in errors[0], errors[0]
+
+
+def _unwritable_cases(lab: Lab, tmp: Path) -> list[tuple[str, list[str]]]:
+    afile = tmp / "afile"
+    afile.write_text("x")
+    folder = tmp / "a-folder"
+    folder.mkdir()
+    locked = tmp / "read-only"
+    locked.mkdir()
+    locked.chmod(0o500)
+    plan = str(lab.fresh_plan)
+    endpoint = ["--endpoint-url", lab.url, "--region", REGION]
+    return [
+        ("plan --out a folder", ["plan", *endpoint, "--out", str(folder)]),
+        ("plan --out under a file", ["plan", *endpoint, "--out", str(afile / "p.json")]),
+        ("plan --out read-only", ["plan", *endpoint, "--out", str(locked / "p.json")]),
+        ("show asff --out-dir a file", ["show", plan, "--format", "asff", "--out-dir", str(afile)]),
+        (
+            "show asff --out-dir read-only",
+            ["show", plan, "--format", "asff", "--out-dir", str(locked / "asff")],
+        ),
+        ("approve --out a folder", ["approve", plan, "--by", "ana", "--out", str(folder)]),
+    ]
+
+
+def test_an_output_path_that_cannot_be_written_is_one_error_line(
+    recorded: Lab, tmp_path: Path
+) -> None:
+    if os.geteuid() == 0:
+        # root writes into read-only folders: those cases prove nothing here
+        cases = [c for c in _unwritable_cases(recorded, tmp_path) if "read-only" not in c[0]]
+    else:
+        cases = _unwritable_cases(recorded, tmp_path)
+    for name, argv in cases:
+        result = _invoke(argv)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert result.exit_code == 1, (name, result.output)
+        assert len(errors) == 1 and "internal error" not in errors[0], (name, result.stderr)
+        assert "Traceback" not in result.output + result.stderr, name
+    assert not [c for c in recorded.calls if not c.split(":", 1)[1].startswith(READS)]
