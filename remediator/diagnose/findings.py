@@ -213,7 +213,7 @@ def _config_findings(
                 region,
                 fn,
                 EGRESS_UNKNOWN,
-                f"{len(other)} of {total} subnets send {_how(other, '0.0.0.0/0', 'public destinations')} to a transit gateway, peering, VGW, instance or ENI; egress there is not judged.",
+                f"{len(other)} of {total} subnets send {_how(other, '0.0.0.0/0', 'public destinations')} where remediator cannot judge the egress from this account (a transit gateway or VGW, a prefix list it could not read, or a NAT in a VPC another account owns); each subnet's evidence says which.",
                 other,
                 total,
                 qualifier,
