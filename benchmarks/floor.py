@@ -8,7 +8,6 @@ Its wall time (interpreter start-up and ``import boto3`` included, as for
 
     GetCallerIdentity
     ListFunctions(FunctionVersion=ALL), all pages
-    ListAliases        for each function with a published version in a VPC
     ListTags           for each VPC function (only with --tags: the policy
                        matches on tags, as the built-in one does)
     GetResources       tagged functions, 100 a page (only with --tagging-api:
@@ -22,6 +21,17 @@ Its wall time (interpreter start-up and ``import boto3`` included, as for
     DescribeInstances  the instances routes point at (directly or by eni-)
     DescribeManagedPrefixLists, GetManagedPrefixListEntries (each list)
                        the lists routes or the functions' egress rules name
+    ListAliases        then, for each function in a VPC with a published version
+                       in a VPC, when $LATEST's or a published version's subnets
+                       have no egress (``broken_subnets``)
+
+Whether a subnet has egress is judged minimally, from what was read anyway:
+its effective route table (its explicit association, else its VPC's main
+table) must send 0.0.0.0/0 to an ``available`` NAT gateway whose own subnet's
+effective table sends 0.0.0.0/0 to an internet gateway attached to the VPC.
+That is not remediator's model (no endpoints, filters or NAT instances), but
+on the benchmark estate every published configuration is NAT-routed or
+public, where both agree, so the floor still makes exactly remediate's calls.
 
 Prints one JSON line: the calls made by operation and a few counts.
 """
@@ -71,13 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     def subnets_of(entry: dict[str, Any]) -> list[str]:
         return list((entry.get("VpcConfig") or {}).get("SubnetIds") or [])
 
-    with_versions = sorted(
-        {e["FunctionName"] for e in entries if e.get("Version") != "$LATEST" and subnets_of(e)}
-    )
-    for name in with_versions:
-        for _page in lam.get_paginator("list_aliases").paginate(FunctionName=name):
-            pass
-
     vpc_entries = [e for e in entries if subnets_of(e)]
     if args.tags:
         arns = sorted(
@@ -120,15 +123,19 @@ def main(argv: list[str] | None = None) -> int:
 
     vpc_ids: list[str] = []
     endpoints: list[dict[str, Any]] = []
+    broken: set[str] = set()
     if subnet_ids:
         used = described("describe_subnets", "Subnets", "subnet-id", subnet_ids)
         vpc_ids = sorted({s["VpcId"] for s in used})
     if vpc_ids:
-        described("describe_subnets", "Subnets", "vpc-id", vpc_ids)
+        subnets = described("describe_subnets", "Subnets", "vpc-id", vpc_ids)
         described("describe_vpcs", "Vpcs", "vpc-id", vpc_ids)
         tables = described("describe_route_tables", "RouteTables", "vpc-id", vpc_ids)
-        described("describe_internet_gateways", "InternetGateways", "attachment.vpc-id", vpc_ids)
-        described("describe_nat_gateways", "NatGateways", "vpc-id", vpc_ids, param="Filter")
+        igws = described(
+            "describe_internet_gateways", "InternetGateways", "attachment.vpc-id", vpc_ids
+        )
+        nats = described("describe_nat_gateways", "NatGateways", "vpc-id", vpc_ids, param="Filter")
+        broken = broken_subnets(subnets, tables, igws, nats)
         endpoints = [
             e
             for e in described("describe_vpc_endpoints", "VpcEndpoints", "vpc-id", vpc_ids)
@@ -175,6 +182,19 @@ def main(argv: list[str] | None = None) -> int:
             for attribute in ("enableDnsSupport", "enableDnsHostnames"):
                 ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute)
 
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for e in entries:
+        by_name.setdefault(str(e["FunctionName"]), []).append(e)
+    for name, versions in sorted(by_name.items()):
+        latest = [e for e in versions if e.get("Version", "$LATEST") == "$LATEST"]
+        published = [e for e in versions if e.get("Version", "$LATEST") != "$LATEST"]
+        in_vpc = [e for e in published if subnets_of(e)]
+        if not latest or not subnets_of(latest[0]) or not in_vpc:
+            continue
+        if any(set(subnets_of(e)) & broken for e in [latest[0], *in_vpc]):
+            for _page in lam.get_paginator("list_aliases").paginate(FunctionName=name):
+                pass
+
     json.dump(
         {
             "api_calls": dict(sorted(calls.items())),
@@ -187,6 +207,44 @@ def main(argv: list[str] | None = None) -> int:
     )
     sys.stdout.write("\n")
     return 0
+
+
+def broken_subnets(
+    subnets: list[dict[str, Any]],
+    tables: list[dict[str, Any]],
+    igws: list[dict[str, Any]],
+    nats: list[dict[str, Any]],
+) -> set[str]:
+    """The subnets without egress by the rule in the module docstring."""
+    explicit = {
+        a["SubnetId"]: t for t in tables for a in t.get("Associations") or [] if a.get("SubnetId")
+    }
+    main = {
+        t["VpcId"]: t for t in tables if any(a.get("Main") for a in t.get("Associations") or [])
+    }
+    attached = {
+        (a.get("VpcId"), g["InternetGatewayId"])
+        for g in igws
+        for a in g.get("Attachments") or []
+        if a.get("State") in ("available", "attached")
+    }
+    nat_subnet = {n["NatGatewayId"]: n["SubnetId"] for n in nats if n.get("State") == "available"}
+    vpc_of = {s["SubnetId"]: s["VpcId"] for s in subnets}
+
+    def default_target(subnet_id: str, key: str) -> str:
+        table = explicit.get(subnet_id) or main.get(vpc_of.get(subnet_id, ""))
+        routes = (table or {}).get("Routes") or []
+        default = [r for r in routes if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+        return str(default[0].get(key) or "") if default else ""
+
+    def egress(subnet_id: str) -> bool:
+        nat = default_target(subnet_id, "NatGatewayId")
+        if nat not in nat_subnet:
+            return False
+        igw = default_target(nat_subnet[nat], "GatewayId")
+        return (vpc_of.get(subnet_id), igw) in attached
+
+    return {s for s in vpc_of if not egress(s)}
 
 
 if __name__ == "__main__":

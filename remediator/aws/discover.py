@@ -7,10 +7,8 @@ number of calls:
 
 * ``sts:GetCallerIdentity`` once, for the account id and partition;
 * per region, ``lambda:ListFunctions`` (``FunctionVersion=ALL``, paginated),
-  then ``lambda:ListAliases`` only for functions with a published version
-  attached to a VPC, and, when tags are asked for, ``tag:GetResources``
-  pages (100 functions each; ``lambda:ListTags`` per function with
-  ``tags_from="lambda"``);
+  and, when tags are asked for, ``tag:GetResources`` pages (100 functions
+  each; ``lambda:ListTags`` per function with ``tags_from="lambda"``);
 * per region with VPC-attached functions, a fixed set of *batched* EC2
   describes scoped to the VPCs in use (filters of at most 200 values per
   call), so the number of EC2 calls does not grow with the number of
@@ -19,7 +17,12 @@ number of calls:
   Gateway Load Balancer) and security groups, they read the VPCs' network
   ACLs and network interfaces, the instances routes point at (only when a
   route does), and the managed prefix lists routes or the functions' egress
-  rules name (one ``GetManagedPrefixListEntries`` per distinct list).
+  rules name (one ``GetManagedPrefixListEntries`` per distinct list);
+* then, once the network is known, ``lambda:ListAliases`` only for the
+  functions with a published version attached to a VPC that the caller's
+  ``needs_details`` rule says need their aliases (``run`` passes
+  ``diagnose.alias_reads.alias_reads_needed``: ``$LATEST`` or a published
+  VpcConfig has no egress); without a rule, for every such function.
 
 A function's VPC is derived from its subnets (``DescribeSubnets``), never
 taken from Lambda's ``VpcConfig.VpcId``.
@@ -100,6 +103,13 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 Progress = Callable[[str], None]
+
+NeedsDetails = Callable[[str, RegionInventory], Callable[[Function], bool]]
+"""``needs_details(account_id, network)`` -> ``test(fn)``: asked once per
+region after its network is read (``network``: the region's EC2 side, no
+functions yet), the test says whether ``fn`` (a function with a published
+version attached to a VPC, its ``versions`` filled, no aliases) needs its
+aliases read. Supplied by callers that may judge egress (aws/ cannot)."""
 
 LATEST = "$LATEST"
 
@@ -230,6 +240,7 @@ def discover(
     client_factory: ClientFactory | None = None,
     allowed_account_ids: Sequence[str] = (),
     owner_views: OwnerViews | None = None,
+    needs_details: NeedsDetails | None = None,
 ) -> Inventory:
     """Read the functions of ``regions`` and the network they use.
 
@@ -248,6 +259,9 @@ def discover(
     session is then unused and may be None. ``owner_views`` reads what a VPC
     shared with this account hides from it from the VPC's owner
     (``aws.owner_view``); ``None``: nothing is read from other accounts.
+    ``needs_details`` (``NeedsDetails``) narrows the ``ListAliases`` reads to
+    the functions whose diagnosis needs them; ``None``: every function with a
+    published version attached to a VPC is read.
     """
     wanted_regions = list(dict.fromkeys(regions))
     if not wanted_regions:
@@ -290,6 +304,7 @@ def discover(
             dns_for_all_vpcs=dns_for_all_vpcs,
             say=say,
             owner=_OwnerReads(owner_views, account_id, endpoint_url, counter),
+            needs_details=_rule_for(needs_details, account_id),
         )
         for region in wanted_regions
     ]
@@ -434,6 +449,15 @@ class _OwnerReads:
         )
 
 
+_RegionRule = Callable[[RegionInventory], Callable[[Function], bool]]
+
+
+def _rule_for(needs_details: NeedsDetails | None, account_id: str) -> _RegionRule | None:
+    if needs_details is None:
+        return None
+    return lambda network: needs_details(account_id, network)
+
+
 def _discover_region(
     aws: Aws,
     region: str,
@@ -444,20 +468,8 @@ def _discover_region(
     say: Progress,
     tags_from: str = "tagging-api",
     owner: _OwnerReads | None = None,
+    needs_details: _RegionRule | None = None,
 ) -> RegionInventory:
-    with_details = [fn for fn in functions if fn.has_vpc_version()]
-    aliases: dict[str, tuple[Alias, ...]] = {}
-    if with_details:
-        say(f"reading aliases of {len(with_details)} functions in {region}")
-        for fn in with_details:
-            raw_aliases = aws.items(
-                "lambda", region, "list_aliases", "Aliases", FunctionName=fn.name
-            )
-            aliases[fn.name] = tuple(
-                sorted((wire.alias(a) for a in raw_aliases), key=lambda a: a.name)
-            )
-        log.info("function_details_read", region=region, functions=len(with_details))
-
     vpc_functions = [fn for fn in functions if fn.vpc_configs()]
     tags: dict[str, dict[str, str]] = {}
     if need_tags and vpc_functions:
@@ -487,25 +499,7 @@ def _discover_region(
         if owner is not None:
             network = owner.extend(aws, region, network)
 
-    built: list[Function] = []
-    for fn in functions:
-        latest_config = wire.vpc_config(fn.latest)
-        built.append(
-            Function(
-                name=fn.name,
-                arn=fn.arn,
-                vpc_config=latest_config,
-                vpc_id=network.vpc_of(latest_config),
-                code_sha256=str(fn.latest.get("CodeSha256", "")),
-                revision_id=fn.latest.get("RevisionId"),
-                state=fn.latest.get("State"),
-                last_update_status=fn.latest.get("LastUpdateStatus"),
-                tags=tags.get(fn.name, {}),
-                versions=_versions(fn) if fn.name in aliases else (),
-                aliases=aliases.get(fn.name, ()),
-                details_loaded=fn.name in aliases,
-            )
-        )
+    built = _with_aliases(aws, region, functions, network, tags, needs_details, say)
     log.info(
         "region_discovered",
         region=region,
@@ -515,6 +509,73 @@ def _discover_region(
         missing_subnets=len(network.ec2.missing_subnet_ids),
     )
     return RegionInventory(**{**dict(network.ec2), "functions": tuple(built)})
+
+
+def _function(
+    fn: _Listed,
+    network: Network,
+    tags: dict[str, str],
+    versions: tuple[FunctionVersion, ...] = (),
+    aliases: tuple[Alias, ...] | None = None,
+) -> Function:
+    """``fn`` as the inventory holds it; ``aliases`` None: not read (no
+    versions are kept either: ``_with_aliases`` adds both to the functions
+    whose aliases it reads)."""
+    latest_config = wire.vpc_config(fn.latest)
+    return Function(
+        name=fn.name,
+        arn=fn.arn,
+        vpc_config=latest_config,
+        vpc_id=network.vpc_of(latest_config),
+        code_sha256=str(fn.latest.get("CodeSha256", "")),
+        revision_id=fn.latest.get("RevisionId"),
+        state=fn.latest.get("State"),
+        last_update_status=fn.latest.get("LastUpdateStatus"),
+        tags=tags,
+        versions=versions,
+        aliases=aliases or (),
+        details_loaded=aliases is not None,
+    )
+
+
+def _with_aliases(
+    aws: Aws,
+    region: str,
+    listed: Sequence[_Listed],
+    network: Network,
+    tags: Mapping[str, dict[str, str]],
+    needs_details: _RegionRule | None,
+    say: Progress,
+) -> list[Function]:
+    """The functions of ``listed``, with versions and aliases for those that
+    need them: a published version attached to a VPC, and ``needs_details``
+    (asked with the versions filled, after the network was read) says so;
+    without a rule, all of those. Only they get a ``ListAliases`` and
+    ``details_loaded=True``; the others keep no versions and no aliases."""
+    built = [_function(fn, network, tags.get(fn.name, {})) for fn in listed]
+    candidates = [
+        (i, _function(item, network, tags.get(item.name, {}), _versions(item)))
+        for i, item in enumerate(listed)
+        if item.has_vpc_version()
+    ]
+    if not candidates:
+        return built
+    needed = needs_details(network.ec2) if needs_details is not None else None
+    chosen = [i for i, fn in candidates if needed is None or needed(fn)]
+    if chosen:
+        say(f"reading aliases of {len(chosen)} functions in {region}")
+    for i in chosen:
+        item = listed[i]
+        raw = aws.items("lambda", region, "list_aliases", "Aliases", FunctionName=item.name)
+        aliases = tuple(sorted((wire.alias(a) for a in raw), key=lambda a: a.name))
+        built[i] = _function(item, network, tags.get(item.name, {}), _versions(item), aliases)
+    log.info(
+        "function_details_read",
+        region=region,
+        functions=len(chosen),
+        skipped=len(candidates) - len(chosen),
+    )
+    return built
 
 
 def _tags_from_tagging_api(aws: Aws, region: str) -> dict[str, dict[str, str]]:

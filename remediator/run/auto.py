@@ -57,6 +57,7 @@ from remediator.aws.fleet import active_accounts as active_accounts  # re-export
 from remediator.aws.fleet import enabled_regions as enabled_regions  # re-exported
 from remediator.aws.owner_view import OwnerViews, for_fleet
 from remediator.changes.registry import Change
+from remediator.diagnose.alias_reads import alias_reads_needed
 from remediator.domain.errors import BadInput, RemediatorError
 from remediator.domain.findings import UNRESOLVED_STATUSES
 from remediator.domain.inventory import Inventory
@@ -428,6 +429,7 @@ class _Runner:
             dns_for_all_vpcs=opts.policy.may_create_endpoints,
             allowed_account_ids=opts.policy.allowed_account_ids,
             owner_views=self.fleet.owner_views,
+            needs_details=alias_reads_needed,
         )
         if inventory.account_id != pair.target.account_id:
             raise BadInput(

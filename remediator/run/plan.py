@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from remediator import planner
 from remediator.aws import discover
 from remediator.aws.owner_view import AssumedRoles, OwnerViews
+from remediator.diagnose.alias_reads import alias_reads_needed
 from remediator.domain.errors import BadInput
 from remediator.domain.policy import Policy, check_network_role
 from remediator.planfile.model import Plan
@@ -57,5 +58,6 @@ def run_plan(
         progress=progress,
         allowed_account_ids=policy.allowed_account_ids,
         owner_views=OwnerViews(AssumedRoles(), template=template) if template else None,
+        needs_details=alias_reads_needed,
     )
     return planner.build_plan(inventory, policy, now())

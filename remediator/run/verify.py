@@ -25,6 +25,7 @@ from remediator.aws.owner_view import AssumedRoles, OwnerViews
 from remediator.changes import ec2_nat_route, lambda_vpc_config
 from remediator.changes.registry import Change
 from remediator.diagnose import diagnose
+from remediator.diagnose.alias_reads import alias_reads_needed
 from remediator.domain.errors import BadInput
 from remediator.domain.inventory import Inventory
 from remediator.domain.policy import Policy
@@ -111,6 +112,7 @@ def make_verifier(
             tags_from=policy.tags_from,
             dns_for_all_vpcs=policy.may_create_endpoints,
             owner_views=owner_views,
+            needs_details=alias_reads_needed,
         )
         now = diagnose(inventory, policy)
         known = {f.id for f in plan.findings}
