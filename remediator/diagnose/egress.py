@@ -30,6 +30,7 @@ from remediator.domain.inventory import (
     InternetGateway,
     ManagedPrefixList,
     NatGateway,
+    NetworkAcl,
     NetworkInterface,
     OwnerView,
     RegionInventory,
@@ -59,6 +60,12 @@ class RegionIndex:
     verdicts: dict[VpcConfig, Any] = field(default_factory=dict)
     """``verdict.judge_config``'s memo (a ``ConfigVerdict`` per config); typed
     loosely so this module does not import the one built on it."""
+    nacl_verdicts: dict[tuple[str, bool, str, tuple[int, int]], Any] = field(default_factory=dict)
+    """``filters.nacl_allows``'s memo by (NACL id, direction, peer, ports):
+    thousands of configs share a few NACLs and subnets."""
+    nacl_paths: dict[tuple[str, str, str, bool], Any] = field(default_factory=dict)
+    """``filters``' memo of each subnet's failing NACL checks, by (subnet,
+    its egress class, the Lambda endpoint, whether it is usable)."""
 
     @cached_property
     def subnets(self) -> dict[str, Subnet]:
@@ -87,6 +94,24 @@ class RegionIndex:
     @cached_property
     def instances(self) -> dict[str, Instance]:
         return {i.instance_id: i for i in self.inv.instances}
+
+    @cached_property
+    def nacls_by_subnet(self) -> dict[str, NetworkAcl]:
+        """The NACL associated with each subnet (the first listed, as AWS has one)."""
+        out: dict[str, NetworkAcl] = {}
+        for acl in self.inv.network_acls:
+            for subnet_id in acl.subnet_ids:
+                out.setdefault(subnet_id, acl)
+        return out
+
+    @cached_property
+    def default_nacls(self) -> dict[str, NetworkAcl]:
+        """Each VPC's default NACL (the first listed)."""
+        out: dict[str, NetworkAcl] = {}
+        for acl in self.inv.network_acls:
+            if acl.is_default:
+                out.setdefault(acl.vpc_id, acl)
+        return out
 
     @cached_property
     def enis(self) -> dict[str, NetworkInterface]:

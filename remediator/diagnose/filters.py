@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 
 from remediator.diagnose.egress import IPV4_DEFAULT, RegionIndex
 from remediator.diagnose.endpoint import EndpointVerdict
@@ -63,6 +64,7 @@ class FilterProblem:
     and no usable Lambda endpoint serves it (the endpoint path fixes it)."""
 
 
+@lru_cache(maxsize=8192)
 def _net(cidr: str) -> _Net | None:
     try:
         return ipaddress.ip_network(cidr, strict=False)
@@ -70,6 +72,7 @@ def _net(cidr: str) -> _Net | None:
         return None
 
 
+@lru_cache(maxsize=8192)
 def _covers(outer: _Net | None, inner: _Net | None) -> bool:
     return (
         outer is not None
@@ -433,14 +436,11 @@ def _hop_sg_problems(
 
 def nacl_of(index: RegionIndex, subnet_id: str) -> NetworkAcl | None:
     """The NACL of a subnet: the one associated with it, else its VPC's default."""
-    acls = index.inv.network_acls
-    for acl in acls:
-        if subnet_id in acl.subnet_ids:
-            return acl
+    acl = index.nacls_by_subnet.get(subnet_id)
+    if acl is not None:
+        return acl
     subnet = index.subnets.get(subnet_id)
-    if subnet is None:
-        return None
-    return next((a for a in acls if a.is_default and a.vpc_id == subnet.vpc_id), None)
+    return None if subnet is None else index.default_nacls.get(subnet.vpc_id)
 
 
 _Span = tuple[int, int]
@@ -545,6 +545,17 @@ def nacl_allows(
     return True, allow_rule
 
 
+def nacl_verdict(
+    index: RegionIndex, acl: NetworkAcl, egress: bool, peer: str, ports: tuple[int, int]
+) -> tuple[bool | None, str]:
+    """``nacl_allows``, asked once per NACL, direction, peer and ports in a region."""
+    key = (acl.network_acl_id, egress, peer, ports)
+    found: tuple[bool | None, str] | None = index.nacl_verdicts.get(key)
+    if found is None:
+        found = index.nacl_verdicts[key] = nacl_allows(acl, egress, peer, ports)
+    return found
+
+
 @dataclass(frozen=True)
 class _Check:
     subnet_id: str  # the subnet whose NACL is checked
@@ -619,12 +630,37 @@ def _failures(
         acl = nacl_of(index, c.subnet_id)
         if acl is None:
             return None
-        ok, rule = nacl_allows(acl, c.egress, c.peer, c.ports)
+        ok, rule = nacl_verdict(index, acl, c.egress, c.peer, c.ports)
         if ok is None:
             return None
         if not ok:
             out.append((c, acl, rule))
     return out
+
+
+def _subnet_failures(
+    index: RegionIndex, s: SubnetEgress, ep: EndpointVerdict
+) -> list[tuple[_Check, NetworkAcl, str]] | None:
+    """The failing NACL checks on subnet ``s``'s path (of its first
+    alternative), or ``None`` when the path is not judged, a check is
+    unknown or some alternative passes; once per subnet and endpoint."""
+    key = (
+        s.subnet_id,
+        s.egress,
+        ep.endpoint.vpc_endpoint_id if ep.endpoint is not None else "",
+        ep.usable,
+    )
+    if key in index.nacl_paths:
+        found: list[tuple[_Check, NetworkAcl, str]] | None = index.nacl_paths[key]
+        return found
+    alternatives = _path_checks(index, s, ep)
+    first = None
+    if alternatives:
+        results = [_failures(index, alt) for alt in alternatives]
+        if not any(r is None or not r for r in results):
+            first = results[0]
+    index.nacl_paths[key] = first
+    return first
 
 
 def _nacl_problems(
@@ -634,14 +670,9 @@ def _nacl_problems(
         return []
     found: dict[tuple[str, str, str], tuple[set[str], str]] = {}
     for s in subnets:
-        alternatives = _path_checks(index, s, ep)
-        if not alternatives:
-            continue
-        results = [_failures(index, alt) for alt in alternatives]
-        if any(r is None or not r for r in results):
-            continue  # unknown, or some alternative passes
-        first = results[0]
-        assert first is not None
+        first = _subnet_failures(index, s, ep)
+        if first is None:
+            continue  # not judged, unknown, or some alternative passes
         for c, acl, rule in first:
             kind = "outbound" if c.egress else "inbound"
             ports = f"{c.ports[0]}" if c.ports[0] == c.ports[1] else f"{c.ports[0]}-{c.ports[1]}"

@@ -399,11 +399,15 @@ def _diagnose(inventory: Inventory, policy: Policy, indexes: Sequence[RegionInde
     return Diagnosis(tuple(findings), tuple(summaries))
 
 
+_NO_TAGS: dict[str, str] = {}  # shared by every summary without them (frozen: never mutated)
+
+
 def _seen_tags(policy: Policy, fn: Function) -> dict[str, Any]:
-    """``policy_tags`` for a summary when the function carries any of the
-    tags the rules match on (nothing otherwise: the field stays unset)."""
-    seen = policy.policy_tags(fn.tags) if fn.tags else {}
-    return {"policy_tags": seen} if seen else {}
+    """``policy_tags`` for a summary: the function's tags the rules match on.
+    Always given (an empty one shared), so ``model_construct`` does not call
+    the field's default factory 10,000 times."""
+    seen = policy.policy_tags(fn.tags) if fn.tags else None
+    return {"policy_tags": seen or _NO_TAGS}
 
 
 def _summary(
@@ -415,7 +419,14 @@ def _summary(
 ) -> FunctionSummary:
     """``latest``: the verdict on $LATEST, when the function is in a VPC."""
     if latest is None:
-        return _built(FunctionSummary, region=region, name=fn.name, arn=fn.arn, status=status)
+        return _built(
+            FunctionSummary,
+            region=region,
+            name=fn.name,
+            arn=fn.arn,
+            status=status,
+            policy_tags=_NO_TAGS,
+        )
     return _built(
         FunctionSummary,
         region=region,
