@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -42,10 +43,16 @@ CONNECT_TIMEOUT_SECONDS = 5
 def make_session(profile: str | None = None) -> boto3.session.Session:
     """A boto3 session on the standard credential chain (optionally a named profile).
 
+    The region comes, as the AWS CLI v2 and the other SDKs take it, from
+    ``AWS_REGION`` first (the only one the Lambda and ECS runtimes set; boto3
+    itself reads only ``AWS_DEFAULT_REGION``), then ``AWS_DEFAULT_REGION``,
+    then the profile; a command's ``--region`` wins over all of them.
     Raises ``errors.BadInput`` when the profile does not exist.
     """
     try:
-        return boto3.session.Session(profile_name=profile)
+        return boto3.session.Session(
+            profile_name=profile, region_name=os.environ.get("AWS_REGION") or None
+        )
     except ProfileNotFound as exc:
         raise profile_not_found(exc, profile) from exc
 

@@ -50,6 +50,30 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from remediator import __version__
+
+        typer.echo(f"remediate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print remediate's version and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
+) -> None:
+    # the options every command shares are on the commands; this is only --version
+    return None
+
+
 class Format(StrEnum):
     text = "text"
     markdown = "markdown"
@@ -132,6 +156,17 @@ FunctionOpt = Annotated[
     typer.Option("--function", "-f", help="Only these functions (name or glob, repeatable)."),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", help="Report format on stdout.")]
+NetworkRoleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--network-role-arn",
+        help=(
+            "Role in each shared VPC's owner account, e.g. "
+            "'arn:aws:iam::{account}:role/remediator-network-read': reads what AWS RAM hides "
+            "from this account (NAT gateways…). Default: the policy's network_role_arn."
+        ),
+    ),
+]
 LogOpt = Annotated[
     str,
     typer.Option(

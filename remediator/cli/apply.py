@@ -13,6 +13,7 @@ import typer
 from remediator.cli.app import (
     EndpointOpt,
     LogOpt,
+    NetworkRoleOpt,
     PolicyOpt,
     ProfileOpt,
     _confirm,
@@ -22,7 +23,6 @@ from remediator.cli.app import (
     _now,
     _setup_logging,
 )
-from remediator.cli.plan import NetworkRoleOpt
 
 
 def apply(

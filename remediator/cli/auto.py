@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from remediator.cli.app import _errors, _now, _setup_logging
-from remediator.cli.plan import NetworkRoleOpt
+from remediator.cli.app import NetworkRoleOpt, _errors, _now, _setup_logging
 
 if TYPE_CHECKING:
     from remediator.run.auto import RunSummary

@@ -17,6 +17,7 @@ from remediator.cli.app import (
     FormatOpt,
     FunctionOpt,
     LogOpt,
+    NetworkRoleOpt,
     PolicyOpt,
     ProfileOpt,
     RegionOpt,
@@ -30,19 +31,6 @@ from remediator.domain.outcomes import EXIT_CHANGES
 
 if TYPE_CHECKING:
     from remediator.planfile.model import Plan
-
-
-NetworkRoleOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--network-role-arn",
-        help=(
-            "Role in each shared VPC's owner account, e.g. "
-            "'arn:aws:iam::{account}:role/remediator-network-read': reads what AWS RAM hides "
-            "from this account (NAT gateways…). Default: the policy's network_role_arn."
-        ),
-    ),
-]
 
 
 def text_width() -> int:

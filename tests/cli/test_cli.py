@@ -482,3 +482,40 @@ def test_text_report_is_coloured_only_for_a_terminal(
     text = cli._render(_seed_case_plan(), cli.Format.text)
     assert ("\x1b[" in text) is coloured
     assert "\x1b[" not in cli._render(_seed_case_plan(), cli.Format.markdown)
+
+
+def test_version_prints_the_package_version_and_exits_0() -> None:
+    from remediator import __version__
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"remediate {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param({"AWS_REGION": "eu-west-1"}, "eu-west-1", id="aws-region-alone"),
+        pytest.param(
+            {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-west-2"},
+            "eu-west-1",
+            id="aws-region-wins",
+        ),
+        pytest.param({"AWS_DEFAULT_REGION": "us-west-2"}, "us-west-2", id="default-region"),
+        pytest.param({}, None, id="none"),
+    ],
+)
+def test_the_region_comes_from_aws_region_first_as_the_lambda_runtime_sets_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str], expected: str | None
+) -> None:
+    from remediator.aws.session import make_session
+
+    empty = tmp_path / "aws-empty"
+    empty.touch()
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    for key in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert make_session().region_name == expected
