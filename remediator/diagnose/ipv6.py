@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 
 from remediator.diagnose.egress import IPV6_DEFAULT, RegionIndex
-from remediator.diagnose.filters import EPHEMERAL, HTTPS, FilterProblem, nacl_allows, nacl_of
+from remediator.diagnose.filters import EPHEMERAL, HTTPS, FilterProblem, nacl_of, nacl_verdict
 from remediator.domain.findings import IPV6_DUAL_STACK
 from remediator.domain.inventory import Route, RouteTable, VpcConfig
 from remediator.domain.plan import SubnetEgress
@@ -89,7 +89,7 @@ def _filters(index: RegionIndex, config: VpcConfig, subnet_id: str) -> list[str]
             (True, HTTPS, f"outbound TCP 443 to {IPV6_DEFAULT}"),
             (False, EPHEMERAL, f"inbound TCP 1024-65535 from {IPV6_DEFAULT}"),
         ):
-            ok, rule = nacl_allows(acl, egress, IPV6_DEFAULT, ports)
+            ok, rule = nacl_verdict(index, acl, egress, IPV6_DEFAULT, ports)
             if ok is False:
                 by = "the final * deny" if rule == "*" else rule
                 blocks.append(f"{acl.network_acl_id}: {what} is denied by {by}")
