@@ -35,6 +35,28 @@ def _is_plain(text: str) -> bool:
     )
 
 
+def _printable(ch: str) -> bool:
+    """What a YAML reader takes raw inside double quotes: no control or
+    non-characters, no Unicode line breaks (they would fold), no BOM."""
+    code = ord(ch)
+    return (
+        0x20 <= code <= 0x7E
+        or (0xA0 <= code <= 0xD7FF and code not in (0x2028, 0x2029))
+        or (0xE000 <= code <= 0xFFFD and code != 0xFEFF)
+        or code >= 0x10000
+    )
+
+
+def quote(text: str) -> str:
+    """A double-quoted scalar: JSON's escapes, plus YAML's for what JSON leaves raw."""
+    return "".join(
+        ch
+        if _printable(ch)
+        else (f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}")
+        for ch in json.dumps(text, ensure_ascii=False)
+    )
+
+
 def scalar(value: Any) -> str:
     """One scalar, as it appears after ``key: `` or ``- ``."""
     if value is None:
@@ -44,7 +66,7 @@ def scalar(value: Any) -> str:
     if isinstance(value, int | float):
         return json.dumps(value)
     if isinstance(value, str):
-        return value if _is_plain(value) else json.dumps(value, ensure_ascii=False)
+        return value if _is_plain(value) else quote(value)
     raise TypeError(f"cannot write {type(value).__name__} as YAML")
 
 
@@ -53,7 +75,7 @@ def _is_block(text: str) -> bool:
     newlines, no trailing blanks, and a first line that does not start blank."""
     if "\n" not in text.rstrip("\n") or text.endswith("\n\n"):
         return False
-    if text[:1] in (" ", "\t") or any(ch < " " and ch != "\n" for ch in text):
+    if text[:1] in (" ", "\t") or not all(ch == "\n" or _printable(ch) for ch in text):
         return False
     return all(line == line.rstrip() for line in text.split("\n"))
 
@@ -105,4 +127,6 @@ def _empty_or_scalar(value: Any) -> str:
 
 def to_yaml(document: dict[str, Any]) -> str:
     """``document`` as block-style YAML, keys in their insertion order."""
+    if not document:
+        return "{}\n"
     return "\n".join(_lines(document, 0)) + "\n"

@@ -25,7 +25,13 @@ from remediator.render.deploy import (
     sub,
     trust,
 )
-from remediator.render.deploy_parts import RUNS_PREFIX, environment, role, runtime_statements
+from remediator.render.deploy_parts import (
+    RUNS_PREFIX,
+    environment,
+    log_group,
+    role,
+    runtime_statements,
+)
 
 STATE_MACHINE = "${AWS::StackName}-fleet"
 RESULTS_PREFIX = "fleet-results"
@@ -163,9 +169,16 @@ def _state_machine_policy() -> dict[str, Any]:
                 sub(f"{machine}stateMachine:{STATE_MACHINE}"),
             ),
             statement(
+                # the map run's child executions are named NAME/LABEL:ID;
+                # DescribeExecution also authorizes on the express type,
+                # which this STANDARD machine never has (it grants nothing)
                 "ChildExecutionStatus",
                 ["states:DescribeExecution", "states:StopExecution"],
-                sub(f"{machine}execution:{STATE_MACHINE}:*"),
+                [
+                    sub(f"{machine}execution:{STATE_MACHINE}:*"),
+                    sub(f"{machine}execution:{STATE_MACHINE}/*"),
+                    sub(f"{machine}express:{STATE_MACHINE}:*:*"),
+                ],
             ),
             statement("ReadTargets", ["s3:GetObject"], sub("${ArtifactsBucket.Arn}/${TargetsKey}")),
             statement(
@@ -192,13 +205,7 @@ def resources(opts: DeployOptions) -> dict[str, Any]:
         )
     )
     return {
-        "SweepLogGroup": {
-            "Type": "AWS::Logs::LogGroup",
-            "Properties": {
-                "LogGroupName": sub("/aws/codebuild/${AWS::StackName}-sweep"),
-                "RetentionInDays": ref("LogRetentionDays"),
-            },
-        },
+        "SweepLogGroup": log_group("/aws/codebuild/${AWS::StackName}-sweep"),
         "SweepBuildRole": role("codebuild.amazonaws.com", opts.scope, build_runtime, True),
         "SweepProject": {
             "Type": "AWS::CodeBuild::Project",

@@ -36,6 +36,13 @@ from remediator.render.deploy import (
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 RULES = ("LambdaChangesRule", "NetworkChangesRule")
 RUNS_PREFIX = "runs"
+EVENT_RETENTION = 4 * 24 * 3600
+"""SQS's default, said explicitly: an event older than that is the sweep's."""
+_TRANSIENT = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}
+"""Queues and log groups go with the stack: the queues hold only what the
+next sweep finds again, and a kept log group's fixed name would block the
+next stack of the same name. What must outlive the stack (artifacts, the
+lock table) is ``Retain``."""
 
 
 # --------------------------------------------------------------------------
@@ -310,12 +317,15 @@ def queues(opts: DeployOptions) -> dict[str, Any]:
     found: dict[str, Any] = {
         "DeadLetterQueue": {
             "Type": "AWS::SQS::Queue",
+            **_TRANSIENT,
             "Properties": {"MessageRetentionPeriod": DLQ_RETENTION, "SqsManagedSseEnabled": True},
         },
         "EventQueue": {
             "Type": "AWS::SQS::Queue",
+            **_TRANSIENT,
             "Properties": {
                 "DelaySeconds": ref("DelaySeconds"),
+                "MessageRetentionPeriod": EVENT_RETENTION,
                 "VisibilityTimeout": QUEUE_VISIBILITY,
                 "SqsManagedSseEnabled": True,
                 "RedrivePolicy": {
@@ -484,6 +494,7 @@ def role(service: str, scope: str, runtime: list[Any], source_account: bool) -> 
 def log_group(name: str) -> dict[str, Any]:
     return {
         "Type": "AWS::Logs::LogGroup",
+        **_TRANSIENT,
         "Properties": {"LogGroupName": sub(name), "RetentionInDays": ref("LogRetentionDays")},
     }
 
