@@ -8,8 +8,9 @@ cycle. The order below is the order of ``remediate --help``.
 
 from __future__ import annotations
 
-from remediator.cli import apply, auto, deploy, dev, plan
+from remediator.cli import apply, auto, dev, plan
 from remediator.cli.app import app
+from remediator.cli.deploy import deploy_template
 
 app.command()(plan.plan)
 app.command()(plan.show)
@@ -22,7 +23,7 @@ app.command()(apply.unlock)
 app.command()(dev.schema)
 app.command(name="auto")(auto.auto)
 app.command(name="iam-policy")(auto.iam_policy)
-app.command(name="deploy-template")(deploy.deploy_template)
+app.command(name="deploy-template")(deploy_template)
 
 __all__ = ["app", "main"]
 

@@ -52,9 +52,9 @@ fi
 case "${REMEDIATOR_POLICY:-}" in
   "") ;;
   s3://*) aws s3 cp --only-show-errors "$REMEDIATOR_POLICY" policy.toml && args+=(--policy policy.toml) ;;
-  *) printf '%s\\n' "$REMEDIATOR_POLICY" > policy.toml && args+=(--policy policy.toml) ;;
+  *) args+=(--policy "$REMEDIATOR_POLICY") ;;
 esac
-if [ -n "${REMEDIATOR_SNS_TOPIC:-}" ]; then args+=(--notify-sns "$REMEDIATOR_SNS_TOPIC"); fi
+if [ -n "${REMEDIATOR_NOTIFY_SNS:-}" ]; then args+=(--notify-sns "$REMEDIATOR_NOTIFY_SNS"); fi
 python -m remediator auto "${args[@]}"
 code=$?
 aws s3 cp --recursive --only-show-errors "$out" "$REMEDIATOR_OUT_DIR/$RUN_ID/$TARGET_ACCOUNT-$TARGET_REGION/"

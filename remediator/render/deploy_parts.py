@@ -67,12 +67,15 @@ def parameters(opts: DeployOptions) -> dict[str, Any]:
         ),
         "PolicyUrl": _param(
             "String",
-            "s3://bucket/key of the policy TOML; empty: PolicyToml, else the built-in policy.",
+            "s3://bucket/key of the policy TOML; empty: PolicyPath.",
             "",
             AllowedPattern=r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+)?$",
         ),
-        "PolicyToml": _param(
-            "String", "The policy TOML itself, when PolicyUrl is empty.", "", MaxLength=4096
+        "PolicyPath": _param(
+            "String",
+            "When PolicyUrl is empty: the policy TOML's path inside the code zip (e.g. policy.toml); empty: the built-in policy.",
+            "",
+            AllowedPattern=r"^([A-Za-z0-9_.-]+/)*[A-Za-z0-9_-][A-Za-z0-9_.-]*\.toml$|^$",
         ),
         "MaxRisk": _param(
             "String",
@@ -401,12 +404,12 @@ def rules(opts: DeployOptions) -> dict[str, Any]:
 def environment(opts: DeployOptions) -> dict[str, Any]:
     """The handler's configuration (the same names in the CodeBuild sweep)."""
     env: dict[str, Any] = {
-        "REMEDIATOR_POLICY": if_("HasPolicyUrl", ref("PolicyUrl"), ref("PolicyToml")),
+        "REMEDIATOR_POLICY": if_("HasPolicyUrl", ref("PolicyUrl"), ref("PolicyPath")),
         "REMEDIATOR_MAX_RISK": ref("MaxRisk"),
         "REMEDIATOR_MAX_CHANGES": ref("MaxChanges"),
         "REMEDIATOR_OUT_DIR": sub(f"s3://${{ArtifactsBucket}}/{RUNS_PREFIX}"),
         "REMEDIATOR_LOCK_TABLE": ref("LockTable"),
-        "REMEDIATOR_SNS_TOPIC": ref("NotificationTopicArn"),
+        "REMEDIATOR_NOTIFY_SNS": ref("NotificationTopicArn"),
         "REMEDIATOR_REGIONS": if_("HasRegions", ref("Regions"), ref("AWS::Region")),
         "REMEDIATOR_SIGNING_KEY": if_("HasSigningKey", sub("kms:${SigningKeyArn}"), ""),
     }

@@ -268,6 +268,23 @@ def test_queue_delays_events_and_dead_letters_after_retries() -> None:
     assert mapping["EventSourceArn"] == ev.getatt("EventQueue", "Arn")
 
 
+@pytest.mark.parametrize(("scope", "runner"), [v for v in VARIANTS if v[0] != "member"])
+def test_what_outlives_the_stack_is_retained(scope: str, runner: str) -> None:
+    resources = _template(scope, runner)["Resources"]
+    kept = {n for n, r in resources.items() if r.get("DeletionPolicy") == "Retain"}
+    assert kept == {"ArtifactsBucket", "LockTable"}
+    assert all(resources[n]["UpdateReplacePolicy"] == "Retain" for n in kept)
+    table = resources["LockTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    bucket = resources["ArtifactsBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    ev = Evaluator(_template(scope, runner), GIVEN)
+    denies = ev.resource("ArtifactsBucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    assert {"Bool": {"aws:SecureTransport": "false"}} in [d["Condition"] for d in denies]
+
+
 # --------------------------------------------------------------------------
 # IAM: least privilege, and remediator's part is iam-policy's
 
@@ -409,10 +426,11 @@ def test_sweep_input_and_environment_are_the_handler_contract() -> None:
     assert env["REMEDIATOR_OUT_DIR"] == "s3://remediator-artifactsbucket/runs"
     assert env["REMEDIATOR_ROLE_ARN"] == "arn:aws:iam::{account_id}:role/remediator-member"
     assert env["REMEDIATOR_REGIONS"] == "us-east-1"
-    inline = Evaluator(tpl, {**MINIMAL, "PolicyToml": "[defaults]\n"})
-    variables = inline.resource("SweepFunction")["Properties"]["Environment"]["Variables"]
-    assert variables["REMEDIATOR_POLICY"] == "[defaults]\n"
-    assert variables["REMEDIATOR_SNS_TOPIC"] == "" and variables["REMEDIATOR_SIGNING_KEY"] == ""
+    assert env["REMEDIATOR_NOTIFY_SNS"] == GIVEN["NotificationTopicArn"]
+    packaged = Evaluator(tpl, {**MINIMAL, "PolicyPath": "config/policy.toml"})
+    variables = packaged.resource("SweepFunction")["Properties"]["Environment"]["Variables"]
+    assert variables["REMEDIATOR_POLICY"] == "config/policy.toml"
+    assert variables["REMEDIATOR_NOTIFY_SNS"] == "" and variables["REMEDIATOR_SIGNING_KEY"] == ""
 
 
 # --------------------------------------------------------------------------
@@ -508,10 +526,10 @@ def test_build_passes_the_stack_configuration_to_remediate_auto(tmp_path: Path) 
     assert pairs["--lock-table"] == "remediator-locktable"
 
 
-def test_build_writes_an_inline_policy_and_leaves_out_an_empty_topic(tmp_path: Path) -> None:
-    proc, argv, calls = _run_build(tmp_path, "account", {"PolicyToml": "[defaults]"}, 0)
+def test_build_reads_a_packaged_policy_and_leaves_out_an_empty_topic(tmp_path: Path) -> None:
+    proc, argv, calls = _run_build(tmp_path, "account", {"PolicyPath": "policy.toml"}, 0)
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "policy.toml").read_text() == "[defaults]\n"
+    assert argv[argv.index("--policy") + 1] == "policy.toml"
     assert "--notify-sns" not in argv and "--role-arn" not in argv
     assert "s3 cp --only-show-errors s3://" not in calls
 
