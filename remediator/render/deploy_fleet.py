@@ -55,6 +55,7 @@ case "${REMEDIATOR_POLICY:-}" in
   *) args+=(--policy "$REMEDIATOR_POLICY") ;;
 esac
 if [ -n "${REMEDIATOR_NOTIFY_SNS:-}" ]; then args+=(--notify-sns "$REMEDIATOR_NOTIFY_SNS"); fi
+if [ "${REMEDIATOR_DRY_RUN:-false}" = true ]; then args+=(--dry-run); fi
 python -m remediator auto "${args[@]}"
 code=$?
 aws s3 cp --recursive --only-show-errors "$out" "$REMEDIATOR_OUT_DIR/$RUN_ID/$TARGET_ACCOUNT-$TARGET_REGION/"

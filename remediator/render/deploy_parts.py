@@ -86,6 +86,12 @@ def parameters(opts: DeployOptions) -> dict[str, Any]:
         "MaxChanges": _param(
             "Number", "Never apply more changes than this in one run.", 25, MinValue=0
         ),
+        "DryRun": _param(
+            "String",
+            "true: plan and check against the live state, change nothing (a first rollout).",
+            "false",
+            AllowedValues=["false", "true"],
+        ),
         "NotificationTopicArn": _param(
             "String",
             "SNS topic for run summaries (and the dead-letter alarm); empty: none.",
@@ -410,6 +416,7 @@ def environment(opts: DeployOptions) -> dict[str, Any]:
         "REMEDIATOR_OUT_DIR": sub(f"s3://${{ArtifactsBucket}}/{RUNS_PREFIX}"),
         "REMEDIATOR_LOCK_TABLE": ref("LockTable"),
         "REMEDIATOR_NOTIFY_SNS": ref("NotificationTopicArn"),
+        "REMEDIATOR_DRY_RUN": ref("DryRun"),
         "REMEDIATOR_REGIONS": if_("HasRegions", ref("Regions"), ref("AWS::Region")),
         "REMEDIATOR_SIGNING_KEY": if_("HasSigningKey", sub("kms:${SigningKeyArn}"), ""),
     }

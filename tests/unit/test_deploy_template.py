@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -524,6 +525,13 @@ def test_build_passes_the_stack_configuration_to_remediate_auto(tmp_path: Path) 
     assert pairs["--notify-sns"] == GIVEN["NotificationTopicArn"]
     assert pairs["--max-risk"] == "low" and pairs["--max-changes"] == "25"
     assert pairs["--lock-table"] == "remediator-locktable"
+    assert "--dry-run" not in argv
+
+
+def test_build_dry_run_follows_the_parameter(tmp_path: Path) -> None:
+    proc, argv, _ = _run_build(tmp_path, "account", {"DryRun": "true"}, 0)
+    assert proc.returncode == 0, proc.stderr
+    assert "--dry-run" in argv
 
 
 def test_build_reads_a_packaged_policy_and_leaves_out_an_empty_topic(tmp_path: Path) -> None:
@@ -621,3 +629,53 @@ _documents = st.recursive(
 @given(st.dictionaries(_text, _documents, max_size=5))
 def test_yaml_reads_back_as_the_same_data(document: dict[str, Any]) -> None:
     assert yaml.safe_load(to_yaml(document)) == document
+
+
+# --------------------------------------------------------------------------
+# docs/operator.md
+
+
+OPERATOR_DOC = Path(__file__).resolve().parents[2] / "docs" / "operator.md"
+
+
+def _deploy_section() -> str:
+    text = OPERATOR_DOC.read_text(encoding="utf-8")
+    return text[text.index("## Deploy") :]
+
+
+def test_every_deploy_template_command_in_the_docs_runs(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from remediator.cli.main import app
+    from tests.docs.test_docs_commands import commands
+
+    doc = tmp_path / "deploy.md"
+    doc.write_text(_deploy_section())
+    found = [c for c in commands(doc) if c.startswith("remediate deploy-template")]
+    assert len(found) >= 6
+    for command in found:
+        line, _, target = command.partition(">")
+        args = shlex.split(line)[1:]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, (command, result.stderr)
+        assert yaml.safe_load(result.stdout)["Resources"], command
+        assert target.strip().endswith((".yaml", ".json")), command
+
+
+def test_docs_targets_example_is_what_the_state_machine_reads() -> None:
+    import re
+
+    (block,) = re.findall(r"```json\n(.*?)```", _deploy_section(), re.S)
+    selector = deploy_fleet.definition()["States"]["SweepTargets"]["ItemSelector"]
+    read = {v.rsplit(".", 1)[1] for k, v in selector.items() if "Map.Item.Value" in v}
+    for item in json.loads(block):
+        assert set(item) == read
+
+
+def test_docs_list_every_parameter_and_rule_event() -> None:
+    text = _deploy_section()
+    for scope, runner in VARIANTS:
+        for name in _template(scope, runner)["Parameters"]:
+            assert f"`{name}`" in text, name
+    for name in (*deploy.LAMBDA_EVENT_PREFIXES, *deploy.EC2_EVENT_NAMES):
+        assert f"`{name}" in text, name
