@@ -2,7 +2,7 @@
 
 Enough of CloudFormation for the tests of ``remediate deploy-template``:
 ``Ref``, ``Fn::GetAtt``, ``Fn::Sub`` (both forms), ``Fn::If`` with the
-template's conditions (``Fn::Equals``, ``Fn::Not``), ``Fn::Select``,
+template's conditions (``Fn::Equals``, ``Fn::Not``, ``Fn::Or``, ``Fn::And``), ``Fn::Select``,
 ``Fn::Split``, ``Fn::Join``, and ``AWS::NoValue`` dropping the key or list
 item. Parameters take their defaults unless given; a resource's ``Ref`` and
 attributes are shaped as AWS returns them (``physical``, ``attribute``), so policies
@@ -65,9 +65,11 @@ class Evaluator:
                 value = value.split(",")
             self.values[name] = value
         self.resources = template.get("Resources", {})
-        self.conditions = {
-            name: bool(self.eval(body)) for name, body in template.get("Conditions", {}).items()
-        }
+        self._condition_bodies = template.get("Conditions", {})
+        self.conditions = {name: self.condition(name) for name in self._condition_bodies}
+
+    def condition(self, name: str) -> bool:
+        return bool(self.eval(self._condition_bodies[name]))
 
     def ref(self, name: str) -> Any:
         if name in self.values:
@@ -112,7 +114,13 @@ class Evaluator:
                 return self.sub(arg, {})
             if key == "Fn::If":
                 name, then, otherwise = arg
-                return self.eval(then if self.conditions[name] else otherwise)
+                return self.eval(then if self.condition(name) else otherwise)
+            if key == "Condition":
+                return self.condition(arg)
+            if key == "Fn::Or":
+                return any(self.eval(v) for v in arg)
+            if key == "Fn::And":
+                return all(self.eval(v) for v in arg)
             if key == "Fn::Equals":
                 return self.eval(arg[0]) == self.eval(arg[1])
             if key == "Fn::Not":

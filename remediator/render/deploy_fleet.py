@@ -17,15 +17,18 @@ from __future__ import annotations
 from typing import Any
 
 from remediator.render.deploy import (
+    NO_VALUE,
     DeployOptions,
     arn_of,
     document,
+    if_,
     ref,
     statement,
     sub,
     trust,
 )
 from remediator.render.deploy_parts import (
+    OPTIONAL_ENVIRONMENT,
     RUNS_PREFIX,
     environment,
     log_group,
@@ -142,9 +145,13 @@ def definition() -> dict[str, Any]:
     }
 
 
-def _build_variables(opts: DeployOptions) -> list[dict[str, Any]]:
-    env = environment(opts)
-    return [{"Name": name, "Type": "PLAINTEXT", "Value": value} for name, value in env.items()]
+def _build_variables(opts: DeployOptions) -> list[Any]:
+    found: list[Any] = []
+    for name, value in environment(opts).items():
+        item = {"Name": name, "Type": "PLAINTEXT", "Value": value}
+        condition = OPTIONAL_ENVIRONMENT.get(name)
+        found.append(if_(condition, item, NO_VALUE) if condition else item)
+    return found
 
 
 def _state_machine_policy() -> dict[str, Any]:

@@ -198,6 +198,7 @@ def conditions(opts: DeployOptions) -> dict[str, Any]:
 
     return {
         "HasPolicyUrl": given("PolicyUrl"),
+        "HasPolicy": {"Fn::Or": [{"Condition": "HasPolicyUrl"}, given("PolicyPath")]},
         "HasTopic": given("NotificationTopicArn"),
         "HasRegions": given("Regions"),
         "HasSigningKey": given("SigningKeyArn"),
@@ -407,8 +408,17 @@ def rules(opts: DeployOptions) -> dict[str, Any]:
 # The operator: role, function, event source
 
 
+OPTIONAL_ENVIRONMENT: dict[str, str] = {
+    "REMEDIATOR_POLICY": "HasPolicy",
+    "REMEDIATOR_NOTIFY_SNS": "HasTopic",
+    "REMEDIATOR_SIGNING_KEY": "HasSigningKey",
+}
+"""Variables set only when their parameter is (the condition that says so)."""
+
+
 def environment(opts: DeployOptions) -> dict[str, Any]:
-    """The handler's configuration (the same names in the CodeBuild sweep)."""
+    """The handler's configuration (the same names in the CodeBuild sweep);
+    an optional variable is absent, not empty, when its parameter is empty."""
     env: dict[str, Any] = {
         "REMEDIATOR_POLICY": if_("HasPolicyUrl", ref("PolicyUrl"), ref("PolicyPath")),
         "REMEDIATOR_MAX_RISK": ref("MaxRisk"),
@@ -418,7 +428,7 @@ def environment(opts: DeployOptions) -> dict[str, Any]:
         "REMEDIATOR_NOTIFY_SNS": ref("NotificationTopicArn"),
         "REMEDIATOR_DRY_RUN": ref("DryRun"),
         "REMEDIATOR_REGIONS": if_("HasRegions", ref("Regions"), ref("AWS::Region")),
-        "REMEDIATOR_SIGNING_KEY": if_("HasSigningKey", sub("kms:${SigningKeyArn}"), ""),
+        "REMEDIATOR_SIGNING_KEY": sub("kms:${SigningKeyArn}"),
     }
     if opts.scope == "organization":
         env["REMEDIATOR_ROLE_ARN"] = sub(
@@ -426,6 +436,15 @@ def environment(opts: DeployOptions) -> dict[str, Any]:
         )
         env["REMEDIATOR_ORGANIZATION"] = "true"
     return env
+
+
+def lambda_environment(opts: DeployOptions) -> dict[str, Any]:
+    return {
+        name: if_(OPTIONAL_ENVIRONMENT[name], value, NO_VALUE)
+        if name in OPTIONAL_ENVIRONMENT
+        else value
+        for name, value in environment(opts).items()
+    }
 
 
 def runtime_statements(log_groups: list[str], queue: bool) -> list[Any]:
@@ -522,7 +541,7 @@ def function(opts: DeployOptions, suffix: str, timeout: int, logs: str) -> dict[
             "Role": arn_of("OperatorRole"),
             "Timeout": timeout,
             "MemorySize": 1024,
-            "Environment": {"Variables": environment(opts)},
+            "Environment": {"Variables": lambda_environment(opts)},
             "LoggingConfig": {"LogGroup": ref(logs)},
         },
     }

@@ -431,7 +431,11 @@ def test_sweep_input_and_environment_are_the_handler_contract() -> None:
     packaged = Evaluator(tpl, {**MINIMAL, "PolicyPath": "config/policy.toml"})
     variables = packaged.resource("SweepFunction")["Properties"]["Environment"]["Variables"]
     assert variables["REMEDIATOR_POLICY"] == "config/policy.toml"
-    assert variables["REMEDIATOR_NOTIFY_SNS"] == "" and variables["REMEDIATOR_SIGNING_KEY"] == ""
+    assert "REMEDIATOR_NOTIFY_SNS" not in variables
+    assert "REMEDIATOR_SIGNING_KEY" not in variables
+    builtin = Evaluator(tpl, MINIMAL).resource("OperatorFunction")["Properties"]
+    assert "REMEDIATOR_POLICY" not in builtin["Environment"]["Variables"]
+    assert env["REMEDIATOR_SIGNING_KEY"] == f"kms:{GIVEN['SigningKeyArn']}"
 
 
 # --------------------------------------------------------------------------
