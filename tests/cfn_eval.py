@@ -61,7 +61,7 @@ class Evaluator:
         self.values: dict[str, Any] = dict(PSEUDO)
         for name, spec in template.get("Parameters", {}).items():
             value = (params or {}).get(name, spec.get("Default", f"param-{name}"))
-            if spec["Type"] == "CommaDelimitedList" and isinstance(value, str):
+            if spec["Type"].startswith(("CommaDelimitedList", "List<")) and isinstance(value, str):
                 value = value.split(",")
             self.values[name] = value
         self.resources = template.get("Resources", {})

@@ -23,6 +23,7 @@ class Scope(StrEnum):
 
 class FleetRunner(StrEnum):
     codebuild = "codebuild"
+    ecs = "ecs"
     none = "none"
 
 
@@ -54,8 +55,8 @@ def deploy_template(
             "--fleet-runner",
             help=(
                 "How the periodic sweep runs. codebuild: a Step Functions Distributed Map, one "
-                "CodeBuild build per account-region (no 15-minute cap); none: the Lambda "
-                "function itself (small fleets: 15 minutes at most)."
+                "CodeBuild build per account-region (no 15-minute cap); ecs: the same with a "
+                "Fargate task of your image; none: the Lambda function itself (15 minutes at most)."
             ),
         ),
     ] = FleetRunner.codebuild,

@@ -28,7 +28,7 @@ _INDENT = 2
 
 def _is_plain(text: str) -> bool:
     return (
-        bool(_PLAIN.match(text))
+        bool(_PLAIN.fullmatch(text))
         and text.lower() not in _RESERVED
         and not text.endswith((":", " "))
         and ": " not in text

@@ -43,7 +43,7 @@ SWEEP_EVENT: dict[str, str] = {"remediator": "sweep"}
 ``auto`` for the account-regions it serves instead of reading an event."""
 
 SCOPES = ("account", "organization", "member")
-RUNNERS = ("codebuild", "none")
+RUNNERS = ("codebuild", "ecs", "none")
 FORMATS = ("yaml", "json")
 RUNTIMES = ("python3.12", "python3.13")
 RISKS = ("low", "medium", "high")

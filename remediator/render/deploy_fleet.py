@@ -40,10 +40,11 @@ STATE_MACHINE = "${AWS::StackName}-fleet"
 RESULTS_PREFIX = "fleet-results"
 BUILD_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 
-_SWEEP_SCRIPT = """\
+SWEEP_SCRIPT = """\
 set -u
-export PYTHONPATH="$CODEBUILD_SRC_DIR"
-out="$CODEBUILD_SRC_DIR/out"
+# CodeBuild: the code zip is the source folder; a container has remediator installed
+if [ -n "${CODEBUILD_SRC_DIR:-}" ]; then export PYTHONPATH="$CODEBUILD_SRC_DIR"; fi
+out="${CODEBUILD_SRC_DIR:-/tmp}/out"
 args=(--region "$TARGET_REGION" --out-dir "$out" --max-risk "$REMEDIATOR_MAX_RISK" --max-changes "$REMEDIATOR_MAX_CHANGES" --lock-table "$REMEDIATOR_LOCK_TABLE")
 if [ -n "${REMEDIATOR_ROLE_ARN:-}" ]; then
   echo "$TARGET_ACCOUNT" > accounts.txt
@@ -81,15 +82,13 @@ def buildspec(runtime: str) -> str:
         "  build:",
         "    commands:",
         "      - |",
-        *("        " + line if line else "" for line in _SWEEP_SCRIPT.splitlines()),
+        *("        " + line if line else "" for line in SWEEP_SCRIPT.splitlines()),
     ]
     return "\n".join(lines) + "\n"
 
 
-def definition() -> dict[str, Any]:
-    """The state machine (Amazon States Language), with ``${Bucket}``,
-    ``${TargetsKey}`` and ``${Project}`` filled in by CloudFormation."""
-    sweep = {
+def _codebuild_task() -> dict[str, Any]:
+    return {
         "Type": "Task",
         "Resource": "arn:aws:states:::codebuild:startBuild.sync",
         "Parameters": {
@@ -112,8 +111,20 @@ def definition() -> dict[str, Any]:
         ],
         "End": True,
     }
+
+
+def definition(
+    states: dict[str, Any] | None = None,
+    start: str = "SweepOne",
+    extra: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The state machine (Amazon States Language): a Distributed Map whose
+    item runs ``states`` (the CodeBuild build by default), given the item's
+    account, region, the execution's name and ``extra`` (more of the
+    execution's input). ``${Bucket}``, ``${TargetsKey}`` and the runner's
+    names are filled in by CloudFormation."""
     return {
-        "Comment": "remediator fleet sweep: one CodeBuild build per account-region of the targets file.",
+        "Comment": "remediator fleet sweep: one run of remediate auto per account-region of the targets file.",
         "StartAt": "SweepTargets",
         "States": {
             "SweepTargets": {
@@ -127,11 +138,12 @@ def definition() -> dict[str, Any]:
                     "account_id.$": "$$.Map.Item.Value.account_id",
                     "region.$": "$$.Map.Item.Value.region",
                     "run_id.$": "$$.Execution.Name",
+                    **(extra or {}),
                 },
                 "ItemProcessor": {
                     "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                    "StartAt": "SweepOne",
-                    "States": {"SweepOne": sweep},
+                    "StartAt": start,
+                    "States": states or {"SweepOne": _codebuild_task()},
                 },
                 "MaxConcurrencyPath": "$.max_concurrency",
                 "ToleratedFailurePercentagePath": "$.tolerated_failure_percentage",
@@ -154,23 +166,21 @@ def _build_variables(opts: DeployOptions) -> list[Any]:
     return found
 
 
-def _state_machine_policy() -> dict[str, Any]:
+def completion_rule(sid: str, name: str) -> dict[str, Any]:
+    """The managed rule through which Step Functions learns that a ``.sync``
+    job ended."""
+    return statement(
+        sid,
+        ["events:DescribeRule", "events:PutRule", "events:PutTargets"],
+        sub(f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:rule/{name}"),
+    )
+
+
+def _state_machine_policy(runner: list[Any]) -> dict[str, Any]:
     machine = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:"
     return document(
         [
-            statement(
-                "RunBuilds",
-                ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"],
-                arn_of("SweepProject"),
-            ),
-            statement(
-                "BuildCompletionRule",
-                ["events:DescribeRule", "events:PutRule", "events:PutTargets"],
-                sub(
-                    "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/"
-                    "StepFunctionsGetEventsForCodeBuildStartBuildRule"
-                ),
-            ),
+            *runner,
             statement(
                 "ChildExecutions",
                 ["states:StartExecution"],
@@ -204,6 +214,7 @@ def _state_machine_policy() -> dict[str, Any]:
 
 
 def resources(opts: DeployOptions) -> dict[str, Any]:
+    """``--fleet-runner codebuild``: the project, and the state machine that runs it."""
     build_runtime = runtime_statements(["SweepLogGroup"], queue=False)
     build_runtime.append(
         statement(
@@ -212,6 +223,14 @@ def resources(opts: DeployOptions) -> dict[str, Any]:
             sub("arn:${AWS::Partition}:s3:::${CodeBucket}/${CodeKey}"),
         )
     )
+    runner = [
+        statement(
+            "RunBuilds",
+            ["codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"],
+            arn_of("SweepProject"),
+        ),
+        completion_rule("BuildCompletionRule", "StepFunctionsGetEventsForCodeBuildStartBuildRule"),
+    ]
     return {
         "SweepLogGroup": log_group("/aws/codebuild/${AWS::StackName}-sweep"),
         "SweepBuildRole": role("codebuild.amazonaws.com", opts.scope, build_runtime, True),
@@ -240,11 +259,33 @@ def resources(opts: DeployOptions) -> dict[str, Any]:
                 },
             },
         },
+        **machine(definition(), {"Project": ref("SweepProject")}, runner),
+    }
+
+
+def machine(
+    definition: dict[str, Any],
+    substitutions: dict[str, Any],
+    runner: list[Any],
+    more_input: str = "",
+    more_values: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The state machine, its role (``runner``: what starting the item's task
+    needs) and the schedule that starts it with the stack's parameters
+    (``more_input``: more JSON members of the execution's input, with the
+    ``Fn::Sub`` values of ``more_values``)."""
+    text = (
+        '{"max_concurrency": ${MaxConcurrency}, '
+        '"tolerated_failure_percentage": ${ToleratedFailurePercentage}' + more_input + "}"
+    )
+    return {
         "FleetStateMachineRole": {
             "Type": "AWS::IAM::Role",
             "Properties": {
                 "AssumeRolePolicyDocument": trust("states.amazonaws.com", source_account=True),
-                "Policies": [{"PolicyName": "fleet", "PolicyDocument": _state_machine_policy()}],
+                "Policies": [
+                    {"PolicyName": "fleet", "PolicyDocument": _state_machine_policy(runner)}
+                ],
             },
         },
         "FleetStateMachine": {
@@ -253,11 +294,11 @@ def resources(opts: DeployOptions) -> dict[str, Any]:
                 "StateMachineName": sub(STATE_MACHINE),
                 "StateMachineType": "STANDARD",
                 "RoleArn": arn_of("FleetStateMachineRole"),
-                "Definition": definition(),
+                "Definition": definition,
                 "DefinitionSubstitutions": {
                     "Bucket": ref("ArtifactsBucket"),
                     "TargetsKey": ref("TargetsKey"),
-                    "Project": ref("SweepProject"),
+                    **substitutions,
                 },
             },
         },
@@ -292,10 +333,7 @@ def resources(opts: DeployOptions) -> dict[str, Any]:
                         "Id": "fleet-sweep",
                         "Arn": ref("FleetStateMachine"),
                         "RoleArn": arn_of("SweepScheduleRole"),
-                        "Input": sub(
-                            '{"max_concurrency": ${MaxConcurrency}, '
-                            '"tolerated_failure_percentage": ${ToleratedFailurePercentage}}'
-                        ),
+                        "Input": {"Fn::Sub": [text, more_values]} if more_values else sub(text),
                     }
                 ],
             },
@@ -303,4 +341,4 @@ def resources(opts: DeployOptions) -> dict[str, Any]:
     }
 
 
-__all__ = ["RUNS_PREFIX", "definition", "resources"]
+__all__ = ["RUNS_PREFIX", "SWEEP_SCRIPT", "definition", "machine", "resources"]

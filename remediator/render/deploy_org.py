@@ -49,10 +49,13 @@ def central_bus() -> dict[str, Any]:
     }
 
 
+SWEEP_ROLES = {"codebuild": "SweepBuildRole", "ecs": "SweepTaskRole"}
+
+
 def operator_roles(fleet_runner: str) -> list[Any]:
-    return [arn_of("OperatorRole")] + (
-        [arn_of("SweepBuildRole")] if fleet_runner == "codebuild" else []
-    )
+    """The roles that assume the member role: the function's, and the fleet sweep's."""
+    sweep = SWEEP_ROLES.get(fleet_runner)
+    return [arn_of("OperatorRole")] + ([arn_of(sweep)] if sweep else [])
 
 
 def member_stack_set(fleet_runner: str) -> dict[str, Any]:

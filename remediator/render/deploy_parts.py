@@ -132,8 +132,8 @@ def parameters(opts: DeployOptions) -> dict[str, Any]:
     }
     if opts.scope == "organization":
         params.update(_organization_parameters())
-    if opts.fleet_runner == "codebuild":
-        params.update(_fleet_parameters())
+    if opts.fleet_runner != "none":
+        params.update(_fleet_parameters(opts.fleet_runner))
     return params
 
 
@@ -164,8 +164,10 @@ def _organization_parameters() -> dict[str, Any]:
     }
 
 
-def _fleet_parameters() -> dict[str, Any]:
-    return {
+def _fleet_parameters(runner: str) -> dict[str, Any]:
+    from remediator.render import deploy_ecs
+
+    found = {
         "TargetsKey": _param(
             "String",
             'Key in the artifacts bucket of the fleet\'s targets: [{"account_id": "...", "region": "..."}].',
@@ -186,10 +188,14 @@ def _fleet_parameters() -> dict[str, Any]:
             MinValue=0,
             MaxValue=100,
         ),
-        "BuildTimeoutMinutes": _param(
-            "Number", "Longest sweep of one account-region.", 120, MinValue=5, MaxValue=2160
-        ),
     }
+    if runner == "ecs":
+        found.update(deploy_ecs.parameters())
+    else:
+        found["BuildTimeoutMinutes"] = _param(
+            "Number", "Longest sweep of one account-region.", 120, MinValue=5, MaxValue=2160
+        )
+    return found
 
 
 def conditions(opts: DeployOptions) -> dict[str, Any]:
@@ -219,9 +225,12 @@ def outputs(opts: DeployOptions) -> dict[str, Any]:
     }
     if opts.scope == "organization":
         found["CentralBusArn"] = out("The bus the members forward to.", arn_of("CentralBus"))
-    if opts.fleet_runner == "codebuild":
+    if opts.fleet_runner != "none":
         found["StateMachineArn"] = out("The fleet sweep.", ref("FleetStateMachine"))
+    if opts.fleet_runner == "codebuild":
         found["BuildProjectName"] = out("One account-region's sweep.", ref("SweepProject"))
+    elif opts.fleet_runner == "ecs":
+        found["SweepTaskRoleArn"] = out("The sweep task's role.", arn_of("SweepTaskRole"))
     else:
         found["SweepFunctionName"] = out("The scheduled sweep.", ref("SweepFunction"))
     return found

@@ -2,7 +2,7 @@
 
 ``template(opts)`` is what ``remediate deploy-template`` prints: the parts of
 ``render.deploy_parts`` for every scope, the fleet sweep of
-``render.deploy_fleet`` or the Lambda sweep, and with ``--scope
+``render.deploy_fleet`` (CodeBuild) or ``render.deploy_ecs`` (Fargate), or the Lambda sweep, and with ``--scope
 organization`` the central bus and the member StackSet of
 ``render.deploy_org``. ``--scope member`` is the member stack alone.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from remediator.render import deploy_fleet, deploy_org, deploy_parts
+from remediator.render import deploy_ecs, deploy_fleet, deploy_org, deploy_parts
 from remediator.render.deploy import DeployOptions, dump
 
 
@@ -27,6 +27,8 @@ def template(opts: DeployOptions) -> dict[str, Any]:
     resources.update(deploy_parts.operator(opts))
     if opts.fleet_runner == "none":
         resources.update(deploy_parts.lambda_sweep(opts))
+    elif opts.fleet_runner == "ecs":
+        resources.update(deploy_ecs.resources(opts))
     else:
         resources.update(deploy_fleet.resources(opts))
     if opts.scope == "organization":

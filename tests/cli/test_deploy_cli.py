@@ -35,6 +35,7 @@ def test_default_is_the_account_template_in_yaml(monkeypatch: pytest.MonkeyPatch
     [
         (["--scope", "organization"], "CentralBus", "SweepFunction"),
         (["--fleet-runner", "none"], "SweepFunction", "FleetStateMachine"),
+        (["--fleet-runner", "ecs"], "SweepTaskDefinition", "SweepProject"),
         (["--scope", "organization", "--fleet-runner", "none"], "MemberStackSet", "SweepProject"),
         (["--scope", "member"], "MemberRole", "OperatorFunction"),
     ],
@@ -70,7 +71,7 @@ def test_parameter_defaults_come_from_the_options() -> None:
             "Error: --max-risk 'critical' is not one of low, medium, high.",
         ),
         (["--scope", "region"], "Error: Invalid value for '--scope'"),
-        (["--fleet-runner", "ecs"], "Error: Invalid value for '--fleet-runner'"),
+        (["--fleet-runner", "lambda"], "Error: Invalid value for '--fleet-runner'"),
         (["--format", "toml"], "Error: Invalid value for '--format'"),
     ],
 )

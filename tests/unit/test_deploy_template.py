@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import shlex
 import shutil
 import stat
@@ -22,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from remediator.domain.errors import BadInput
-from remediator.render import deploy, deploy_fleet, iam
+from remediator.render import deploy, deploy_ecs, deploy_fleet, iam
 from remediator.render.cfn_yaml import to_yaml
 from remediator.render.deploy import DeployOptions
 from remediator.render.deploy_template import render, template
@@ -137,7 +138,7 @@ def _lint(document: dict[str, Any], tmp_path: Path) -> list[str]:
     return [m["Rule"]["Id"] for m in json.loads(proc.stdout or "[]")]
 
 
-def _machine_only(definition: dict[str, Any]) -> dict[str, Any]:
+def _machine_only(definition: dict[str, Any], substitutions: dict[str, str]) -> dict[str, Any]:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Resources": {
@@ -146,24 +147,41 @@ def _machine_only(definition: dict[str, Any]) -> dict[str, Any]:
                 "Properties": {
                     "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/x",
                     "Definition": definition,
-                    "DefinitionSubstitutions": {"Bucket": "b", "TargetsKey": "k", "Project": "p"},
+                    "DefinitionSubstitutions": {"Bucket": "b", "TargetsKey": "k", **substitutions},
                 },
             }
         },
     }
 
 
-def test_state_machine_definition_validates_on_its_own(tmp_path: Path) -> None:
+DEFINITIONS = {"codebuild": deploy_fleet.definition, "ecs": deploy_ecs.ecs_definition}
+SUBSTITUTIONS = {
+    "codebuild": {"Project": "p"},
+    "ecs": {"Cluster": "c", "TaskDefinition": "t", "AssignPublicIp": "DISABLED"},
+}
+
+
+@pytest.mark.parametrize("runner", sorted(DEFINITIONS))
+def test_state_machine_definition_validates_on_its_own(tmp_path: Path, runner: str) -> None:
     """cfn-lint's E3601 checks the definition against the States Language
     schema; the broken copy shows the check bites."""
-    assert _lint(_machine_only(deploy_fleet.definition()), tmp_path) == []
-    broken = deploy_fleet.definition()
-    broken["States"]["SweepTargets"]["ItemProcessor"]["States"]["SweepOne"]["Recource"] = "x"
-    assert "E3601" in _lint(_machine_only(broken), tmp_path)
+    definition = DEFINITIONS[runner]()
+    assert _lint(_machine_only(definition, SUBSTITUTIONS[runner]), tmp_path) == []
+    definition["States"]["SweepTargets"]["ItemProcessor"]["States"]["SweepOne"]["Recource"] = "x"
+    assert "E3601" in _lint(_machine_only(definition, SUBSTITUTIONS[runner]), tmp_path)
 
 
-def test_state_machine_is_a_distributed_map_of_builds() -> None:
-    definition = deploy_fleet.definition()
+@pytest.mark.parametrize(
+    ("runner", "resource"),
+    [
+        ("codebuild", "arn:aws:states:::codebuild:startBuild.sync"),
+        ("ecs", "arn:aws:states:::ecs:runTask.sync"),
+    ],
+)
+def test_state_machine_is_a_distributed_map_of_sweeps(runner: str, resource: str) -> None:
+    tpl = _template("account", runner)
+    definition = tpl["Resources"]["FleetStateMachine"]["Properties"]["Definition"]
+    assert definition == DEFINITIONS[runner]()
     sweep = definition["States"][definition["StartAt"]]
     assert sweep["Type"] == "Map"
     assert sweep["ItemProcessor"]["ProcessorConfig"] == {
@@ -172,15 +190,35 @@ def test_state_machine_is_a_distributed_map_of_builds() -> None:
     }
     assert sweep["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
     assert sweep["ItemReader"]["ReaderConfig"] == {"InputType": "JSON"}
-    assert "ItemBatcher" not in sweep  # one item, one account-region, one build
+    assert "ItemBatcher" not in sweep  # one item, one account-region, one run
     task = sweep["ItemProcessor"]["States"][sweep["ItemProcessor"]["StartAt"]]
-    assert task["Resource"] == "arn:aws:states:::codebuild:startBuild.sync"
+    assert task["Resource"] == resource
     assert {"MaxConcurrencyPath", "ToleratedFailurePercentagePath", "ResultWriter"} <= set(sweep)
-    # the schedule feeds both paths from the stack's parameters
-    tpl = _template("account", "codebuild")
+    # every ${name} of the definition is substituted
+    names = set(re.findall(r"\$\{(\w+)\}", json.dumps(definition)))
+    assert names == set(
+        tpl["Resources"]["FleetStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    )
+    # the schedule feeds both paths (and the task's network) from the stack's parameters
     target = tpl["Resources"]["SweepScheduleRule"]["Properties"]["Targets"][0]
-    given = json.loads(Evaluator(tpl, {"MaxConcurrency": 7}).eval(target["Input"]))
-    assert given == {"max_concurrency": 7, "tolerated_failure_percentage": 10}
+    params = {
+        "MaxConcurrency": 7,
+        "SweepSubnets": "subnet-1,subnet-2",
+        "SweepSecurityGroups": "sg-1",
+    }
+    given = json.loads(Evaluator(tpl, {**MINIMAL, **params}).eval(target["Input"]))
+    expected: dict[str, Any] = {"max_concurrency": 7, "tolerated_failure_percentage": 10}
+    if runner == "ecs":
+        expected |= {"subnets": ["subnet-1", "subnet-2"], "security_groups": ["sg-1"]}
+    assert given == expected
+
+
+def test_ecs_item_fails_unless_the_container_exited_zero() -> None:
+    states = deploy_ecs.ecs_definition()["States"]["SweepTargets"]["ItemProcessor"]["States"]
+    assert states["SweepOne"]["Next"] == "Exited"
+    (choice,) = states["Exited"]["Choices"]
+    assert choice == {"Variable": "$.exit_code", "NumericEquals": 0, "Next": "Swept"}
+    assert states[states["Exited"]["Default"]]["Type"] == "Fail"
 
 
 # --------------------------------------------------------------------------
@@ -345,13 +383,18 @@ def _actions(policy: dict[str, Any]) -> set[str]:
             },
         ),
         ("account", "SweepBuildRole", {"mode": "auto", "notify_sns": "t", "lock_table": "l"}),
+        ("account", "SweepTaskRole", {"mode": "auto", "notify_sns": "t", "lock_table": "l"}),
         ("member", "MemberRole", {"mode": "apply"}),
     ],
 )
 def test_remediator_policy_is_iam_policy_of_its_mode(
     scope: str, role: str, mode_opts: dict[str, Any]
 ) -> None:
-    ev = Evaluator(_template(scope, "codebuild"), GIVEN)
+    runner = "ecs" if role == "SweepTaskRole" else "codebuild"
+    ev = Evaluator(
+        _template(scope, runner),
+        {**GIVEN, "SweepSubnets": "subnet-1", "SweepSecurityGroups": "sg-1"},
+    )
     policies = {
         p["PolicyName"]: p["PolicyDocument"] for p in ev.resource(role)["Properties"]["Policies"]
     }
@@ -454,6 +497,7 @@ def _run_build(
     params: dict[str, str],
     exit_code: int,
     target_account: str = ACCOUNT,
+    runner: str = "codebuild",
 ) -> tuple[subprocess.CompletedProcess[str], list[str], str]:
     """Run the buildspec's command with ``python`` and ``aws`` replaced by
     recorders, with the project's variables as the stack sets them; return
@@ -466,17 +510,21 @@ def _run_build(
     _fake_bin(
         bin_dir, "aws", f'echo "$*" >> "$RECORD/aws"\n[ "$1" = sts ] && echo {ACCOUNT}\nexit 0\n'
     )
-    project = Evaluator(_template(scope, "codebuild"), {**MINIMAL, **params}).resource(
-        "SweepProject"
-    )
-    variables = {
-        v["Name"]: str(v["Value"])
-        for v in project["Properties"]["Environment"]["EnvironmentVariables"]
-    }
+    ev = Evaluator(_template(scope, runner), {**MINIMAL, "SweepSubnets": "subnet-1", **params})
+    if runner == "ecs":
+        (container,) = ev.resource("SweepTaskDefinition")["Properties"]["ContainerDefinitions"]
+        assert container["EntryPoint"] == ["bash", "-c"]
+        (command,) = container["Command"]
+        listed = container["Environment"]
+        where = {}
+    else:
+        listed = ev.resource("SweepProject")["Properties"]["Environment"]["EnvironmentVariables"]
+        where = {"CODEBUILD_SRC_DIR": str(tmp_path)}
+    variables = {v["Name"]: str(v["Value"]) for v in listed}
     run_env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "RECORD": str(tmp_path),
-        "CODEBUILD_SRC_DIR": str(tmp_path),
+        **where,
         "TARGET_ACCOUNT": target_account,
         "TARGET_REGION": "eu-west-1",
         "RUN_ID": "exec-1",
@@ -504,6 +552,7 @@ def test_build_succeeds_on_the_exit_codes_of_a_good_run(
     proc, argv, calls = _run_build(tmp_path, "account", {}, remediate_exit)
     assert proc.returncode == build_exit, proc.stderr
     assert argv[:3] == ["-m", "remediator", "auto"]
+    assert argv[argv.index("--out-dir") + 1] == f"{tmp_path}/out"
     assert (
         f"s3 cp --recursive --only-show-errors {tmp_path}/out s3://remediator-artifactsbucket/runs/exec-1/{ACCOUNT}-eu-west-1/"
         in calls
@@ -546,6 +595,20 @@ def test_build_reads_a_packaged_policy_and_leaves_out_an_empty_topic(tmp_path: P
     assert "s3 cp --only-show-errors s3://" not in calls
 
 
+def test_ecs_task_runs_the_same_script_with_the_same_configuration(tmp_path: Path) -> None:
+    params = {"PolicyUrl": GIVEN["PolicyUrl"], "DryRun": "true"}
+    proc, argv, calls = _run_build(tmp_path, "organization", params, 2, "222222222222", "ecs")
+    assert proc.returncode == 0, proc.stderr
+    pairs = dict(zip(argv[3::2], argv[4::2], strict=False))
+    assert pairs["--out-dir"] == "/tmp/out"  # no CodeBuild source folder in a container
+    assert pairs["--role-arn"] == "arn:aws:iam::{account_id}:role/remediator-member"
+    assert "--dry-run" in argv and pairs["--policy"] == "policy.toml"
+    assert (
+        "s3 cp --recursive --only-show-errors /tmp/out s3://remediator-artifactsbucket/runs/exec-1/222222222222-eu-west-1/"
+        in calls
+    )
+
+
 def test_account_build_refuses_another_account(tmp_path: Path) -> None:
     proc, argv, _ = _run_build(tmp_path, "account", {}, 0, target_account="999999999999")
     assert proc.returncode == 1
@@ -561,7 +624,7 @@ def test_account_build_refuses_another_account(tmp_path: Path) -> None:
     ("opts", "message"),
     [
         ({"scope": "region"}, "--scope 'region'"),
-        ({"fleet_runner": "ecs"}, "--fleet-runner 'ecs'"),
+        ({"fleet_runner": "lambda"}, "--fleet-runner 'lambda'"),
         ({"sweep_schedule": "rate(1 hours)"}, "--sweep-schedule"),
         ({"sweep_schedule": "rate(2 hour)"}, "--sweep-schedule"),
         ({"sweep_schedule": "every hour"}, "--sweep-schedule"),
@@ -630,7 +693,9 @@ _documents = st.recursive(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(_text, _documents, max_size=5))
+@given(
+    st.dictionaries(_text | st.sampled_from(["A\n", "a: b", "yes", "1"]), _documents, max_size=5)
+)
 def test_yaml_reads_back_as_the_same_data(document: dict[str, Any]) -> None:
     assert yaml.safe_load(to_yaml(document)) == document
 
