@@ -165,8 +165,7 @@ def _organization_parameters() -> dict[str, Any]:
 
 
 def _fleet_parameters(runner: str) -> dict[str, Any]:
-    from remediator.render import deploy_ecs
-
+    """The fleet sweep's parameters (``render.deploy_ecs`` adds the ECS task's)."""
     found = {
         "TargetsKey": _param(
             "String",
@@ -189,9 +188,7 @@ def _fleet_parameters(runner: str) -> dict[str, Any]:
             MaxValue=100,
         ),
     }
-    if runner == "ecs":
-        found.update(deploy_ecs.parameters())
-    else:
+    if runner == "codebuild":
         found["BuildTimeoutMinutes"] = _param(
             "Number", "Longest sweep of one account-region.", 120, MinValue=5, MaxValue=2160
         )

@@ -41,7 +41,10 @@ def template(opts: DeployOptions) -> dict[str, Any]:
             "fixes Lambda functions whose VPC networking breaks their outbound calls, "
             "minutes after the change that broke them."
         ),
-        "Parameters": deploy_parts.parameters(opts),
+        "Parameters": {
+            **deploy_parts.parameters(opts),
+            **(deploy_ecs.parameters() if opts.fleet_runner == "ecs" else {}),
+        },
         "Conditions": deploy_parts.conditions(opts),
         "Resources": resources,
         "Outputs": deploy_parts.outputs(opts),
