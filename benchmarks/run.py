@@ -82,7 +82,10 @@ VARIANTS: dict[str, tuple[Path | None, str]] = {
     "no-tags-json": (NO_TAGS, "json"),
 }
 # the floor makes the tag reads the variant's policy makes
-FLOOR_FLAGS: dict[str, list[str]] = {"default": ["--tagging-api"], "listtags": ["--tags"]}
+FLOOR_FLAGS: dict[str, list[str]] = {
+    "default": ["--tagging-api", "--tag-key", "remediator:exempt"],
+    "listtags": ["--tags"],
+}
 TARGETS = {
     "plan_floor_ratio": 1.2,
     "plan_custodian_ratio": 0.6,

@@ -235,6 +235,7 @@ def discover(
     function_patterns: Sequence[str] = (),
     need_tags: bool = False,
     tags_from: str = "tagging-api",
+    tag_keys: Sequence[str] = (),
     dns_for_all_vpcs: bool = False,
     progress: Progress | None = None,
     client_factory: ClientFactory | None = None,
@@ -252,8 +253,10 @@ def discover(
     one of the fnmatch globs (or exact names, or unqualified ARNs); a pattern
     matching nothing in any region is ``errors.BadInput``. ``need_tags``
     reads the tags of VPC-attached functions, from the Resource Groups
-    Tagging API (``GetResources``, 100 functions a page; the default) or,
-    with ``tags_from="lambda"``, from Lambda's ``ListTags`` (one call each). ``dns_for_all_vpcs`` reads the
+    Tagging API (``GetResources``, 100 functions a page; the default; only
+    the functions carrying one of ``tag_keys``, the keys the policy matches
+    on, when that takes fewer pages: ``tag_streams``) or, with
+    ``tags_from="lambda"``, from Lambda's ``ListTags`` (one call each). ``dns_for_all_vpcs`` reads the
     DNS attributes of every VPC in use, not only of those with a Lambda
     endpoint. ``client_factory`` replaces client creation (tests); the
     session is then unused and may be None. ``owner_views`` reads what a VPC
@@ -301,6 +304,8 @@ def discover(
             selected[region],
             need_tags=need_tags,
             tags_from=tags_from,
+            tag_keys=tag_keys,
+            listed_count=len(listed[region]),
             dns_for_all_vpcs=dns_for_all_vpcs,
             say=say,
             owner=_OwnerReads(owner_views, account_id, endpoint_url, counter),
@@ -467,6 +472,8 @@ def _discover_region(
     dns_for_all_vpcs: bool,
     say: Progress,
     tags_from: str = "tagging-api",
+    tag_keys: Sequence[str] = (),
+    listed_count: int = 0,
     owner: _OwnerReads | None = None,
     needs_details: _RegionRule | None = None,
 ) -> RegionInventory:
@@ -475,7 +482,9 @@ def _discover_region(
     if need_tags and vpc_functions:
         say(f"reading tags of {len(vpc_functions)} functions in {region}")
         if tags_from == "tagging-api":
-            tagged = _tags_from_tagging_api(aws, region)
+            tagged = _tags_from_tagging_api(
+                aws, region, tag_keys, max(listed_count, len(functions))
+            )
             tags = {fn.name: tagged.get(fn.name, {}) for fn in vpc_functions}
         else:
             for fn in vpc_functions:
@@ -578,21 +587,56 @@ def _with_aliases(
     return built
 
 
-def _tags_from_tagging_api(aws: Aws, region: str) -> dict[str, dict[str, str]]:
-    """The tags of every tagged (or once tagged) function of the region, by
-    name, from ``tag:GetResources``: 100 functions a call instead of one
-    ``ListTags`` each. A function it does not list has no tags. Only
-    unqualified function ARNs count (tags belong to the function, not to a
-    version or alias)."""
+# GetResources' largest page.
+_TAG_PAGE = 100
+
+
+def tag_streams(keys: Sequence[str], functions: int) -> list[tuple[str, ...]]:
+    """The ``GetResources`` listings that read the tags the policy matches on
+    for a region of ``functions`` functions: each item is the tag keys of one
+    listing's filter (``()``: no filter, every tagged function).
+
+    One listing per key (a key-only ``TagFilter`` returns the functions that
+    carry that key, whatever its value; several filters in one call would
+    mean all of them) costs at least one page per key but reads only the
+    tagged functions; the unfiltered listing costs a page per 100 tagged
+    functions. The filtered form is chosen when it has fewer listings than
+    the unfiltered one can have pages, so a region of a few functions keeps
+    its single unfiltered page."""
+    wanted = sorted(set(keys))
+    if wanted and len(wanted) < -(-functions // _TAG_PAGE):
+        return [(key,) for key in wanted]
+    return [()]
+
+
+def _tags_from_tagging_api(
+    aws: Aws, region: str, keys: Sequence[str] = (), functions: int = 0
+) -> dict[str, dict[str, str]]:
+    """The tags of the region's functions, by name, from ``tag:GetResources``:
+    100 functions a call instead of one ``ListTags`` each, and only the
+    functions that carry one of ``keys`` (the keys the policy matches on)
+    when that takes fewer calls (``tag_streams``). A function no listing
+    returns has none of ``keys``. Only unqualified function ARNs count (tags
+    belong to the function, not to a version or alias)."""
     found: dict[str, dict[str, str]] = {}
-    mappings: Iterator[ResourceTagMappingTypeDef] = aws.items(
-        "resourcegroupstaggingapi",
-        region,
-        "get_resources",
-        "ResourceTagMappingList",
-        ResourceTypeFilters=["lambda:function"],
-        ResourcesPerPage=100,
-    )
+    for stream in tag_streams(keys, functions):
+        extra: dict[str, Any] = {"TagFilters": [{"Key": k} for k in stream]} if stream else {}
+        mappings: Iterator[ResourceTagMappingTypeDef] = aws.items(
+            "resourcegroupstaggingapi",
+            region,
+            "get_resources",
+            "ResourceTagMappingList",
+            ResourceTypeFilters=["lambda:function"],
+            ResourcesPerPage=_TAG_PAGE,
+            **extra,
+        )
+        _collect_tags(mappings, found)
+    return found
+
+
+def _collect_tags(
+    mappings: Iterable[ResourceTagMappingTypeDef], found: dict[str, dict[str, str]]
+) -> None:
     for mapping in mappings:
         parts = str(mapping.get("ResourceARN", "")).split(":")
         if len(parts) != 7 or parts[5] != "function":
@@ -601,7 +645,6 @@ def _tags_from_tagging_api(aws: Aws, region: str) -> dict[str, dict[str, str]]:
             str(t["Key"]): str(t.get("Value", ""))
             for t in sorted(mapping.get("Tags") or [], key=lambda t: str(t["Key"]))
         }
-    return found
 
 
 def _versions(fn: _Listed) -> tuple[FunctionVersion, ...]:

@@ -426,6 +426,7 @@ class _Runner:
             endpoint_url=opts.endpoint_url,
             need_tags=opts.policy.uses_tags,
             tags_from=opts.policy.tags_from,
+            tag_keys=opts.policy.tag_keys,
             dns_for_all_vpcs=opts.policy.may_create_endpoints,
             allowed_account_ids=opts.policy.allowed_account_ids,
             owner_views=self.fleet.owner_views,

@@ -83,6 +83,9 @@ def test_benchmark_runs_and_ec2_calls_do_not_depend_on_the_number_of_functions(
     for row in (small, large):
         assert row["api_calls"].get("lambda:ListTags", 0) == 0
         assert row["api_calls"]["resourcegroupstaggingapi:GetResources"] == 1
+    # the proxy pages ListFunctions by 50 as AWS does, for remediate and the
+    # floor alike (20 functions and their versions: one page; 60: two)
+    assert [row["api_calls"]["lambda:ListFunctions"] for row in (small, large)] == [1, 2]
     assert written["latency_ms"] == 2 and "latency added in front of moto: 2" in doc["table"]
     assert written["targets"]["ec2_calls_constant[default]"]["met"] is True
 
