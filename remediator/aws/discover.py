@@ -6,7 +6,9 @@ and every answer is parsed by ``domain.wire``. It makes a small, predictable
 number of calls:
 
 * ``sts:GetCallerIdentity`` once, for the account id and partition;
-* per region, ``lambda:ListFunctions`` (``FunctionVersion=ALL``, paginated),
+* per region, ``lambda:ListFunctions`` (``FunctionVersion=ALL``, paginated;
+  in an account that keeps hundreds of versions per function, ``$LATEST``
+  only, and the versions aliases run read by alias: ``aws.versions``),
   and, when tags are asked for, ``tag:GetResources`` pages (100 functions
   each; ``lambda:ListTags`` per function with ``tags_from="lambda"``);
 * per region with VPC-attached functions, a fixed set of *batched* EC2
@@ -59,6 +61,7 @@ from typing import TYPE_CHECKING, Any, cast
 import structlog
 
 from remediator.aws import session as sessions
+from remediator.aws import versions
 from remediator.aws.door import Aws
 from remediator.aws.errors import UNREACHABLE, translate_error
 from remediator.aws.network import FILTER_CHUNK, Network, read_network
@@ -83,7 +86,10 @@ from remediator.domain.inventory import (
 from remediator.domain.policy import check_account
 
 if TYPE_CHECKING:
-    from mypy_boto3_lambda.type_defs import FunctionConfigurationTypeDef
+    from mypy_boto3_lambda.type_defs import (
+        AliasConfigurationTypeDef,
+        FunctionConfigurationTypeDef,
+    )
     from mypy_boto3_resourcegroupstaggingapi.type_defs import ResourceTagMappingTypeDef
 
 __all__ = [
@@ -236,6 +242,7 @@ def discover(
     need_tags: bool = False,
     tags_from: str = "tagging-api",
     tag_keys: Sequence[str] = (),
+    versions_read: str = "auto",
     dns_for_all_vpcs: bool = False,
     progress: Progress | None = None,
     client_factory: ClientFactory | None = None,
@@ -262,7 +269,9 @@ def discover(
     session is then unused and may be None. ``owner_views`` reads what a VPC
     shared with this account hides from it from the VPC's owner
     (``aws.owner_view``); ``None``: nothing is read from other accounts.
-    ``needs_details`` (``NeedsDetails``) narrows the ``ListAliases`` reads to
+    ``versions_read`` is the policy's choice of how published versions are
+    read (``aws.versions``). ``needs_details`` (``NeedsDetails``) narrows the
+    ``ListAliases`` reads to
     the functions whose diagnosis needs them; ``None``: every function with a
     published version attached to a VPC is read.
     """
@@ -284,15 +293,19 @@ def discover(
     check_account(allowed_account_ids, account_id)
 
     listed: dict[str, dict[str, _Listed]] = {}
+    by_alias: set[str] = set()
     for region in wanted_regions:
         say(f"listing functions in {region}")
-        entries = aws.items("lambda", region, "list_functions", "Functions", FunctionVersion="ALL")
+        entries, aliased = versions.list_functions(aws, region, versions_read)
         listed[region] = _group_listing(entries)
+        if aliased:
+            by_alias.add(region)
         log.info(
             "functions_listed",
             region=region,
             functions=len(listed[region]),
             versions=sum(len(f.versions) for f in listed[region].values()),
+            versions_read="by-alias" if aliased else "listed",
         )
 
     selected = _select(listed, function_patterns, wanted_regions)
@@ -306,6 +319,7 @@ def discover(
             tags_from=tags_from,
             tag_keys=tag_keys,
             listed_count=len(listed[region]),
+            versions_by_alias=region in by_alias,
             dns_for_all_vpcs=dns_for_all_vpcs,
             say=say,
             owner=_OwnerReads(owner_views, account_id, endpoint_url, counter),
@@ -474,9 +488,13 @@ def _discover_region(
     tags_from: str = "tagging-api",
     tag_keys: Sequence[str] = (),
     listed_count: int = 0,
+    versions_by_alias: bool = False,
     owner: _OwnerReads | None = None,
     needs_details: _RegionRule | None = None,
 ) -> RegionInventory:
+    read_aliases: dict[str, tuple[Alias, ...]] | None = None
+    if versions_by_alias:
+        functions, read_aliases = _read_by_alias(aws, region, functions, say)
     vpc_functions = [fn for fn in functions if fn.vpc_configs()]
     tags: dict[str, dict[str, str]] = {}
     if need_tags and vpc_functions:
@@ -508,7 +526,13 @@ def _discover_region(
         if owner is not None:
             network = owner.extend(aws, region, network)
 
-    built = _with_aliases(aws, region, functions, network, tags, needs_details, say)
+    if read_aliases is not None:
+        built = [
+            _function(fn, network, tags.get(fn.name, {}), _versions(fn), read_aliases[fn.name])
+            for fn in functions
+        ]
+    else:
+        built = _with_aliases(aws, region, functions, network, tags, needs_details, say)
     log.info(
         "region_discovered",
         region=region,
@@ -518,6 +542,33 @@ def _discover_region(
         missing_subnets=len(network.ec2.missing_subnet_ids),
     )
     return RegionInventory(**{**dict(network.ec2), "functions": tuple(built)})
+
+
+def _read_by_alias(
+    aws: Aws, region: str, functions: Sequence[_Listed], say: Progress
+) -> tuple[list[_Listed], dict[str, tuple[Alias, ...]]]:
+    """``functions`` (``$LATEST`` entries only) with the versions their aliases
+    run, and their aliases: ``versions.by_alias`` for each (see
+    ``aws.versions``). Read before the network, so that the subnets of those
+    versions are read with the others."""
+    say(f"reading aliases and aliased versions of {len(functions)} functions in {region}")
+    filled: list[_Listed] = []
+    aliases: dict[str, tuple[Alias, ...]] = {}
+    for fn in functions:
+        raw, entries = versions.by_alias(aws, region, fn.name)
+        kept = [
+            cast("FunctionConfigurationTypeDef", {k: e[k] for k in _LISTED_KEYS if k in e})
+            for e in entries
+        ]
+        filled.append(_Listed(latest=fn.latest, versions=kept))
+        aliases[fn.name] = tuple(
+            sorted(
+                (wire.alias(cast("AliasConfigurationTypeDef", a)) for a in raw),
+                key=lambda a: a.name,
+            )
+        )
+    log.info("function_details_read", region=region, functions=len(functions), by_alias=True)
+    return filled, aliases
 
 
 def _function(

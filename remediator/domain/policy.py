@@ -40,6 +40,11 @@ _NETWORK_ROLE = re.compile(
 )
 
 
+# Keys added after the first policy format, with their defaults: a policy
+# that leaves one at its default hashes as it did before the key existed.
+_ADDED_KEYS: dict[str, object] = {"network_role_arn": None, "versions_read": "auto"}
+
+
 def network_role_problem(template: str) -> str | None:
     """Why ``template`` is not a network role template (``None``: it is one):
     an IAM role ARN whose account is ``{account}`` (or ``{account_id}``, the
@@ -141,6 +146,11 @@ class Policy(Frozen):
     # before its first write) or Lambda's ListTags (one call per VPC
     # function, always current)
     tags_from: Literal["lambda", "tagging-api"] = "tagging-api"
+    # how discovery reads published versions (aws.versions): "auto" starts the
+    # whole ListFunctions(ALL) listing and switches to reading the versions
+    # aliases run once it sees hundreds of versions per function; "listed"
+    # and "by-alias" fix one read
+    versions_read: Literal["auto", "listed", "by-alias"] = "auto"
     # a role in each VPC owner's account ({account}) to read what a VPC shared
     # through AWS RAM hides from this account (its NAT gateways…); the command
     # line's --network-role-arn wins over it
@@ -193,7 +203,7 @@ class Policy(Frozen):
 
     def digest(self) -> str:
         # a key left unset stays out, so adding keys keeps the digests of older policies
-        unset = {"network_role_arn"} if self.network_role_arn is None else set()
+        unset = {name for name, value in _ADDED_KEYS.items() if getattr(self, name) == value}
         body = json.dumps(
             self.model_dump(mode="json", exclude=unset), sort_keys=True, separators=(",", ":")
         )

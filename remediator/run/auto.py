@@ -427,6 +427,7 @@ class _Runner:
             need_tags=opts.policy.uses_tags,
             tags_from=opts.policy.tags_from,
             tag_keys=opts.policy.tag_keys,
+            versions_read=opts.policy.versions_read,
             dns_for_all_vpcs=opts.policy.may_create_endpoints,
             allowed_account_ids=opts.policy.allowed_account_ids,
             owner_views=self.fleet.owner_views,

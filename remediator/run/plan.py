@@ -55,6 +55,7 @@ def run_plan(
         need_tags=policy.uses_tags,
         tags_from=policy.tags_from,
         tag_keys=policy.tag_keys,
+        versions_read=policy.versions_read,
         dns_for_all_vpcs=policy.may_create_endpoints,
         progress=progress,
         allowed_account_ids=policy.allowed_account_ids,

@@ -111,6 +111,7 @@ def make_verifier(
             need_tags=policy.uses_tags,
             tags_from=policy.tags_from,
             tag_keys=policy.tag_keys,
+            versions_read=policy.versions_read,
             dns_for_all_vpcs=policy.may_create_endpoints,
             owner_views=owner_views,
             needs_details=alias_reads_needed,
