@@ -56,9 +56,8 @@ def list_functions(
     for entry in listing:
         entries.append(entry)
         names.add(str(entry.get("FunctionName", "")))
-        if len(entries) >= SAMPLE_ENTRIES and len(entries) > SWITCH_VERSIONS_PER_FUNCTION * len(
-            names
-        ):
+        sampled = len(entries) >= SAMPLE_ENTRIES
+        if read == "auto" and sampled and len(entries) > SWITCH_VERSIONS_PER_FUNCTION * len(names):
             break
     else:
         return entries, False

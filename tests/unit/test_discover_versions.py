@@ -136,3 +136,32 @@ def test_the_documented_costs() -> None:
     assert f"{by_alias:,}" in (versions.__doc__ or "")
     # past the switch point each function costs more listed than by alias
     assert versions.SWITCH_VERSIONS_PER_FUNCTION / 50 >= 2
+
+
+def test_versions_read_listed_never_switches(stubs: Stubs, small_sample: None) -> None:
+    _identity(stubs)
+    lam = stubs.stub("lambda")
+    listing = [_vpc()] + [_vpc(str(v)) for v in range(1, 7)]
+    lam.add_response("list_functions", *_page(0, listing[:4], False, FunctionVersion="ALL"))
+    lam.add_response("list_functions", *_page(1, listing[4:], True, FunctionVersion="ALL"))
+    lam.add_response("list_aliases", {"Aliases": []}, {"FunctionName": "alpha"})
+    _network(
+        stubs, used_subnets=[PUBLIC], subnets=[{**_subnet(PUBLIC), "MapPublicIpOnLaunch": True}]
+    )
+    inventory = _discover(stubs, versions_read="listed")
+    assert inventory.api_calls["lambda:ListFunctions"] == 2
+    alpha = inventory.regions[0].functions[0]
+    assert [v.version for v in alpha.versions] == [str(v) for v in range(1, 7)]
+
+
+def test_versions_read_by_alias_never_lists_every_version(stubs: Stubs) -> None:
+    _identity(stubs)
+    lam = stubs.stub("lambda")
+    lam.add_response("list_functions", *_page(0, [_vpc()], True))
+    lam.add_response("list_aliases", {"Aliases": []}, {"FunctionName": "alpha"})
+    _network(
+        stubs, used_subnets=[PUBLIC], subnets=[{**_subnet(PUBLIC), "MapPublicIpOnLaunch": True}]
+    )
+    inventory = _discover(stubs, versions_read="by-alias")
+    assert inventory.api_calls["lambda:ListFunctions"] == 1
+    assert inventory.regions[0].functions[0].details_loaded
