@@ -123,6 +123,7 @@ READ_PERMISSIONS: tuple[str, ...] = (
     "sts:GetCallerIdentity",
     "lambda:ListFunctions",
     "lambda:ListAliases",
+    "lambda:GetFunctionConfiguration",
     "lambda:ListTags",
     "tag:GetResources",
     "ec2:DescribeSubnets",

@@ -249,7 +249,7 @@ def _scan_file(name: str) -> set[str]:
 def test_the_scanner_finds_the_calls_it_should() -> None:
     """A broken scanner would pass everything: check it finds known calls."""
     assert {"sts:GetCallerIdentity", "lambda:ListFunctions", "ec2:DescribeNatGateways"} <= (
-        _scan_file("aws/discover.py") | _scan_file("aws/network.py")
+        _scan_file("aws/discover.py") | _scan_file("aws/network.py") | _scan_file("aws/versions.py")
     )
     assert {
         "lambda:UpdateFunctionConfiguration",
@@ -269,7 +269,7 @@ def test_every_call_in_the_source_is_covered_by_its_modes_policy() -> None:
     runner_doc = _doc(
         "auto", role_arn=ROLE, organization=True, notify_sns=TOPIC, lock_table="locks"
     )
-    for name in ("aws/discover.py", "aws/network.py"):
+    for name in ("aws/discover.py", "aws/network.py", "aws/versions.py"):
         assert iam.uncovered(_scan_file(name), plan_doc) == [], name
     for name in (*CHANGE_MODULES, "run/engine.py", "run/apply.py", "aws/lock_table.py"):
         assert iam.uncovered(_scan_file(name), apply_doc) == [], name
