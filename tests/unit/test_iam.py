@@ -201,21 +201,56 @@ def _str(node: ast.expr) -> str | None:
 
 # file -> service of bare client calls (``self.client.put_item``, ``client.publish``)
 _CLIENT_SERVICE = {"aws/lock_table.py": "dynamodb", "aws/notify.py": "sns"}
-_SERVICES = {"sts", "lambda", "ec2", "organizations", "sns", "dynamodb"}
+_SERVICES = {
+    "sts",
+    "lambda",
+    "ec2",
+    "organizations",
+    "sns",
+    "dynamodb",
+    "resourcegroupstaggingapi",
+}
+
+
+def _constants(node: ast.expr) -> set[str]:
+    """The strings an expression can be: a constant, or either side of ``a if c else b``."""
+    if isinstance(node, ast.IfExp):
+        return _constants(node.body) | _constants(node.orelse)
+    value = _str(node)
+    return {value} if value else set()
+
+
+def _names(tree: ast.AST) -> dict[str, set[str]]:
+    """Local names bound to string constants (``op = "create_route" if ... else ...``)."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    out[target.id] |= _constants(node.value)
+    return out
 
 
 def scan(source: str, filename: str) -> set[str]:
     """The IAM actions of the AWS calls written in ``source``."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    names = _names(tree)
+    for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
             continue
         name, args = node.func.attr, node.args
         # aws.call / items / iter_items / _pages(...): ("svc", region-or-op, "method", ...)
         service = _str(args[0]) if len(args) >= 3 else None
-        method = _str(args[2]) if len(args) >= 3 else None
-        if service in _SERVICES and method and _api_known(service, method):
-            found.add(_api(service, method))
+        methods: set[str] = set()
+        if len(args) >= 3:
+            third = args[2]
+            methods = (
+                names.get(third.id, set()) if isinstance(third, ast.Name) else _constants(third)
+            )
+        known = {m for m in methods if service in _SERVICES and _api_known(str(service), m)}
+        if known:
+            found |= {_api(str(service), m) for m in known}
         elif name == "filtered_items" and len(args) >= 2 and _str(args[1]):
             found.add(_api("ec2", str(_str(args[1]))))
         elif filename in _CLIENT_SERVICE and isinstance(node.func.value, ast.Attribute | ast.Name):
