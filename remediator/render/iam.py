@@ -161,7 +161,7 @@ _TAG_ON_CREATE = Scope(
     {"StringEquals": {"ec2:CreateAction": ["CreateSecurityGroup", "CreateVpcEndpoint"]}},
 )
 _INSIGHTS = Scope(
-    "ReachabilityPaths",
+    "Reachability",
     (
         "arn:{p}:ec2:*:*:network-insights-path/*",
         "arn:{p}:ec2:*:*:network-insights-analysis/*",

@@ -16,7 +16,6 @@ actions only where remediator may act.
 from __future__ import annotations
 
 import ast
-import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from remediator.aws import discover, reachability
 from remediator.changes import base, registry
 from remediator.domain.errors import BadInput
 from remediator.render import iam
+from tests.iam_eval import _listed, allowed
 from tests.unit.test_iam import PACKAGE, _scan_file
 
 ACCOUNT = "111122223333"
@@ -61,50 +61,7 @@ def test_no_policy_grants_what_no_code_calls() -> None:
 
 
 # --------------------------------------------------------------------------
-# A small IAM evaluator: enough of the Allow logic for the policy's own shapes
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def _condition_holds(condition: dict[str, dict[str, Any]], context: dict[str, Any]) -> bool:
-    for operator, keys in condition.items():
-        for key, wanted in keys.items():
-            present = key in context
-            values = [str(v) for v in _listed(context.get(key, []))]
-            if operator == "Null":
-                if present == (str(wanted).lower() == "true"):
-                    return False
-            elif operator == "StringEquals":
-                if not present or not any(v in map(str, _listed(wanted)) for v in values):
-                    return False
-            elif operator == "StringLike":
-                if not present or not any(
-                    fnmatch.fnmatchcase(v, str(w)) for v in values for w in _listed(wanted)
-                ):
-                    return False
-            else:  # an operator this evaluator does not know: never silently allow
-                raise AssertionError(f"unknown condition operator {operator}")
-    return True
-
-
-def allowed(
-    document: dict[str, Any], action: str, resource: str, context: dict[str, Any] | None = None
-) -> bool:
-    """Whether an Allow statement grants ``action`` on ``resource`` in ``context``."""
-    for statement in document["Statement"]:
-        if statement["Effect"] != "Allow":
-            continue
-        if not any(
-            fnmatch.fnmatchcase(action.lower(), a.lower()) for a in _listed(statement["Action"])
-        ):
-            continue
-        if not any(fnmatch.fnmatchcase(resource, r) for r in _listed(statement["Resource"])):
-            continue
-        if _condition_holds(statement.get("Condition", {}), context or {}):
-            return True
-    return False
+# The apply policy on a table of requests (evaluator: tests/iam_eval.py)
 
 
 def _arn(service: str, resource: str, partition: str = "aws") -> str:
