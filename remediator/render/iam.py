@@ -47,7 +47,9 @@ member roles, every account); ``--partition`` names the partition.
 
 tests/unit/test_iam.py records every operation a full plan, dry run, apply,
 rollback and unattended run sends on moto and fails when one is not covered
-by the policy of its mode.
+by the policy of its mode, or when a resource a call names (with its tags at
+the time) is outside the scoped statements; tests/unit/test_iam_scope.py
+fails when a declared action is called by no code.
 """
 
 from __future__ import annotations
