@@ -365,6 +365,10 @@ def iam_policy(
             help="plan/apply/auto: add sts:AssumeRole on the shared VPC owners' role template ({account}).",
         ),
     ] = None,
+    partition: Annotated[
+        str,
+        typer.Option("--partition", help="The AWS partition of the ARNs (aws-cn, aws-us-gov...)."),
+    ] = "aws",
 ) -> None:
     """Print the least-privilege IAM policy (JSON) for a mode, derived from the code.
 
@@ -385,6 +389,7 @@ def iam_policy(
                     lock_table=lock_table,
                     reachability=reachability,
                     network_role_arn=network_role_arn,
+                    partition=partition,
                 )
             ),
             nl=False,
