@@ -44,7 +44,9 @@ def test_each_kind_declares_only_what_its_code_calls(name: str) -> None:
 
 
 def test_discovery_and_reachability_declare_exactly_what_they_call() -> None:
-    discovery = _scan_file("aws/discover.py") | _scan_file("aws/network.py")
+    discovery = (
+        _scan_file("aws/discover.py") | _scan_file("aws/network.py") | _scan_file("aws/versions.py")
+    )
     assert set(discover.READ_PERMISSIONS) == discovery
     assert set(reachability.PERMISSIONS) == _scan_file("aws/reachability.py")
 
