@@ -368,6 +368,9 @@ def _auto(run_id: str, out_dir: Path, o: dict[str, Any]) -> RunSummary:
         run_id=run_id,
         network_role_arn=check_network_role(o["network_role_arn"]),
     )
+    from remediator.planfile import make_folder
+
+    make_folder(out_dir)  # a file, or a folder that cannot be made: one line
     bar, update = _progress()
     with bar:
         return running.run(

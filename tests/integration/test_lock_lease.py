@@ -18,12 +18,23 @@ from moto import mock_aws
 from remediator.aws import door
 from remediator.aws.lock_table import EXPIRES_AT
 from remediator.domain.lock import LockLost
+from remediator.domain.outcomes import EXIT_CODES
 from remediator.run.lock import DynamoLock, LockHeld, held, lock_for, lock_key, owner_info
 
 REGION = "us-east-1"
 TABLE = "remediator-locks"
 KEY = lock_key("123456789012", [REGION])
 T0 = 1_800_000_000.0
+WRITES = (
+    "UpdateFunctionConfiguration",
+    "CreateRoute",
+    "ReplaceRoute",
+    "CreateVpcEndpoint",
+    "ModifyVpcEndpoint",
+    "CreateNatGateway",
+    "AllocateAddress",
+    "AuthorizeSecurityGroupEgress",
+)
 
 
 class Clock:
@@ -219,3 +230,47 @@ def test_a_run_that_lost_its_lease_stops_before_its_next_write(client: Any) -> N
         assert sent == []  # refused before anything went out
         aws.call("ec2", REGION, "describe_vpcs")  # reads go on
     assert _item(client)["run_id"] == "run-b"  # its release left the new holder's lease
+
+
+def test_an_apply_whose_lease_is_taken_over_stops_before_its_next_change(
+    client: Any, tmp_path: Path
+) -> None:
+    """End to end on the sandbox: the lease is taken over after the first
+    change's write; the run sends no further write (not even an undo), says
+    so, and its journal records what is in effect for a later rollback."""
+    import botocore.session
+
+    from remediator import sandbox
+    from remediator.domain.policy import parse_policy
+    from remediator.run.apply import ApplyOptions, run_apply
+    from remediator.run.journal import read_journal
+    from tests.integration.test_apply_flow import ALLOW_ALL, World
+
+    session = boto3.Session(botocore_session=botocore.session.get_session(), region_name=REGION)
+    world = World(session=session, tmp=tmp_path)
+    world.info = sandbox.seed(session, REGION)
+    plan, path = world.plan(parse_policy(ALLOW_ALL))
+    assert len(plan.changes) >= 2
+    clock = Clock()
+    lock = _lock(client, clock)
+    writes: list[str] = []
+
+    def first_write_done(parsed: dict[str, Any]) -> None:
+        writes.append("x")
+        if len(writes) == 1:  # the run stalls; its lease expires and another run takes it
+            clock.now = T0 + 1000
+            _lock(client, clock).acquire(
+                lock_key(plan.account_id, plan.regions), owner_info("run-other", "now")
+            )
+
+    for operation in WRITES:
+        world.hooks.after.append((operation, first_write_done))
+    outcome = run_apply(plan, path, world.aws(), ApplyOptions(max_risk="high", lock=lock))
+    text = "\n".join(outcome.lines)
+    assert "lost the lock" in text, text
+    assert len(writes) == 1, world.hooks.mutating()  # nothing written once the lease was lost
+    view = read_journal(path.parent / "p.journal.jsonl")
+    states = [view.records[c.id].state for c in plan.changes if c.id in view.records]
+    assert states == ["undo-failed", "failed"], text  # the first is in effect, for rollback
+    assert outcome.exit_code == EXIT_CODES["rollback-incomplete"], text
+    assert _item(client)["run_id"] == "run-other"
