@@ -126,10 +126,10 @@ def client_factory(
     is a one-line ``AwsAccessError``; an endpoint URL botocore cannot use
     (``notaurl``, ``http://[::1``) is ``BadInput``."""
     made = CONFIGS[config]()
-    if endpoint_url is not None:
-        check_endpoint(endpoint_url)
 
     def make(service: str, region: str) -> Any:
+        if endpoint_url is not None:
+            check_endpoint(endpoint_url)
         try:
             return session.client(
                 service, region_name=region, endpoint_url=endpoint_url, config=made

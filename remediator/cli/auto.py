@@ -328,6 +328,10 @@ def _failure_text(exc: BaseException) -> str:
         return " ".join(str(exc).split())
     if isinstance(exc, (typer.Exit, typer.Abort)):
         return "stopped"
+    if isinstance(exc, RecursionError):
+        return "an input file is nested too deeply to read."
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}" + (f" ({exc.filename})." if exc.filename else ".")
     return " ".join(f"internal error ({type(exc).__name__}: {exc})".split())
 
 
