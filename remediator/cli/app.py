@@ -42,7 +42,7 @@ app = typer.Typer(
     name="remediate",
     help="Find Lambda functions whose VPC networking breaks their outbound calls, and plan safe fixes.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     # plain click output: a usage error is one "Error: …" line like every
     # other error, not a box that wraps over several lines
@@ -116,6 +116,19 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(130) from None
     except (typer.Exit, typer.Abort, _click_exceptions.ClickException):
         raise
+    except RecursionError:
+        if os.environ.get("REMEDIATOR_DEBUG"):
+            raise
+        # a reader without its own check met `[[[[…`: still bad input, not a crash
+        typer.echo("Error: an input file is nested too deeply to read.", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    except OSError as exc:
+        if os.environ.get("REMEDIATOR_DEBUG"):
+            raise
+        # the machine, not remediator: stdout on a full disk, a closed pipe…
+        where = f" ({exc.filename})" if exc.filename else ""
+        typer.echo(f"Error: {exc.strerror or exc}{where}.", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
     except Exception as exc:
         if os.environ.get("REMEDIATOR_DEBUG"):
             raise

@@ -200,10 +200,17 @@ def unlock(
     lock_table: Annotated[
         str | None, typer.Option("--lock-table", help="DynamoDB lock table.")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Break the lock even though its holder lives (its flock is held, its pid runs on this host, or its lease is live).",
+        ),
+    ] = False,
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
 ) -> None:
-    """Break a stale lock left by a dead apply."""
+    """Break the lock of a dead apply or rollback (a live holder's only with --force)."""
     with _errors():
         from remediator import planfile
         from remediator.run.lock import lock_key
@@ -216,4 +223,5 @@ def unlock(
             session = discover.make_session(profile)
         lock = _lock(lock_table, session, endpoint_url, loaded, plan_file)
         key = lock_key(loaded.account_id, loaded.regions)
-        typer.echo(f"Lock {key} broken." if lock.break_lock(key) else f"No lock held for {key}.")
+        broken = lock.break_lock(key, force=force)
+        typer.echo(f"Lock {key} broken." if broken else f"No lock held for {key}.")

@@ -218,6 +218,11 @@ def _accounts(accounts_file: Path | None) -> tuple[str, ...]:
         text = accounts_file.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"Cannot read --accounts-file {accounts_file}: {exc.strerror}.") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(
+            f"--accounts-file {accounts_file} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}).",
+            hint="Write the account ids as plain text, one a line.",
+        ) from None
     accounts = tuple(running.parse_accounts(text, str(accounts_file)))
     if not accounts:
         raise BadInput(f"--accounts-file {accounts_file} lists no account.")
@@ -253,74 +258,129 @@ def auto(
     3 stale, 4 rolled back, 5 rollback incomplete, 1 error (worst target wins).
     The last line of stdout is the run summary as JSON.
     """
-    with _errors():
-        _setup_logging(log_level)
-        from remediator.domain.errors import RemediatorError
-        from remediator.domain.plan import risk_rank
-        from remediator.domain.policy import check_network_role, load_policy
-        from remediator.run import auto as running
-        from remediator.run.verify import check_option, make_verifier
+    from remediator.run import auto as running
 
-        run_id = running.new_run_id()
-        if out_dir is None:
-            out_dir = Path("runs") / _now().replace("-", "").replace(":", "")
-        try:
-            risk_rank(max_risk)
-            check = check_option(verify)
-            accounts = _accounts(accounts_file)
-            if notify_sns:
-                from remediator.aws.notify import topic_region
-
-                topic_region(notify_sns)
-            opts = running.AutoOptions(
-                out_dir=out_dir,
-                policy=load_policy(policy),
-                regions=tuple(region or ()),
-                max_risk=max_risk,
-                max_changes=max_changes,
-                concurrency=concurrency,
-                role_arn=role_arn,
-                external_id=external_id,
-                accounts=accounts,
-                organization=organization,
-                shard=running.parse_shard(shard) if shard else None,
-                functions=tuple(function or ()),
-                notify_sns=notify_sns,
-                lock_table=lock_table,
-                lock_dir=lock_dir or default_lock_dir(),
-                dry_run=dry_run,
-                profile=profile,
-                endpoint_url=endpoint_url,
-                run_id=run_id,
-                network_role_arn=check_network_role(network_role_arn),
-            )
-        except RemediatorError as exc:
-            # a bad option still ends with the summary line scripts read
-            typer.echo(f"Error: {exc}", err=True)
+    run_id, started = running.new_run_id(), _now()
+    if out_dir is None:
+        out_dir = Path("runs") / started.replace("-", "").replace(":", "")
+    failure: list[str] = []
+    try:
+        with _errors():
+            try:
+                _setup_logging(log_level)
+                summary = _auto(
+                    run_id,
+                    out_dir,
+                    dict(
+                        region=region,
+                        max_risk=max_risk,
+                        max_changes=max_changes,
+                        concurrency=concurrency,
+                        role_arn=role_arn,
+                        external_id=external_id,
+                        accounts_file=accounts_file,
+                        organization=organization,
+                        shard=shard,
+                        policy=policy,
+                        function=function,
+                        notify_sns=notify_sns,
+                        lock_table=lock_table,
+                        lock_dir=lock_dir,
+                        verify=verify,
+                        dry_run=dry_run,
+                        profile=profile,
+                        endpoint_url=endpoint_url,
+                        network_role_arn=network_role_arn,
+                    ),
+                )
+            except Exception as exc:
+                failure.append(_failure_text(exc))
+                raise
+            except KeyboardInterrupt:
+                failure.append("interrupted")
+                raise
+            if summary.error:
+                typer.echo(f"Error: {summary.error}", err=True)
+            _print_summary(summary)
+    except (typer.Exit, typer.Abort, SystemExit):
+        if failure:  # _errors said why on stderr; scripts still read the summary line
             failed = running.RunSummary(
                 run_id=run_id,
-                started_at=_now(),
+                started_at=started,
                 out_dir=out_dir,
                 max_risk=max_risk,
                 max_changes=max_changes,
                 dry_run=dry_run,
                 finished_at=_now(),
-                error=" ".join(str(exc).split()),
+                error=failure[0],
             )
             typer.echo(json.dumps(failed.to_json(), sort_keys=True, separators=(",", ":")))
-            raise typer.Exit(failed.exit_code) from None
-        bar, update = _progress()
-        with bar:
-            summary = running.run(
-                opts,
-                running.Deps(
-                    verifier=partial(make_verifier, check=check), now=_now, progress=update
-                ),
-            )
-        if summary.error:
-            typer.echo(f"Error: {summary.error}", err=True)
-        _print_summary(summary)
+        raise
     raise typer.Exit(summary.exit_code)
+
+
+def _failure_text(exc: BaseException) -> str:
+    """What a failed run's summary says: remediator's one line, else the
+    internal error's type and text (as ``_errors`` prints it)."""
+    from remediator.domain.errors import RemediatorError
+
+    if isinstance(exc, RemediatorError):
+        return " ".join(str(exc).split())
+    if isinstance(exc, (typer.Exit, typer.Abort)):
+        return "stopped"
+    if isinstance(exc, RecursionError):
+        return "an input file is nested too deeply to read."
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}" + (f" ({exc.filename})." if exc.filename else ".")
+    return " ".join(f"internal error ({type(exc).__name__}: {exc})".split())
+
+
+def _auto(run_id: str, out_dir: Path, o: dict[str, Any]) -> RunSummary:
+    """Check the options, then run; a bad option raises (``auto`` then prints
+    the failed run's summary)."""
+    from remediator.domain.plan import risk_rank
+    from remediator.domain.policy import check_network_role, load_policy
+    from remediator.run import auto as running
+    from remediator.run.verify import check_option, make_verifier
+
+    risk_rank(o["max_risk"])
+    check = check_option(o["verify"])
+    accounts = _accounts(o["accounts_file"])
+    if o["notify_sns"]:
+        from remediator.aws.notify import topic_region
+
+        topic_region(o["notify_sns"])
+    opts = running.AutoOptions(
+        out_dir=out_dir,
+        policy=load_policy(o["policy"]),
+        regions=tuple(o["region"] or ()),
+        max_risk=o["max_risk"],
+        max_changes=o["max_changes"],
+        concurrency=o["concurrency"],
+        role_arn=o["role_arn"],
+        external_id=o["external_id"],
+        accounts=accounts,
+        organization=o["organization"],
+        shard=running.parse_shard(o["shard"]) if o["shard"] else None,
+        functions=tuple(o["function"] or ()),
+        notify_sns=o["notify_sns"],
+        lock_table=o["lock_table"],
+        lock_dir=o["lock_dir"] or default_lock_dir(),
+        dry_run=o["dry_run"],
+        profile=o["profile"],
+        endpoint_url=o["endpoint_url"],
+        run_id=run_id,
+        network_role_arn=check_network_role(o["network_role_arn"]),
+    )
+    from remediator.planfile import make_folder
+
+    make_folder(out_dir)  # a file, or a folder that cannot be made: one line
+    bar, update = _progress()
+    with bar:
+        return running.run(
+            opts,
+            running.Deps(verifier=partial(make_verifier, check=check), now=_now, progress=update),
+        )
 
 
 def iam_policy(

@@ -8,8 +8,12 @@ cycle. The order below is the order of ``remediate --help``.
 
 from __future__ import annotations
 
+import os
+import sys
+
 from remediator.cli import apply, auto, dev, plan
 from remediator.cli.app import app
+from remediator.domain.outcomes import EXIT_ERROR
 
 app.command()(plan.plan)
 app.command()(plan.show)
@@ -38,4 +42,13 @@ def main() -> None:
     import gc
 
     gc.set_threshold(*GC_THRESHOLDS)
-    app()
+    try:
+        try:
+            app()
+        finally:
+            sys.stdout.flush()  # here, not at exit, where a failure is a traceback
+    except OSError as exc:  # stdout on a full disk or a closed pipe (e.g. `--help` > /dev/full)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # what is left in the buffer goes nowhere
+        sys.stderr.write(f"Error: cannot write the output: {exc.strerror or exc}.\n")
+        sys.exit(EXIT_ERROR)

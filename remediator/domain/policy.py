@@ -249,6 +249,16 @@ def _describe_error(err: ValidationError) -> str:
 
 def parse_policy(text: str, source: str = "policy") -> Policy:
     try:
+        return _parse_policy(text, source)
+    except RecursionError:  # `a = [[[[…` deeper than the TOML parser can walk
+        raise BadInput(
+            f"{source} is not a valid policy: it is nested too deeply.",
+            hint="See docs/policy.md for the keys and their values.",
+        ) from None
+
+
+def _parse_policy(text: str, source: str) -> Policy:
+    try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(

@@ -206,7 +206,12 @@ PARTITION = re.compile(r"aws(-[a-z]+)*")
 
 REGION_READS: tuple[str, ...] = ("ec2:DescribeRegions",)
 ORGANIZATION_READS: tuple[str, ...] = ("organizations:ListAccounts",)
-LOCK_ACTIONS: tuple[str, ...] = ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem")
+LOCK_ACTIONS: tuple[str, ...] = (
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",  # the lease's heartbeat
+)
 NOTIFY_ACTIONS: tuple[str, ...] = ("sns:Publish",)
 ASSUME_ACTIONS: tuple[str, ...] = ("sts:AssumeRole",)
 IDENTITY_ACTIONS: tuple[str, ...] = ("sts:GetCallerIdentity",)

@@ -288,7 +288,7 @@ def run_apply(
 
     run_id = prior.run_id or opts.run_id or "run-" + uuid.uuid4().hex[:12]
     lock = opts.lock or FileLock(plan_path.parent / ".locks")
-    with held(lock, lock_key(plan.account_id, plan.regions), owner_info(run_id, opts.now())):
+    with held(lock, lock_key(plan.account_id, plan.regions), owner_info(run_id, opts.now()), aws):
         # decided under the lock: another run may have applied the plan meanwhile
         prior = _prior_runs(plan, journal_path, opts.resume is not None)
         run_id = prior.run_id or run_id
@@ -460,7 +460,7 @@ def run_rollback(
     if lock is None:
         return _rollback(plan, journal_path, todo, aws, now)
     key = lock_key(plan.account_id, plan.regions)
-    with held(lock, key, owner_info("rollback-" + uuid.uuid4().hex[:12], now())):
+    with held(lock, key, owner_info("rollback-" + uuid.uuid4().hex[:12], now()), aws):
         todo = _rollback_todo(plan, journal_path)
         if not todo:
             return _nothing_to_roll_back(journal_path)

@@ -102,6 +102,7 @@ def test_auto_policy_for_one_account_adds_regions_and_only_the_options_used() ->
         "dynamodb:DeleteItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
     ]
 
 
