@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from remediator.cli.app import NetworkRoleOpt, _errors, _now, _setup_logging
+from remediator.cli.app import (
+    NetworkRoleOpt,
+    RequireSignatureOpt,
+    SigningKeyOpt,
+    _errors,
+    _now,
+    _setup_logging,
+    _signer,
+    _trust,
+)
 
 if TYPE_CHECKING:
     from remediator.run.auto import RunSummary
@@ -246,6 +255,8 @@ def auto(
     endpoint_url: _Endpoint = None,
     log_level: _LogLevel = "info",
     network_role_arn: NetworkRoleOpt = None,
+    signing_key: SigningKeyOpt = None,
+    require_signature: RequireSignatureOpt = False,
 ) -> None:
     """Discover, plan, apply what --max-risk allows unattended, verify; leave the rest for review.
 
@@ -272,9 +283,13 @@ def auto(
                 from remediator.aws.notify import topic_region
 
                 topic_region(notify_sns)
+            pol = load_policy(policy)
+            kms_region = None if not region or region[0] == "all" else region[0]
+            signer = _signer(signing_key, profile, endpoint_url, kms_region)
+            trusted = _trust(signer, require_signature, pol)
             opts = running.AutoOptions(
                 out_dir=out_dir,
-                policy=load_policy(policy),
+                policy=pol,
                 regions=tuple(region or ()),
                 max_risk=max_risk,
                 max_changes=max_changes,
@@ -293,6 +308,7 @@ def auto(
                 endpoint_url=endpoint_url,
                 run_id=run_id,
                 network_role_arn=check_network_role(network_role_arn),
+                trust=trusted,
             )
         except RemediatorError as exc:
             # a bad option still ends with the summary line scripts read
