@@ -31,7 +31,16 @@ from remediator.planfile.model import Plan
 from remediator.planfile.signing import HmacKey, Signer, Trust, sign_plan
 from remediator.run.apply import ApplyOptions, run_apply, run_rollback
 from remediator.run.journal import read_journal
-from tests.integration.test_apply_flow import ALLOW_ALL, NOW, REGION, World, _fn_change, _verifier
+from tests.integration.test_apply_flow import (
+    ALLOW_ALL,
+    EC2_POLICY,
+    NOW,
+    REGION,
+    World,
+    _fn_change,
+    _verifier,
+)
+from tests.moto_worlds import seed_ec2_part
 
 
 @pytest.fixture(scope="module")
@@ -349,3 +358,50 @@ def test_a_vpc_config_moving_a_function_into_another_vpc_is_refused(world: World
             world.aws(dry_run=True),
             ApplyOptions(max_risk="high", dry_run=True, now=lambda: NOW),
         )
+
+
+def test_a_route_table_shared_since_the_plan_needs_the_approval_of_high_risk(
+    world: World,
+) -> None:
+    """The route's fingerprint holds the route alone, so a table that another
+    subnet joined after planning is still fresh; its risk is read live."""
+    ec2, lam, iam = world.ec2, world.lam, world.session.client("iam")
+    role = iam.create_role(RoleName="fn-route", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    ids = seed_ec2_part(ec2, lam, role)
+    plan, path = world.plan(parse_policy(EC2_POLICY), functions=("iso-nat",))
+    routes = [c for c in plan.changes if c.kind == registry.PUT_NAT_ROUTE]
+    assert {c.risk for c in routes} == {"medium"} and len(routes) == 2
+    joined = routes[0]
+    extra = ec2.create_subnet(VpcId=ids.nat_vpc, CidrBlock="10.1.99.0/24")["Subnet"]["SubnetId"]
+    ec2.associate_route_table(RouteTableId=joined.target, SubnetId=extra)
+
+    dry = run_apply(
+        plan,
+        path,
+        world.aws(dry_run=True),
+        ApplyOptions(dry_run=True, max_risk="medium", now=lambda: NOW),
+    )
+    text = "\n".join(dry.lines)
+    assert f"needs approval {joined.id}" in text and "risk high (the file says medium)" in text
+    assert f"needs approval {routes[1].id}" not in text
+    assert world.hooks.mutating() == []
+
+
+def test_a_route_to_a_nat_gateway_of_another_vpc_is_refused(world: World) -> None:
+    ec2, lam, iam = world.ec2, world.lam, world.session.client("iam")
+    role = iam.create_role(RoleName="fn-route", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    ids = seed_ec2_part(ec2, lam, role)
+    plan, path = world.plan(parse_policy(EC2_POLICY), functions=("iso-nat",))
+    route = next(c for c in plan.changes if c.kind == registry.PUT_NAT_ROUTE)
+    subnet = ec2.create_subnet(VpcId=ids.api_vpc, CidrBlock="10.2.99.0/24")["Subnet"]["SubnetId"]
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    foreign = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"][
+        "NatGatewayId"
+    ]
+    after = route.model_dump(mode="json")["after"]
+    forged = _forge(
+        path, lambda p: _edit_change(p, route.id, after={**after, "NatGatewayId": foreign})
+    )
+    with pytest.raises(BadInput, match=f"Change {route.id} .*{foreign} is in {ids.api_vpc}"):
+        run_apply(forged, path, world.aws(), ApplyOptions(max_risk="high", now=lambda: NOW))
+    assert world.hooks.mutating() == []
