@@ -26,8 +26,17 @@ from remediator.domain.errors import AwsCallFailed, BadInput
 
 MAC_ALGORITHM = "HMAC_SHA_256"
 SIGNING_PREFERENCE = ("ECDSA_SHA_256", "RSASSA_PSS_SHA_256", "RSASSA_PKCS1_V1_5_SHA_256")
-HMAC_ACTIONS = ("kms:DescribeKey", "kms:GenerateMac", "kms:VerifyMac")
-SIGN_ACTIONS = ("kms:DescribeKey", "kms:Sign", "kms:Verify")
+# The IAM actions each role needs on the key (``remediate iam-policy`` can
+# read them from here): who signs (the plan job, the approver, ``auto``) and
+# who verifies (the approver, apply, rollback, ``auto``).
+SIGN_ACTIONS: dict[str, tuple[str, ...]] = {
+    "hmac": ("kms:DescribeKey", "kms:GenerateMac"),
+    "asymmetric": ("kms:DescribeKey", "kms:Sign"),
+}
+VERIFY_ACTIONS: dict[str, tuple[str, ...]] = {
+    "hmac": ("kms:DescribeKey", "kms:VerifyMac"),
+    "asymmetric": ("kms:DescribeKey", "kms:Verify"),
+}
 INVALID_CODES = frozenset({"KMSInvalidMacException", "KMSInvalidSignatureException"})
 
 
