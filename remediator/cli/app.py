@@ -180,6 +180,26 @@ NetworkRoleOpt = Annotated[
         ),
     ),
 ]
+SigningKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--signing-key",
+        envvar="REMEDIATOR_SIGNING_KEY",
+        help=(
+            "Key that signs what this command writes and checks what it reads: "
+            "file:PATH (an HMAC secret, mode 600), env:NAME (the secret in a variable) or "
+            "kms:KEY_ID_OR_ARN (AWS KMS: an HMAC_256 key, or an asymmetric signing key)."
+        ),
+    ),
+]
+RequireSignatureOpt = Annotated[
+    bool,
+    typer.Option(
+        "--require-signature",
+        help="Refuse a plan or approval without a valid signature by --signing-key "
+        "(the policy's require_signature = true makes it the default).",
+    ),
+]
 LogOpt = Annotated[
     str,
     typer.Option(
@@ -236,3 +256,29 @@ def _lock(
     if lock_table:
         aws = door.Aws(sessions.client_factory(session, endpoint_url=endpoint_url))
     return lock_for(lock_table, plan_file.parent / ".locks", aws, plan.regions[0])
+
+
+def _signer(
+    spec: str | None, profile: str | None, endpoint_url: str | None, region: str | None
+) -> Any:
+    """The key of ``--signing-key`` (None without one); ``kms:`` keys are
+    reached with the command's profile and endpoint."""
+    if spec is None:
+        return None
+    from remediator.planfile import signing
+
+    parsed = signing.parse_key_spec(spec)
+    if parsed.scheme != "kms":
+        return signing.hmac_key(parsed)
+    from remediator.aws import discover, kms
+
+    return kms.kms_key(discover.make_session(profile), parsed.value, region, endpoint_url)
+
+
+def _trust(signer: Any, require_signature: bool, policy: Any = None) -> Any:
+    """What plans and approvals are held to: ``signer`` checks, and a
+    signature is required by ``--require-signature`` or the policy."""
+    from remediator.planfile.signing import Trust
+
+    required = require_signature or bool(getattr(policy, "require_signature", False))
+    return Trust(signer=signer, required=required)

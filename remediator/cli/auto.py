@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from remediator.cli.app import NetworkRoleOpt, _errors, _now, _setup_logging
+from remediator.cli.app import (
+    NetworkRoleOpt,
+    RequireSignatureOpt,
+    SigningKeyOpt,
+    _errors,
+    _now,
+    _setup_logging,
+    _signer,
+    _trust,
+)
 
 if TYPE_CHECKING:
     from remediator.run.auto import RunSummary
@@ -251,6 +260,8 @@ def auto(
     endpoint_url: _Endpoint = None,
     log_level: _LogLevel = "info",
     network_role_arn: NetworkRoleOpt = None,
+    signing_key: SigningKeyOpt = None,
+    require_signature: RequireSignatureOpt = False,
 ) -> None:
     """Discover, plan, apply what --max-risk allows unattended, verify; leave the rest for review.
 
@@ -291,6 +302,8 @@ def auto(
                         profile=profile,
                         endpoint_url=endpoint_url,
                         network_role_arn=network_role_arn,
+                        signing_key=signing_key,
+                        require_signature=require_signature,
                     ),
                 )
             except Exception as exc:
@@ -350,9 +363,14 @@ def _auto(run_id: str, out_dir: Path, o: dict[str, Any]) -> RunSummary:
         from remediator.aws.notify import topic_region
 
         topic_region(o["notify_sns"])
+    pol = load_policy(o["policy"])
+    regions = o["region"] or ()
+    kms_region = None if not regions or regions[0] == "all" else regions[0]
+    signer = _signer(o["signing_key"], o["profile"], o["endpoint_url"], kms_region)
+    trusted = _trust(signer, o["require_signature"], pol)
     opts = running.AutoOptions(
         out_dir=out_dir,
-        policy=load_policy(o["policy"]),
+        policy=pol,
         regions=tuple(o["region"] or ()),
         max_risk=o["max_risk"],
         max_changes=o["max_changes"],
@@ -371,6 +389,7 @@ def _auto(run_id: str, out_dir: Path, o: dict[str, Any]) -> RunSummary:
         endpoint_url=o["endpoint_url"],
         run_id=run_id,
         network_role_arn=check_network_role(o["network_role_arn"]),
+        trust=trusted,
     )
     from remediator.planfile import make_folder
 

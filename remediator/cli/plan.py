@@ -21,9 +21,11 @@ from remediator.cli.app import (
     PolicyOpt,
     ProfileOpt,
     RegionOpt,
+    SigningKeyOpt,
     _errors,
     _now,
     _setup_logging,
+    _signer,
     _spinner,
     _use_color,
 )
@@ -127,6 +129,7 @@ def plan(
     ] = False,
     log_level: LogOpt = "warning",
     network_role_arn: NetworkRoleOpt = None,
+    signing_key: SigningKeyOpt = None,
 ) -> None:
     """Read the account, diagnose every function and write a plan. Changes nothing."""
     with _errors():
@@ -135,6 +138,8 @@ def plan(
         from remediator.run.plan import run_plan
 
         pol = load_policy(policy)
+        # the key is checked before discovery: a bad key wastes no reads
+        signer = _signer(signing_key, profile, endpoint_url, region[0] if region else None)
         with _spinner("Discovering…") as progress:
             result = run_plan(
                 regions=region or [],
@@ -146,6 +151,10 @@ def plan(
                 progress=progress,
                 network_role_arn=network_role_arn,
             )
+        if signer is not None:
+            from remediator.planfile.signing import sign_plan
+
+            result = sign_plan(result, signer)
         _emit(result, format, out, Path("plans"))
     if detailed_exitcode and result.changes:
         raise typer.Exit(EXIT_CHANGES)

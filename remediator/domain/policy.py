@@ -155,6 +155,10 @@ class Policy(Frozen):
     # through AWS RAM hides from this account (its NAT gateways…); the command
     # line's --network-role-arn wins over it
     network_role_arn: str | None = None
+    # refuse a plan or approval without a valid signature (``--signing-key``)
+    # in apply, rollback and auto, as ``--require-signature`` does; left out
+    # of dumps (and so of the digest) when off, so older policies keep theirs
+    require_signature: bool = Field(default=False, exclude_if=lambda v: not v)
 
     @field_validator("network_role_arn")
     @classmethod

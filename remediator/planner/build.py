@@ -262,6 +262,7 @@ def _place(
 ) -> tuple[str, ...]:
     """Add the proposal's changes and mark its findings planned by them."""
     assert proposal.fixes and {f.code for f in proposal.fixes} <= strategy.codes, strategy.name
+    assert {c.kind for c in proposal.changes} <= strategy.kinds, strategy.name
     fixes = [f.id for f in proposal.fixes]
     ids = [
         b.add(

@@ -76,6 +76,7 @@ from remediator.domain.targets import parse_accounts as parse_accounts
 from remediator.domain.targets import parse_shard as parse_shard
 from remediator.domain.targets import shard_of as shard_of
 from remediator.planfile.model import Plan
+from remediator.planfile.signing import Trust, sign_plan
 from remediator.run import apply as applying
 from remediator.run import artifacts
 from remediator.run.lock import DynamoLock, FileLock, lock_for
@@ -130,6 +131,8 @@ class AutoOptions:
     run_id: str | None = None
     network_role_arn: str | None = None
     """Role template (``{account}``) in shared VPCs' owner accounts; else the policy's."""
+    trust: Trust | None = None
+    """The signing key: signs the plans the run writes, checks them before apply."""
 
 
 Verify = Callable[[Plan, list[Change]], list[str]]
@@ -452,7 +455,8 @@ class _Runner:
             previous = artifacts.read_previous(path) or artifacts.previous_run_plan(
                 self.opts.out_dir, f"{pair.target.account_id}/{pair.target.region}", SUMMARY_FILE
             )
-        planfile.write_plan(plan, path)
+        signer = self.opts.trust.signer if self.opts.trust else None
+        planfile.write_plan(sign_plan(plan, signer) if signer else plan, path)
         artifacts.write_asff(pair.folder / f"{name}.asff", plan, previous)
         self._write_report(pair, name, plan)
         return path
@@ -529,6 +533,7 @@ class _Runner:
                     now=self.deps.now,
                     rollback_on_verify_failure=True,
                     policy=opts.policy,
+                    trust=opts.trust,
                 ),
                 self.deps.verifier(pair.session, opts.endpoint_url, opts.policy),
             )
