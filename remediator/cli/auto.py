@@ -448,6 +448,14 @@ def iam_policy(
         str,
         typer.Option("--partition", help="The AWS partition of the ARNs (aws-cn, aws-us-gov...)."),
     ] = "aws",
+    signing_key: Annotated[
+        str | None,
+        typer.Option(
+            "--signing-key",
+            help="The KMS key (kms:ARN) plans and approvals are signed with: plan signs, apply "
+            "verifies, auto does both.",
+        ),
+    ] = None,
 ) -> None:
     """Print the least-privilege IAM policy (JSON) for a mode, derived from the code.
 
@@ -469,6 +477,7 @@ def iam_policy(
                     reachability=reachability,
                     network_role_arn=network_role_arn,
                     partition=partition,
+                    signing_key=signing_key,
                 )
             ),
             nl=False,

@@ -63,6 +63,7 @@ from typing import Any
 
 from remediator.aws.discover import READ_PERMISSIONS
 from remediator.aws.errors import IAM_PREFIX
+from remediator.aws.kms import SIGN_ACTIONS, VERIFY_ACTIONS
 from remediator.aws.owner_view import OWNER_READS
 from remediator.aws.reachability import PERMISSIONS as REACHABILITY_ACTIONS
 from remediator.changes import registry
@@ -229,6 +230,8 @@ class PolicyOptions:
     reachability: bool = False
     network_role_arn: str | None = None
     partition: str = "aws"
+    # the KMS key (``kms:ARN`` or the ARN) plans and approvals are signed with
+    signing_key: str | None = None
 
 
 def iam_action(service: str, operation: str) -> str:
@@ -273,6 +276,7 @@ def _owner_document(opts: PolicyOptions) -> dict[str, Any]:
         or opts.lock_table
         or opts.reachability
         or opts.network_role_arn
+        or opts.signing_key
     ):
         raise BadInput(
             "--mode network-owner takes no other option: it is the role in a shared VPC's owner account.",
@@ -396,7 +400,35 @@ def policy_document(opts: PolicyOptions) -> dict[str, Any]:
         statements.append(
             _statement("ApplyLock", LOCK_ACTIONS, [_table_arn(opts.lock_table, opts.partition)])
         )
+    if opts.signing_key:
+        statements.append(
+            _statement("SigningKey", _signing_actions(opts.mode), [_kms_key_arn(opts)])
+        )
     return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+_KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+")
+
+
+def _kms_key_arn(opts: PolicyOptions) -> str:
+    """The key's ARN: IAM grants a key's use on the key ARN only (an alias
+    ARN authorizes nothing), so an id or an alias is refused."""
+    arn = (opts.signing_key or "").removeprefix("kms:")
+    if not _KMS_KEY_ARN.fullmatch(arn) or arn.split(":")[1] != opts.partition:
+        raise BadInput(
+            f"--signing-key {opts.signing_key!r} is not a KMS key ARN in partition {opts.partition}.",
+            hint="Pass kms:arn:aws:kms:REGION:ACCOUNT:key/KEY_ID (the key's ARN, not an alias); "
+            "an HMAC secret in a file needs no IAM permission.",
+        )
+    return arn
+
+
+def _signing_actions(mode: str) -> set[str]:
+    """plan signs, apply verifies, auto does both; both key types' actions,
+    since the policy cannot see which kind of key it is."""
+    sign = {a for actions in SIGN_ACTIONS.values() for a in actions}
+    verify = {a for actions in VERIFY_ACTIONS.values() for a in actions}
+    return {"plan": sign, "apply": verify}.get(mode, sign | verify)
 
 
 def render(opts: PolicyOptions) -> str:

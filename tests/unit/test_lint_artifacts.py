@@ -45,10 +45,22 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "member roles": {"role_arn": ROLE},
     "organization": {"role_arn": ROLE, "organization": True},
     "topic": {"notify_sns": TOPIC},
+    # a key in the same partition as the "all" cases
+    "signing key": {
+        "signing_key": "kms:arn:aws-us-gov:kms:us-gov-west-1:111111111111:key/1234abcd-12ab",
+        "partition": "aws-us-gov",
+    },
 }
 FITS = {
-    "plan": ("network role", "aws-us-gov", "lock table"),
-    "apply": ("lock table", "lock table ARN", "reachability", "network role", "aws-us-gov"),
+    "plan": ("network role", "aws-us-gov", "lock table", "signing key"),
+    "apply": (
+        "lock table",
+        "lock table ARN",
+        "reachability",
+        "network role",
+        "aws-us-gov",
+        "signing key",
+    ),
     "auto": tuple(OPTIONS),
     "network-owner": (),
 }
