@@ -16,7 +16,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -24,6 +24,7 @@ from remediator.domain.base import Frozen
 from remediator.domain.errors import BadInput
 from remediator.domain.files import read_text
 from remediator.domain.inventory import Function
+from remediator.domain.owner import IacSettings, OwnedMode
 
 Strategy = Literal["keep-private-subnets", "add-nat-route", "lambda-endpoint"]
 DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
@@ -82,6 +83,14 @@ class Settings(Frozen):
     allow_shared_route_table_changes: bool = False
     allow_endpoint_creation: bool = False
     move_aliases: bool = True
+    # what to do about a function CloudFormation or Terraform owns
+    # (docs/iac.md); unset: ``apply`` for ``remediate apply``, held for review
+    # by ``auto`` and ``event``
+    owned_functions: OwnedMode | None = None
+
+    @property
+    def owned_mode(self) -> OwnedMode:
+        return self.owned_functions or "apply"
 
     @model_validator(mode="after")
     def _strategies_unique(self) -> Settings:
@@ -105,6 +114,7 @@ class Rule(Frozen):
     allow_shared_route_table_changes: bool | None = None
     allow_endpoint_creation: bool | None = None
     move_aliases: bool | None = None
+    owned_functions: OwnedMode | None = None
 
     @model_validator(mode="after")
     def _has_matcher(self) -> Rule:
@@ -145,6 +155,8 @@ class Policy(Frozen):
     # through AWS RAM hides from this account (its NAT gateways…); the command
     # line's --network-role-arn wins over it
     network_role_arn: str | None = None
+    # how ownership by infrastructure as code is recognised (docs/iac.md)
+    iac: IacSettings = Field(default_factory=IacSettings)
 
     @field_validator("network_role_arn")
     @classmethod
@@ -157,6 +169,13 @@ class Policy(Frozen):
     @property
     def uses_tags(self) -> bool:
         return any(rule.match_tags for rule in self.rules)
+
+    @property
+    def reads_tags(self) -> bool:
+        """Whether discovery reads function tags: for the rules, and always for
+        ownership (the ``aws:cloudformation:*`` tags; ``iac.detect = false``
+        turns that off)."""
+        return self.uses_tags or self.iac.detect
 
     @property
     def tag_keys(self) -> tuple[str, ...]:
@@ -193,7 +212,18 @@ class Policy(Frozen):
 
     def digest(self) -> str:
         # a key left unset stays out, so adding keys keeps the digests of older policies
-        unset = {"network_role_arn"} if self.network_role_arn is None else set()
+        unset: dict[str, Any] = (
+            {"network_role_arn": True} if self.network_role_arn is None else {}
+        )
+        if self.iac == IacSettings():
+            unset["iac"] = True
+        if self.defaults.owned_functions is None:
+            unset["defaults"] = {"owned_functions"}
+        quiet = {
+            i: {"owned_functions"} for i, r in enumerate(self.rules) if r.owned_functions is None
+        }
+        if quiet:
+            unset["rules"] = quiet
         body = json.dumps(
             self.model_dump(mode="json", exclude=unset), sort_keys=True, separators=(",", ":")
         )

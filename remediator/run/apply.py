@@ -43,6 +43,7 @@ from remediator.planfile.model import Plan
 from remediator.run import engine
 from remediator.run.journal import check_folder, read_journal
 from remediator.run.lock import DynamoLock, FileLock, held, lock_key, owner_info
+from remediator.run.owned_gate import owned_refusals
 from remediator.run.tag_gate import stale_by_tags
 
 
@@ -64,6 +65,9 @@ class ApplyOptions:
     policy: Policy | None = None
     """The policy whose tag rules the live tags are checked against before
     the first write (None: the built-in policy)."""
+    hold_owned: bool = False
+    """Hold direct changes to owned functions unless the policy says
+    ``owned_functions = "apply"`` (unattended runs: ``run.owned_gate``)."""
 
 
 @dataclass
@@ -128,10 +132,11 @@ def select_changes(plan: Plan, opts: ApplyOptions) -> tuple[list[Change], list[t
         for c in plan.changes
         if RISK_ORDER[c.risk] > limit
     }
+    needs.update(owned_refusals(plan, opts.policy or default_policy(), hold=opts.hold_owned))
     skipped = _closure_skip(plan.changes, set(needs))
     chosen = [c for c in plan.changes if c.id not in skipped]
     refused = [
-        (c, needs.get(c.id, "depends on a change that needs approval"))
+        (c, needs.get(c.id, "depends on a change that is not applied"))
         for c in plan.changes
         if c.id in skipped
     ]

@@ -424,7 +424,7 @@ class _Runner:
             pair.session,
             [pair.target.region],
             endpoint_url=opts.endpoint_url,
-            need_tags=opts.policy.uses_tags,
+            need_tags=opts.policy.reads_tags,
             tags_from=opts.policy.tags_from,
             dns_for_all_vpcs=opts.policy.may_create_endpoints,
             allowed_account_ids=opts.policy.allowed_account_ids,
@@ -486,7 +486,10 @@ class _Runner:
             result.deferred = plan.summary.deferred
             result.left = len(plan.changes)
             pair.eligible, _ = applying.select_changes(
-                plan, applying.ApplyOptions(max_risk=self.opts.max_risk)
+                plan,
+                applying.ApplyOptions(
+                    max_risk=self.opts.max_risk, policy=self.opts.policy, hold_owned=True
+                ),
             )
             result.eligible = len(pair.eligible)
             result.outcome = "review" if _has_work(plan) else "clean"
@@ -527,6 +530,7 @@ class _Runner:
                     now=self.deps.now,
                     rollback_on_verify_failure=True,
                     policy=opts.policy,
+                    hold_owned=True,
                 ),
                 self.deps.verifier(pair.session, opts.endpoint_url, opts.policy),
             )

@@ -52,7 +52,7 @@ def run_plan(
         wanted,
         endpoint_url=endpoint_url,
         function_patterns=functions,
-        need_tags=policy.uses_tags,
+        need_tags=policy.reads_tags,
         tags_from=policy.tags_from,
         dns_for_all_vpcs=policy.may_create_endpoints,
         progress=progress,

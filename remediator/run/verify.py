@@ -108,7 +108,7 @@ def make_verifier(
             list(plan.regions),
             endpoint_url=endpoint_url,
             function_patterns=names,
-            need_tags=policy.uses_tags,
+            need_tags=policy.reads_tags,
             tags_from=policy.tags_from,
             dns_for_all_vpcs=policy.may_create_endpoints,
             owner_views=owner_views,
