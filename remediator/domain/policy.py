@@ -212,9 +212,7 @@ class Policy(Frozen):
 
     def digest(self) -> str:
         # a key left unset stays out, so adding keys keeps the digests of older policies
-        unset: dict[str, Any] = (
-            {"network_role_arn": True} if self.network_role_arn is None else {}
-        )
+        unset: dict[str, Any] = {"network_role_arn": True} if self.network_role_arn is None else {}
         if self.iac == IacSettings():
             unset["iac"] = True
         if self.defaults.owned_functions is None:
