@@ -8,7 +8,7 @@ cycle. The order below is the order of ``remediate --help``.
 
 from __future__ import annotations
 
-from remediator.cli import apply, auto, dev, plan
+from remediator.cli import apply, auto, dev, iac, plan
 from remediator.cli.app import app
 
 app.command()(plan.plan)
@@ -22,6 +22,7 @@ app.command()(apply.unlock)
 app.command()(dev.schema)
 app.command(name="auto")(auto.auto)
 app.command(name="iam-policy")(auto.iam_policy)
+app.command(name="iac-patch")(iac.iac_patch)
 
 __all__ = ["app", "main"]
 
