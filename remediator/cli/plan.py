@@ -186,6 +186,13 @@ def show(
             "emitted closed (ARCHIVED, RESOLVED).",
         ),
     ] = None,
+    iac_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--iac-dir",
+            help="markdown: add the template patches `remediate iac-patch --out-dir DIR` wrote.",
+        ),
+    ] = None,
 ) -> None:
     """Render a saved plan (checks its format version and digest)."""
     with _errors():
@@ -196,4 +203,29 @@ def show(
         text = _report(
             loaded, format, detail=detail, previous=old, out_dir=out_dir, plan_path=plan_file
         )
+        if iac_dir is not None:
+            text += _iac_section(loaded, format, iac_dir, detail)
         typer.echo(text, nl=False)
+
+
+def _iac_section(plan: Plan, fmt: Format, iac_dir: Path, detail: str) -> str:
+    from remediator.domain.errors import BadInput
+    from remediator.run import iac_patch
+
+    if fmt is not Format.markdown:
+        raise BadInput(
+            "--iac-dir is for the Markdown review.", hint="Use it with --format markdown."
+        )
+    index = iac_patch.read_index(iac_dir)
+    if index is None:
+        raise BadInput(
+            f"{iac_dir} holds no {iac_patch.INDEX}.",
+            hint="Write the patches first: remediate iac-patch PLAN --out-dir DIR.",
+        )
+    if index.get("plan_id") != plan.plan_id:
+        raise BadInput(
+            f"The patches in {iac_dir} are for plan {index.get('plan_id')!r}, not {plan.plan_id}.",
+            hint="Run remediate iac-patch on this plan.",
+        )
+    section = iac_patch.review_section(iac_dir, None if detail == "full" else iac_patch.REVIEW_MAX)
+    return section + "\n"

@@ -49,6 +49,7 @@ from remediator.planfile.model import Plan
 from remediator.run import engine, trust
 from remediator.run.journal import check_folder, read_journal
 from remediator.run.lock import DynamoLock, FileLock, held, lock_key, owner_info
+from remediator.run.owned_gate import owned_refusals
 from remediator.run.tag_gate import stale_by_tags
 
 
@@ -73,6 +74,9 @@ class ApplyOptions:
     trust: trust.Trust | None = None
     """The signing key plans and approvals are checked with, and whether a
     valid signature is required (None: unsigned, nothing required)."""
+    hold_owned: bool = False
+    """Hold direct changes to owned functions unless the policy says
+    ``owned_functions = "apply"`` (unattended runs: ``run.owned_gate``)."""
 
 
 @dataclass
@@ -161,10 +165,11 @@ def select_changes(
         for c in plan.changes
         if not allowed(c)
     }
+    needs.update(owned_refusals(plan, opts.policy or default_policy(), hold=opts.hold_owned))
     skipped = _closure_skip(plan.changes, set(needs))
     chosen = [c for c in plan.changes if c.id not in skipped]
     refused = [
-        (c, needs.get(c.id, "depends on a change that needs approval"))
+        (c, needs.get(c.id, "depends on a change that is not applied"))
         for c in plan.changes
         if c.id in skipped
     ]

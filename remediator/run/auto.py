@@ -6,7 +6,10 @@ For every account-region pair (a *target*) in the run, in three phases:
    role (if any), discover, plan, write ``plan.json`` and read it back (the
    file is what gets applied), ``plan.md`` (``plan.full.md`` beside it when
    the report had to leave detail out) and the Security Hub batches
-   ``plan.asff/asff-0001.json`` …;
+   ``plan.asff/asff-0001.json`` …, and for functions CloudFormation or
+   Terraform owns, the template patches in ``iac/`` (``run.iac_patch``;
+   their direct changes are held for review unless the policy says
+   ``owned_functions = "apply"``);
 2. **budget** (sequentially, in sorted target order, so the outcome does not
    depend on thread timing): the changes of a plan that ``--max-risk``
    allows are applied together or not at all; a plan whose share would take
@@ -78,7 +81,7 @@ from remediator.domain.targets import shard_of as shard_of
 from remediator.planfile.model import Plan
 from remediator.planfile.signing import Trust, sign_plan
 from remediator.run import apply as applying
-from remediator.run import artifacts
+from remediator.run import artifacts, iac_patch
 from remediator.run.lock import DynamoLock, FileLock, lock_for
 
 log = structlog.get_logger(__name__)
@@ -427,9 +430,9 @@ class _Runner:
             pair.session,
             [pair.target.region],
             endpoint_url=opts.endpoint_url,
-            need_tags=opts.policy.uses_tags,
+            need_tags=opts.policy.reads_tags,
             tags_from=opts.policy.tags_from,
-            tag_keys=opts.policy.tag_keys,
+            tag_keys=opts.policy.read_tag_keys,
             versions_read=opts.policy.versions_read,
             dns_for_all_vpcs=opts.policy.may_create_endpoints,
             allowed_account_ids=opts.policy.allowed_account_ids,
@@ -468,6 +471,7 @@ class _Runner:
             if len(lines) > RUN_LINES_MAX:
                 lines = lines[: RUN_LINES_MAX - 40] + "\n… (cut: see apply.txt)"
             extra = "\n## Unattended run\n\n```text\n" + lines + "\n```\n"
+        extra = iac_patch.review_section(pair.folder / iac_patch.AUTO_DIR) + extra
         artifacts.write_markdown(pair.folder / f"{name}.md", plan, extra=extra)
 
     def plan_phase(self, pair: _Pair) -> None:
@@ -481,6 +485,8 @@ class _Runner:
             fresh = self._plan(pair)
             structlog.contextvars.bind_contextvars(plan_id=fresh.plan_id)
             pair.folder.mkdir(parents=True, exist_ok=True)
+            # owned functions: the template patches beside the plan (docs/iac.md)
+            iac_patch.write_beside(fresh, pair.session, self.opts.endpoint_url, pair.folder)
             pair.plan_path = self._write(pair, "plan", fresh)
             # What is applied is what the file says, not the object in memory.
             pair.plan = planfile.read_plan(pair.plan_path)
@@ -492,7 +498,10 @@ class _Runner:
             result.deferred = plan.summary.deferred
             result.left = len(plan.changes)
             pair.eligible, _ = applying.select_changes(
-                plan, applying.ApplyOptions(max_risk=self.opts.max_risk)
+                plan,
+                applying.ApplyOptions(
+                    max_risk=self.opts.max_risk, policy=self.opts.policy, hold_owned=True
+                ),
             )
             result.eligible = len(pair.eligible)
             result.outcome = "review" if _has_work(plan) else "clean"
@@ -534,6 +543,7 @@ class _Runner:
                     rollback_on_verify_failure=True,
                     policy=opts.policy,
                     trust=opts.trust,
+                    hold_owned=True,
                 ),
                 self.deps.verifier(pair.session, opts.endpoint_url, opts.policy),
             )

@@ -148,6 +148,7 @@ COMMANDS = [
     "schema",
     "auto",
     "iam-policy",
+    "iac-patch",
 ]
 
 

@@ -53,6 +53,12 @@ def region() -> Iterator[dict[str, Any]]:
                     tags[name]["remediator:exempt"] = "true" if i % 20 == 0 else "no"
                 if i % 25 == 0:
                     tags[name]["owner"] = ""
+                if i % 50 == 7:  # deployed by CloudFormation, as AWS tags it
+                    tags[name] |= {
+                        "aws:cloudformation:stack-name": f"stack-{i}",
+                        "aws:cloudformation:logical-id": "Fn",
+                        "aws:cloudformation:stack-id": f"arn:aws:cloudformation:{REGION}:123456789012:stack/stack-{i}/x",
+                    }
                 lam.create_function(
                     FunctionName=name,
                     Runtime="python3.12",
@@ -121,3 +127,25 @@ def test_the_built_in_policy_reads_its_one_key_and_exempts_the_same_functions(
 )
 def test_tag_streams(keys: tuple[str, ...], functions: int, streams: list[tuple[str, ...]]) -> None:
     assert discovery.tag_streams(keys, functions) == streams
+
+
+def test_owned_functions_are_read_by_the_stack_name_key_with_all_their_tags(
+    region: dict[str, Any],
+) -> None:
+    from remediator.domain.owner import owner_of
+
+    policy = default_policy()
+    assert policy.read_tag_keys == ("aws:cloudformation:stack-name", "remediator:exempt")
+    inventory = discovery.discover(
+        region["session"], [REGION], need_tags=True, tag_keys=policy.read_tag_keys
+    )
+    assert inventory.api_calls["resourcegroupstaggingapi:GetResources"] == 2
+    owners = {
+        fn.name: owner_of(fn.tags, policy.iac)
+        for fn in inventory.regions[0].functions
+        if owner_of(fn.tags, policy.iac) is not None
+    }
+    assert sorted(owners) == [f"fn-{i:03d}" for i in range(7, FUNCTIONS, 50)]
+    assert {(o.stack_name, o.logical_id) for o in owners.values()} == {
+        (f"stack-{i}", "Fn") for i in range(7, FUNCTIONS, 50)
+    }
