@@ -105,10 +105,10 @@ _Region = Annotated[
     ),
 ]
 _OutDir = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--out-dir",
-        help="Folder for this run's artifacts: <account>/<region>/plan.json, plan.md, plan.asff.json, plan.journal.jsonl, review.json; summary.json. One folder per run. Default: runs/<UTC time>.",
+        help="Folder (or s3://bucket/prefix) for this run's artifacts: <account>/<region>/plan.json, plan.md, plan.asff.json, plan.journal.jsonl, review.json; summary.json. One folder per run. Default: runs/<UTC time>.",
     ),
 ]
 _MaxRisk = Annotated[
@@ -224,6 +224,29 @@ def _accounts(accounts_file: Path | None) -> tuple[str, ...]:
     return accounts
 
 
+def _sink(
+    out_dir: str, profile: str | None, region: list[str] | None, endpoint_url: str | None
+) -> Any:
+    """``--out-dir s3://…``: a staging folder and the S3 store (``run.artifacts.OutDir``);
+    a run's prefix must not hold an earlier run's summary. None for a folder."""
+    if not out_dir.startswith("s3://"):
+        return None
+    from remediator.aws.session import make_session
+    from remediator.domain.errors import BadInput
+    from remediator.run import artifacts
+    from remediator.run.auto import SUMMARY_FILE
+
+    session = make_session(profile)
+    home = next((r for r in region or () if r != "all"), None) or session.region_name
+    sink = artifacts.open_out_dir(out_dir, session, home or "us-east-1", endpoint_url=endpoint_url)
+    if sink.read_text(SUMMARY_FILE) is not None:
+        raise BadInput(
+            f"{out_dir} holds the artifacts of an earlier run ({SUMMARY_FILE}).",
+            hint="Give each run its own --out-dir prefix.",
+        )
+    return sink
+
+
 def auto(
     region: _Region = None,
     out_dir: _OutDir = None,
@@ -263,8 +286,11 @@ def auto(
 
         run_id = running.new_run_id()
         if out_dir is None:
-            out_dir = Path("runs") / _now().replace("-", "").replace(":", "")
+            out_dir = str(Path("runs") / _now().replace("-", "").replace(":", ""))
+        local = Path(out_dir)
         try:
+            sink = _sink(out_dir, profile, region, endpoint_url)
+            local = sink.local if sink is not None else local
             risk_rank(max_risk)
             check = check_option(verify)
             accounts = _accounts(accounts_file)
@@ -273,7 +299,8 @@ def auto(
 
                 topic_region(notify_sns)
             opts = running.AutoOptions(
-                out_dir=out_dir,
+                out_dir=local,
+                sink=sink,
                 policy=load_policy(policy),
                 regions=tuple(region or ()),
                 max_risk=max_risk,
@@ -300,7 +327,8 @@ def auto(
             failed = running.RunSummary(
                 run_id=run_id,
                 started_at=_now(),
-                out_dir=out_dir,
+                out_dir=local,
+                out_url=out_dir if out_dir.startswith("s3://") else None,
                 max_risk=max_risk,
                 max_changes=max_changes,
                 dry_run=dry_run,

@@ -8,7 +8,7 @@ cycle. The order below is the order of ``remediate --help``.
 
 from __future__ import annotations
 
-from remediator.cli import apply, auto, dev, plan
+from remediator.cli import apply, auto, dev, event, plan
 from remediator.cli.app import app
 
 app.command()(plan.plan)
@@ -21,6 +21,7 @@ app.command()(apply.rollback)
 app.command()(apply.unlock)
 app.command()(dev.schema)
 app.command(name="auto")(auto.auto)
+app.command(name="event")(event.event)
 app.command(name="iam-policy")(auto.iam_policy)
 
 __all__ = ["app", "main"]
