@@ -96,6 +96,11 @@ class Env:
         events.register("after-call.lambda", self.dispatch, unique_id="views-lambda")
         events.register("after-call.lambda", self._tweak, unique_id="tweaks")
         events.register_first("before-call.*.*", self.calls, unique_id="calls")
+        events.register(
+            "provide-client-params.lambda.UpdateFunctionConfiguration",
+            self.dispatch.before_update,
+            unique_id="updates",
+        )
 
     def _tweak(self, **kwargs: Any) -> None:
         for tweak in self.tweaks:
