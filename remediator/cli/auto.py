@@ -345,6 +345,10 @@ def auto(
                     verifier=partial(make_verifier, check=check), now=_now, progress=update
                 ),
             )
+        if sink is not None:  # uploaded: the staging folder goes
+            import shutil
+
+            shutil.rmtree(sink.local, ignore_errors=True)
         if summary.error:
             typer.echo(f"Error: {summary.error}", err=True)
         _print_summary(summary)

@@ -116,8 +116,6 @@ class EventSummary:
     @property
     def failures(self) -> list[str]:
         """The SQS message ids to hand back (retried later, DLQ at last)."""
-        if self.run.error and not any(i.status == "handled" for i in self.items):
-            return [i.event.message_id for i in self.items if i.event.message_id]
         return [
             i.event.message_id
             for i in self.items

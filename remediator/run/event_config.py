@@ -11,6 +11,7 @@ docs/operator.md, "Environment variables"); with none set but ``AWS_REGION``
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -169,6 +170,9 @@ def handle(
         return run(batch, opts, deps)
     except RemediatorError as exc:
         return failed(str(exc), fallback, now(), raw)
+    finally:
+        if fallback.out.store is not None:  # uploaded: the staging folder goes
+            shutil.rmtree(fallback.out.local, ignore_errors=True)
 
 
 def failed_config(message: str, config: EventConfig, now: str) -> EventSummary:

@@ -106,9 +106,12 @@ class Env:
         for tweak in self.tweaks:
             tweak(**kwargs)
 
+    def make_session(self, _profile: str | None = None) -> Any:
+        return self.session
+
     def deps(self) -> running.Deps:
         deps = default_deps(lambda: NOW)
-        deps.make_session = lambda _profile=None: self.session
+        deps.make_session = self.make_session
         deps.on_session = self.hook
         deps.settings = door.Settings(sleep=lambda _: None, poll_interval=0, settle_timeout=5)
         return deps

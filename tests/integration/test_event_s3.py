@@ -6,11 +6,13 @@ markers live there too."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+import structlog
 from typer.testing import CliRunner
 
 from remediator.cli.handler import RetryLater, handler
@@ -22,6 +24,13 @@ __all__ = ["env"]
 
 UPDATE = "UpdateFunctionConfiguration20150331v2"
 BUCKET = "ops-artifacts"
+
+
+@pytest.fixture(autouse=True)
+def _reset_structlog() -> Iterator[None]:
+    """The command and the handler configure structlog (the runner's stderr): do not leak it."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture
