@@ -64,7 +64,7 @@ from remediator.aws import session as sessions
 from remediator.aws import versions
 from remediator.aws.door import Aws
 from remediator.aws.errors import UNREACHABLE, translate_error
-from remediator.aws.network import FILTER_CHUNK, Network, read_network
+from remediator.aws.network import FILTER_CHUNK, Network, filtered, read_network
 from remediator.aws.owner_view import OwnerViews
 from remediator.aws.session import (
     CONNECT_ATTEMPTS,
@@ -122,6 +122,8 @@ LATEST = "$LATEST"
 READ_PERMISSIONS: tuple[str, ...] = (
     "sts:GetCallerIdentity",
     "lambda:ListFunctions",
+    "lambda:GetFunctionConfiguration",
+    "lambda:ListVersionsByFunction",
     "lambda:ListAliases",
     "lambda:GetFunctionConfiguration",
     "lambda:ListTags",
@@ -234,6 +236,22 @@ def reader(
 # Discovery
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What an event-driven run reads instead of every function of a region.
+
+    ``functions``: these names only, each by ``GetFunctionConfiguration`` and
+    ``ListVersionsByFunction`` (no ``ListFunctions``; tags by ``ListTags``);
+    one that no longer exists is left out. ``vpcs``: the functions attached
+    to these VPCs (a subnet of theirs, current or of a published version, is
+    in one of them), found by ``ListFunctions`` and one ``DescribeSubnets``
+    of those VPCs. The network read is then the usual one, of the kept
+    functions' subnets only."""
+
+    functions: tuple[str, ...] = ()
+    vpcs: tuple[str, ...] = ()
+
+
 def discover(
     session: Any,
     regions: Sequence[str],
@@ -250,6 +268,7 @@ def discover(
     allowed_account_ids: Sequence[str] = (),
     owner_views: OwnerViews | None = None,
     needs_details: NeedsDetails | None = None,
+    scope: Scope | None = None,
 ) -> Inventory:
     """Read the functions of ``regions`` and the network they use.
 
@@ -274,7 +293,8 @@ def discover(
     read (``aws.versions``). ``needs_details`` (``NeedsDetails``) narrows the
     ``ListAliases`` reads to
     the functions whose diagnosis needs them; ``None``: every function with a
-    published version attached to a VPC is read.
+    published version attached to a VPC is read. ``scope`` (``Scope``)
+    narrows what is read at all; ``None``: every function of each region.
     """
     wanted_regions = list(dict.fromkeys(regions))
     if not wanted_regions:
@@ -297,10 +317,13 @@ def discover(
     by_alias: set[str] = set()
     for region in wanted_regions:
         say(f"listing functions in {region}")
-        entries, aliased = versions.list_functions(aws, region, versions_read)
-        listed[region] = _group_listing(entries)
-        if aliased:
-            by_alias.add(region)
+        if scope is None:
+            entries, aliased = versions.list_functions(aws, region, versions_read)
+            listed[region] = _group_listing(entries)
+            if aliased:
+                by_alias.add(region)
+        else:
+            listed[region] = _scoped_listing(aws, region, scope)
         log.info(
             "functions_listed",
             region=region,
@@ -317,7 +340,7 @@ def discover(
             region,
             selected[region],
             need_tags=need_tags,
-            tags_from=tags_from,
+            tags_from="lambda" if scope is not None and not scope.vpcs else tags_from,
             tag_keys=tag_keys,
             listed_count=len(listed[region]),
             versions_by_alias=region in by_alias,
@@ -411,6 +434,39 @@ def _group_listing(entries: Iterable[Mapping[str, Any]]) -> dict[str, _Listed]:
         name: _Listed(latest=latest[name], versions=versions.get(name, []))
         for name in sorted(latest)
     }
+
+
+def _scoped_listing(aws: Aws, region: str, scope: Scope) -> dict[str, _Listed]:
+    """The functions ``scope`` names or attaches to its VPCs, as ``_group_listing`` shapes them."""
+    found: dict[str, _Listed] = {}
+    if scope.vpcs:
+        subnets = {
+            str(s["SubnetId"])
+            for s in filtered(aws, region, "describe_subnets", "Subnets", "vpc-id", scope.vpcs)
+        }
+        entries = aws.items("lambda", region, "list_functions", "Functions", FunctionVersion="ALL")
+        for name, fn in _group_listing(entries).items():
+            if any(set(c.subnet_ids) & subnets for c in fn.vpc_configs()):
+                found[name] = fn
+    for name in scope.functions:
+        try:
+            latest = aws.call("lambda", region, "get_function_configuration", FunctionName=name)
+        except errors.AwsAccessError as exc:
+            if "ResourceNotFoundException" not in str(exc):
+                raise
+            log.info("function_gone", region=region, function=name)
+            continue
+        versions = [
+            v
+            for v in aws.items(
+                "lambda", region, "list_versions_by_function", "Versions", FunctionName=name
+            )
+            if v.get("Version", LATEST) != LATEST
+        ]
+        found[str(latest["FunctionName"])] = next(
+            iter(_group_listing([latest, *versions]).values())
+        )
+    return dict(sorted(found.items()))
 
 
 def _matches(pattern: str, listed: _Listed) -> bool:

@@ -114,10 +114,10 @@ _Region = Annotated[
     ),
 ]
 _OutDir = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--out-dir",
-        help="Folder for this run's artifacts: <account>/<region>/plan.json, plan.md, plan.asff.json, plan.journal.jsonl, review.json; summary.json. One folder per run. Default: runs/<UTC time>.",
+        help="Folder (or s3://bucket/prefix) for this run's artifacts: <account>/<region>/plan.json, plan.md, plan.asff.json, plan.journal.jsonl, review.json; summary.json. One folder per run. Default: runs/<UTC time>.",
     ),
 ]
 _MaxRisk = Annotated[
@@ -238,6 +238,29 @@ def _accounts(accounts_file: Path | None) -> tuple[str, ...]:
     return accounts
 
 
+def _sink(
+    out_dir: str, profile: str | None, region: list[str] | None, endpoint_url: str | None
+) -> Any:
+    """``--out-dir s3://…``: a staging folder and the S3 store (``run.artifacts.OutDir``);
+    a run's prefix must not hold an earlier run's summary. None for a folder."""
+    if not out_dir.startswith("s3://"):
+        return None
+    from remediator.aws.session import make_session
+    from remediator.domain.errors import BadInput
+    from remediator.run import artifacts
+    from remediator.run.auto import SUMMARY_FILE
+
+    session = make_session(profile)
+    home = next((r for r in region or () if r != "all"), None) or session.region_name
+    sink = artifacts.open_out_dir(out_dir, session, home or "us-east-1", endpoint_url=endpoint_url)
+    if sink.read_text(SUMMARY_FILE) is not None:
+        raise BadInput(
+            f"{out_dir} holds the artifacts of an earlier run ({SUMMARY_FILE}).",
+            hint="Give each run its own --out-dir prefix.",
+        )
+    return sink
+
+
 def auto(
     region: _Region = None,
     out_dir: _OutDir = None,
@@ -273,7 +296,7 @@ def auto(
 
     run_id, started = running.new_run_id(), _now()
     if out_dir is None:
-        out_dir = Path("runs") / started.replace("-", "").replace(":", "")
+        out_dir = str(Path("runs") / started.replace("-", "").replace(":", ""))
     failure: list[str] = []
     try:
         with _errors():
@@ -320,7 +343,8 @@ def auto(
             failed = running.RunSummary(
                 run_id=run_id,
                 started_at=started,
-                out_dir=out_dir,
+                out_dir=Path(out_dir),
+                out_url=out_dir if out_dir.startswith("s3://") else None,
                 max_risk=max_risk,
                 max_changes=max_changes,
                 dry_run=dry_run,
@@ -348,7 +372,7 @@ def _failure_text(exc: BaseException) -> str:
     return " ".join(f"internal error ({type(exc).__name__}: {exc})".split())
 
 
-def _auto(run_id: str, out_dir: Path, o: dict[str, Any]) -> RunSummary:
+def _auto(run_id: str, out_dir: str, o: dict[str, Any]) -> RunSummary:
     """Check the options, then run; a bad option raises (``auto`` then prints
     the failed run's summary)."""
     from remediator.domain.plan import risk_rank
@@ -356,6 +380,8 @@ def _auto(run_id: str, out_dir: Path, o: dict[str, Any]) -> RunSummary:
     from remediator.run import auto as running
     from remediator.run.verify import check_option, make_verifier
 
+    sink = _sink(out_dir, o["profile"], o["region"], o["endpoint_url"])
+    local = sink.local if sink is not None else Path(out_dir)
     risk_rank(o["max_risk"])
     check = check_option(o["verify"])
     accounts = _accounts(o["accounts_file"])
@@ -369,7 +395,8 @@ def _auto(run_id: str, out_dir: Path, o: dict[str, Any]) -> RunSummary:
     signer = _signer(o["signing_key"], o["profile"], o["endpoint_url"], kms_region)
     trusted = _trust(signer, o["require_signature"], pol)
     opts = running.AutoOptions(
-        out_dir=out_dir,
+        out_dir=local,
+        sink=sink,
         policy=pol,
         regions=tuple(o["region"] or ()),
         max_risk=o["max_risk"],
@@ -393,13 +420,21 @@ def _auto(run_id: str, out_dir: Path, o: dict[str, Any]) -> RunSummary:
     )
     from remediator.planfile import make_folder
 
-    make_folder(out_dir)  # a file, or a folder that cannot be made: one line
+    make_folder(local)  # a file, or a folder that cannot be made: one line
     bar, update = _progress()
-    with bar:
-        return running.run(
-            opts,
-            running.Deps(verifier=partial(make_verifier, check=check), now=_now, progress=update),
-        )
+    try:
+        with bar:
+            return running.run(
+                opts,
+                running.Deps(
+                    verifier=partial(make_verifier, check=check), now=_now, progress=update
+                ),
+            )
+    finally:
+        if sink is not None:  # uploaded: the staging folder goes
+            import shutil
+
+            shutil.rmtree(sink.local, ignore_errors=True)
 
 
 def iam_policy(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from remediator.cli import apply, auto, dev, iac, plan
+from remediator.cli import apply, auto, dev, event, iac, plan
 from remediator.cli.app import app
 from remediator.domain.outcomes import EXIT_ERROR
 
@@ -25,6 +25,7 @@ app.command()(apply.rollback)
 app.command()(apply.unlock)
 app.command()(dev.schema)
 app.command(name="auto")(auto.auto)
+app.command(name="event")(event.event)
 app.command(name="iam-policy")(auto.iam_policy)
 app.command(name="iac-patch")(iac.iac_patch)
 

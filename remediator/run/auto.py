@@ -136,6 +136,11 @@ class AutoOptions:
     """Role template (``{account}``) in shared VPCs' owner accounts; else the policy's."""
     trust: Trust | None = None
     """The signing key: signs the plans the run writes, checks them before apply."""
+    scope: discover.Scope | None = None
+    """Read only these functions or VPCs (an event run); their plans close no
+    Security Hub finding of an earlier run, which judged more."""
+    sink: artifacts.OutDir | None = None
+    """Where the artifacts go when not only ``out_dir`` (S3): published at the end."""
 
 
 Verify = Callable[[Plan, list[Change]], list[str]]
@@ -228,6 +233,7 @@ class RunSummary:
     targets: list[TargetResult] = field(default_factory=list)
     error: str | None = None
     notification: dict[str, Any] | None = None
+    out_url: str | None = None
 
     @property
     def outcome(self) -> TargetOutcome:
@@ -255,7 +261,7 @@ class RunSummary:
             "max_risk": self.max_risk,
             "max_changes": self.max_changes,
             "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
-            "out_dir": str(self.out_dir),
+            "out_dir": self.out_url or str(self.out_dir),
             "targets_total": len(self.targets),
             "counts": counts,
             "changes_applied": sum(len(t.applied) for t in self.targets if not self.dry_run),
@@ -438,6 +444,7 @@ class _Runner:
             allowed_account_ids=opts.policy.allowed_account_ids,
             owner_views=self.fleet.owner_views,
             needs_details=alias_reads_needed,
+            scope=opts.scope,
         )
         if inventory.account_id != pair.target.account_id:
             raise BadInput(
@@ -454,7 +461,9 @@ class _Runner:
         (``artifacts.previous_run_plan``); for ``review``, this run's plan."""
         path = pair.folder / f"{name}.json"
         previous = pair.plan
-        if name == "plan":
+        if name == "plan" and self.opts.scope is not None:
+            previous = artifacts.read_previous(path)
+        elif name == "plan":
             previous = artifacts.read_previous(path) or artifacts.previous_run_plan(
                 self.opts.out_dir, f"{pair.target.account_id}/{pair.target.region}", SUMMARY_FILE
             )
@@ -696,6 +705,7 @@ def run(opts: AutoOptions, deps: Deps) -> RunSummary:
         max_changes=opts.max_changes,
         dry_run=opts.dry_run,
         shard=opts.shard,
+        out_url=opts.sink.url if opts.sink is not None else None,
     )
     started = deps.clock()
     fleet: _Fleet | None = None
@@ -749,6 +759,8 @@ def run(opts: AutoOptions, deps: Deps) -> RunSummary:
                 json.dumps(summary.to_json(), indent=2, sort_keys=True) + "\n",
                 0o644,
             )
+        if opts.sink is not None:
+            _publish(opts.sink, summary)
         log.info(
             "run_finished",
             outcome=summary.outcome,
@@ -757,6 +769,14 @@ def run(opts: AutoOptions, deps: Deps) -> RunSummary:
             seconds=round(summary.seconds, 3),
         )
     return summary
+
+
+def _publish(sink: artifacts.OutDir, summary: RunSummary) -> None:
+    try:
+        log.info("artifacts_published", url=sink.url, objects=len(sink.publish()))
+    except RemediatorError as exc:
+        summary.error = summary.error or f"artifacts not published: {_one_line(exc)}"
+        log.error("artifacts_not_published", url=sink.url, error=_one_line(exc))
 
 
 def _notify(

@@ -147,6 +147,7 @@ COMMANDS = [
     "unlock",
     "schema",
     "auto",
+    "event",
     "iam-policy",
     "iac-patch",
 ]
