@@ -125,7 +125,6 @@ READ_PERMISSIONS: tuple[str, ...] = (
     "lambda:GetFunctionConfiguration",
     "lambda:ListVersionsByFunction",
     "lambda:ListAliases",
-    "lambda:GetFunctionConfiguration",
     "lambda:ListTags",
     "tag:GetResources",
     "ec2:DescribeSubnets",
