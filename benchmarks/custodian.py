@@ -57,7 +57,19 @@ def run(
         out_dir = scratch / f"custodian-out-{i}"
         before = calls()
         usage = spawner.measure(
-            [exe, "run", "--region", region, "-s", str(out_dir), str(policy)],
+            # --cache-period 0: Custodian keeps what it read for 15 minutes by
+            # default, and a second run would then read nothing
+            [
+                exe,
+                "run",
+                "--region",
+                region,
+                "--cache-period",
+                "0",
+                "-s",
+                str(out_dir),
+                str(policy),
+            ],
             env,
             scratch / f"custodian-{i}.out",
         )

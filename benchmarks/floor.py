@@ -11,7 +11,9 @@ Its wall time (interpreter start-up and ``import boto3`` included, as for
     ListTags           for each VPC function (only with --tags: the policy
                        matches on tags, as the built-in one does)
     GetResources       tagged functions, 100 a page (only with --tagging-api:
-                       the policy reads tags from the Tagging API)
+                       the policy reads tags from the Tagging API); with
+                       --tag-key, one key-only TagFilter listing per key when
+                       that is fewer listings than the region's pages
     DescribeSubnets    by the subnet ids in use, then by their VPCs
     DescribeVpcs, DescribeRouteTables, DescribeInternetGateways,
     DescribeNatGateways, DescribeVpcEndpoints    by those VPCs
@@ -58,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="read tags of functions from the Resource Groups Tagging API (pages of 100)",
     )
+    parser.add_argument(
+        "--tag-key",
+        action="append",
+        default=[],
+        help="a tag key the policy matches on (repeat); with --tagging-api",
+    )
     args = parser.parse_args(argv)
 
     calls: Counter[str] = Counter()
@@ -99,10 +107,15 @@ def main(argv: list[str] | None = None) -> int:
             lam.list_tags(Resource=arn)
     if args.tagging_api and vpc_entries:
         tagging = session.client("resourcegroupstaggingapi")
-        for _page in tagging.get_paginator("get_resources").paginate(
-            ResourceTypeFilters=["lambda:function"], ResourcesPerPage=100
-        ):
-            pass
+        functions = sum(1 for e in entries if e.get("Version", "$LATEST") == "$LATEST")
+        keys = sorted(set(args.tag_key))
+        streams = [[k] for k in keys] if keys and len(keys) < -(-functions // 100) else [[]]
+        for stream in streams:
+            extra = {"TagFilters": [{"Key": k} for k in stream]} if stream else {}
+            for _page in tagging.get_paginator("get_resources").paginate(
+                ResourceTypeFilters=["lambda:function"], ResourcesPerPage=100, **extra
+            ):
+                pass
 
     subnet_ids = sorted({s for e in vpc_entries for s in subnets_of(e)})
     group_ids = {

@@ -7,6 +7,14 @@ script, Cloud Custodian) at this proxy: it sleeps ``latency`` seconds, then
 forwards the request unchanged to the moto server and returns its answer.
 Concurrent requests are served by concurrent threads, as an endpoint would.
 
+moto answers ``ListFunctions`` in one page whatever ``MaxItems`` says; AWS
+returns at most 50 functions a page. The proxy pages it as AWS does: a
+listing's first request (no ``Marker``) is forwarded and its answer kept,
+and that request and each later one (``Marker`` = the offset) are answered
+with the next ``MaxItems`` (at most 50) entries and a ``NextMarker``, each
+page a call with its own latency, so every client pays the pages it would
+pay on AWS.
+
     proxy = LatencyProxy("http://127.0.0.1:5000", latency=0.03)
     proxy.start(); ...; proxy.url; ...; proxy.stop()
 """
@@ -14,11 +22,15 @@ Concurrent requests are served by concurrent threads, as an endpoint would.
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+_LIST_FUNCTIONS = ("/2015-03-31/functions", "/2015-03-31/functions/")
+LAMBDA_PAGE = 50  # ListFunctions' largest page on AWS
 
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te"}
@@ -52,9 +64,12 @@ class LatencyProxy:
                 with proxy._lock:
                     proxy.calls += 1
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-                status, reason, out_headers, data = proxy._send(
-                    self.command, self.path, body, headers
-                )
+                if self.command == "GET" and self.path.split("?")[0] in _LIST_FUNCTIONS:
+                    status, reason, out_headers, data = proxy._list_page(self.path, headers)
+                else:
+                    status, reason, out_headers, data = proxy._send(
+                        self.command, self.path, body, headers
+                    )
                 self.send_response(status, reason)
                 for key, value in out_headers:
                     if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
@@ -66,6 +81,7 @@ class LatencyProxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _forward
 
+        self._listings: dict[str, list[Any]] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -93,6 +109,30 @@ class LatencyProxy:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    def _list_page(
+        self, path: str, headers: dict[str, str]
+    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        """One AWS-sized page of a ``ListFunctions`` listing (see above)."""
+        parts = urllib.parse.urlsplit(path)
+        query = urllib.parse.parse_qs(parts.query)
+        marker = (query.pop("Marker", None) or [""])[0]
+        size = min(int((query.pop("MaxItems", None) or [LAMBDA_PAGE])[0]), LAMBDA_PAGE)
+        key = urllib.parse.urlencode(sorted((k, v[0]) for k, v in query.items()))
+        if not marker:
+            upstream = parts.path + (f"?{key}" if key else "")
+            status, reason, out_headers, data = self._send("GET", upstream, None, headers)
+            if status != 200:
+                return status, reason, out_headers, data
+            with self._lock:
+                self._listings[key] = list(json.loads(data).get("Functions") or [])
+        with self._lock:
+            entries = self._listings.get(key, [])
+        start = int(marker or 0)
+        page: dict[str, Any] = {"Functions": entries[start : start + size]}
+        if start + size < len(entries):
+            page["NextMarker"] = str(start + size)
+        return 200, "OK", [("Content-Type", "application/json")], json.dumps(page).encode()
 
     @property
     def url(self) -> str:

@@ -68,7 +68,7 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import apply_stub, custodian, estate, fleet  # noqa: E402
+from benchmarks import apply_stub, custodian, estate, fleet, versions  # noqa: E402
 from benchmarks.latency_proxy import LatencyProxy  # noqa: E402
 
 REGION = estate.REGION
@@ -82,7 +82,10 @@ VARIANTS: dict[str, tuple[Path | None, str]] = {
     "no-tags-json": (NO_TAGS, "json"),
 }
 # the floor makes the tag reads the variant's policy makes
-FLOOR_FLAGS: dict[str, list[str]] = {"default": ["--tagging-api"], "listtags": ["--tags"]}
+FLOOR_FLAGS: dict[str, list[str]] = {
+    "default": ["--tagging-api", "--tag-key", "remediator:exempt"],
+    "listtags": ["--tags"],
+}
 TARGETS = {
     "plan_floor_ratio": 1.2,
     "plan_custodian_ratio": 0.6,
@@ -478,6 +481,23 @@ def table(doc: dict[str, Any]) -> str:
             f"| {a['ideal_seconds']:.1f} | {a['wall_seconds']:.1f} | {a['ratio_to_ideal']:.2f} "
             f"| {a['peak_mb']:.0f} |",
         ]
+    v = doc.get("versions")
+    if v:
+        e = doc["versions_estate"]
+        lines += [
+            "",
+            f"| {e['functions']} functions x {e['versions_per_function']} versions: read | plan s "
+            "| Lambda calls | ListFunctions | ListAliases | GetFunctionConfiguration | peak MB |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for read, row in v["rows"].items():
+            c = row["api_calls"]
+            lines.append(
+                f"| {read} | {row['seconds']:.2f} | {row['lambda_calls']:,} "
+                f"| {c.get('lambda:ListFunctions', 0):,} | {c.get('lambda:ListAliases', 0):,} "
+                f"| {c.get('lambda:GetFunctionConfiguration', 0):,} | {row['peak_mb']:.0f} |"
+            )
+        lines.append(f"Same findings either way: {'yes' if v['same_findings'] else 'NO'}")
     s = doc["startup"]
     lines += ["", f"`remediate --help`: best {s['best_seconds']:.3f} s of {len(s['runs'])}", ""]
     lines += [
@@ -515,6 +535,7 @@ def run(
     auto_targets: int = 0,
     auto_functions: int = 40,
     auto_concurrency: int = 8,
+    versions_estate: tuple[int, int] | None = None,
     say: Any = print,
 ) -> dict[str, Any]:
     spawner = Spawner()  # first, while this process is small
@@ -592,6 +613,17 @@ def run(
                     f"auto over {auto_targets} targets: {doc['auto']['wall_seconds']:.1f} s at "
                     f"concurrency {auto_concurrency}, ideal {doc['auto']['ideal_seconds']:.1f} s"
                 )
+            if versions_estate:
+                _reset(url)
+                doc["versions_estate"] = versions.seed(url, *versions_estate)
+                doc["versions"] = versions.run(spawner, _remediate(), env, scratch, REGION)
+                rows = doc["versions"]["rows"]
+                say(
+                    f"versions {versions_estate[0]}x{versions_estate[1]}: listed "
+                    f"{rows['listed']['seconds']:.1f} s ({rows['listed']['lambda_calls']} Lambda "
+                    f"calls), auto {rows['auto']['seconds']:.1f} s "
+                    f"({rows['auto']['lambda_calls']})"
+                )
         doc["apply"] = apply_figures(sizes, apply_real, apply_contended)
     finally:
         # leave moto's (process-wide) backends empty and logging as it was
@@ -612,6 +644,13 @@ def run(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     return doc
+
+
+def _pair(text: str) -> tuple[int, int] | None:
+    if text.strip() in ("", "0"):
+        return None
+    functions, _, per = text.partition(":")
+    return int(functions), int(per or 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -661,6 +700,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--auto-concurrency", type=int, default=8, help="auto's --concurrency")
     parser.add_argument(
+        "--versions-estate",
+        default="100:300",
+        metavar="F:V",
+        help="F functions with V published versions each, read listed and by alias (0: skip)",
+    )
+    parser.add_argument(
         "--render",
         type=Path,
         metavar="RESULTS",
@@ -691,6 +736,7 @@ def main(argv: list[str] | None = None) -> int:
         auto_targets=args.auto_targets,
         auto_functions=args.auto_functions,
         auto_concurrency=args.auto_concurrency,
+        versions_estate=_pair(args.versions_estate),
         say=lambda m: print(m, file=sys.stderr, flush=True),
     )
     print(doc["table"])

@@ -511,6 +511,23 @@ def _require_moto() -> None:
         raise BadInput("The sandbox needs moto.", hint=_MOTO_HINT) from exc
 
 
+def _check_port(host: str, port: int) -> None:
+    """``BadInput`` when ``host:port`` cannot be bound (in use, not this host)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, _, _, _, address = infos[0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise BadInput(
+            f"Cannot serve the sandbox on {host}:{port}: {exc.strerror or exc}.",
+            hint="Pick another --port (0: any free port), or stop what uses it.",
+        ) from None
+
+
 def run_server(
     port: int = 0, host: str = "127.0.0.1", *, quiet: bool = True
 ) -> tuple[ThreadedMotoServer, str]:
@@ -523,12 +540,38 @@ def run_server(
     except ImportError as exc:  # moto without the server extra
         raise BadInput("The sandbox server needs moto[server].", hint=_MOTO_HINT) from exc
 
+    if not 0 <= port <= 65535:
+        raise BadInput(f"--port {port} is not a TCP port (0-65535; 0: any free port).")
+
+    class Server(ThreadedMotoServer):
+        """moto's server, binding in its thread as moto does, but a bind that
+        fails (a port in use, a host that is not this machine's) is reported
+        to ``start`` instead of dying in the thread and leaving it waiting."""
+
+        failed: BaseException | None = None
+
+        def _server_entry(self) -> None:
+            try:
+                super()._server_entry()
+            except BaseException as exc:
+                self.failed = exc
+                self._server_ready_event.set()
+
+    if port:  # werkzeug would print its own lines and exit its thread on a port in use
+        _check_port(host, port)
     # werkzeug binds port 0 to a free port; get_host_and_port() reports it.
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server = Server(ip_address=host, port=port, verbose=False)
     if quiet:
         # werkzeug logs every request to stderr; the sandbox's user wants the report.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server.start()
+    if server.failed is not None:
+        why = server.failed
+        text = why.strerror if isinstance(why, OSError) and why.strerror else "it is in use"
+        raise BadInput(
+            f"Cannot serve the sandbox on {host}:{port}: {text}.",
+            hint="Pick another --port (0: any free port), or stop what uses it.",
+        )
     bound_host, bound_port = server.get_host_and_port()
     return server, f"http://{bound_host}:{bound_port}"
 

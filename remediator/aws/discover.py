@@ -6,7 +6,9 @@ and every answer is parsed by ``domain.wire``. It makes a small, predictable
 number of calls:
 
 * ``sts:GetCallerIdentity`` once, for the account id and partition;
-* per region, ``lambda:ListFunctions`` (``FunctionVersion=ALL``, paginated),
+* per region, ``lambda:ListFunctions`` (``FunctionVersion=ALL``, paginated;
+  in an account that keeps hundreds of versions per function, ``$LATEST``
+  only, and the versions aliases run read by alias: ``aws.versions``),
   and, when tags are asked for, ``tag:GetResources`` pages (100 functions
   each; ``lambda:ListTags`` per function with ``tags_from="lambda"``);
 * per region with VPC-attached functions, a fixed set of *batched* EC2
@@ -59,9 +61,10 @@ from typing import TYPE_CHECKING, Any, cast
 import structlog
 
 from remediator.aws import session as sessions
+from remediator.aws import versions
 from remediator.aws.door import Aws
 from remediator.aws.errors import UNREACHABLE, translate_error
-from remediator.aws.network import FILTER_CHUNK, Network, read_network
+from remediator.aws.network import FILTER_CHUNK, Network, filtered, read_network
 from remediator.aws.owner_view import OwnerViews
 from remediator.aws.session import (
     CONNECT_ATTEMPTS,
@@ -83,7 +86,10 @@ from remediator.domain.inventory import (
 from remediator.domain.policy import check_account
 
 if TYPE_CHECKING:
-    from mypy_boto3_lambda.type_defs import FunctionConfigurationTypeDef
+    from mypy_boto3_lambda.type_defs import (
+        AliasConfigurationTypeDef,
+        FunctionConfigurationTypeDef,
+    )
     from mypy_boto3_resourcegroupstaggingapi.type_defs import ResourceTagMappingTypeDef
 
 __all__ = [
@@ -116,6 +122,8 @@ LATEST = "$LATEST"
 READ_PERMISSIONS: tuple[str, ...] = (
     "sts:GetCallerIdentity",
     "lambda:ListFunctions",
+    "lambda:GetFunctionConfiguration",
+    "lambda:ListVersionsByFunction",
     "lambda:ListAliases",
     "lambda:ListTags",
     "tag:GetResources",
@@ -227,6 +235,22 @@ def reader(
 # Discovery
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What an event-driven run reads instead of every function of a region.
+
+    ``functions``: these names only, each by ``GetFunctionConfiguration`` and
+    ``ListVersionsByFunction`` (no ``ListFunctions``; tags by ``ListTags``);
+    one that no longer exists is left out. ``vpcs``: the functions attached
+    to these VPCs (a subnet of theirs, current or of a published version, is
+    in one of them), found by ``ListFunctions`` and one ``DescribeSubnets``
+    of those VPCs. The network read is then the usual one, of the kept
+    functions' subnets only."""
+
+    functions: tuple[str, ...] = ()
+    vpcs: tuple[str, ...] = ()
+
+
 def discover(
     session: Any,
     regions: Sequence[str],
@@ -235,12 +259,15 @@ def discover(
     function_patterns: Sequence[str] = (),
     need_tags: bool = False,
     tags_from: str = "tagging-api",
+    tag_keys: Sequence[str] = (),
+    versions_read: str = "auto",
     dns_for_all_vpcs: bool = False,
     progress: Progress | None = None,
     client_factory: ClientFactory | None = None,
     allowed_account_ids: Sequence[str] = (),
     owner_views: OwnerViews | None = None,
     needs_details: NeedsDetails | None = None,
+    scope: Scope | None = None,
 ) -> Inventory:
     """Read the functions of ``regions`` and the network they use.
 
@@ -252,16 +279,21 @@ def discover(
     one of the fnmatch globs (or exact names, or unqualified ARNs); a pattern
     matching nothing in any region is ``errors.BadInput``. ``need_tags``
     reads the tags of VPC-attached functions, from the Resource Groups
-    Tagging API (``GetResources``, 100 functions a page; the default) or,
-    with ``tags_from="lambda"``, from Lambda's ``ListTags`` (one call each). ``dns_for_all_vpcs`` reads the
+    Tagging API (``GetResources``, 100 functions a page; the default; only
+    the functions carrying one of ``tag_keys``, the keys the policy matches
+    on, when that takes fewer pages: ``tag_streams``) or, with
+    ``tags_from="lambda"``, from Lambda's ``ListTags`` (one call each). ``dns_for_all_vpcs`` reads the
     DNS attributes of every VPC in use, not only of those with a Lambda
     endpoint. ``client_factory`` replaces client creation (tests); the
     session is then unused and may be None. ``owner_views`` reads what a VPC
     shared with this account hides from it from the VPC's owner
     (``aws.owner_view``); ``None``: nothing is read from other accounts.
-    ``needs_details`` (``NeedsDetails``) narrows the ``ListAliases`` reads to
+    ``versions_read`` is the policy's choice of how published versions are
+    read (``aws.versions``). ``needs_details`` (``NeedsDetails``) narrows the
+    ``ListAliases`` reads to
     the functions whose diagnosis needs them; ``None``: every function with a
-    published version attached to a VPC is read.
+    published version attached to a VPC is read. ``scope`` (``Scope``)
+    narrows what is read at all; ``None``: every function of each region.
     """
     wanted_regions = list(dict.fromkeys(regions))
     if not wanted_regions:
@@ -281,15 +313,22 @@ def discover(
     check_account(allowed_account_ids, account_id)
 
     listed: dict[str, dict[str, _Listed]] = {}
+    by_alias: set[str] = set()
     for region in wanted_regions:
         say(f"listing functions in {region}")
-        entries = aws.items("lambda", region, "list_functions", "Functions", FunctionVersion="ALL")
-        listed[region] = _group_listing(entries)
+        if scope is None:
+            entries, aliased = versions.list_functions(aws, region, versions_read)
+            listed[region] = _group_listing(entries)
+            if aliased:
+                by_alias.add(region)
+        else:
+            listed[region] = _scoped_listing(aws, region, scope)
         log.info(
             "functions_listed",
             region=region,
             functions=len(listed[region]),
             versions=sum(len(f.versions) for f in listed[region].values()),
+            versions_read="by-alias" if aliased else "listed",
         )
 
     selected = _select(listed, function_patterns, wanted_regions)
@@ -300,7 +339,10 @@ def discover(
             region,
             selected[region],
             need_tags=need_tags,
-            tags_from=tags_from,
+            tags_from="lambda" if scope is not None and not scope.vpcs else tags_from,
+            tag_keys=tag_keys,
+            listed_count=len(listed[region]),
+            versions_by_alias=region in by_alias,
             dns_for_all_vpcs=dns_for_all_vpcs,
             say=say,
             owner=_OwnerReads(owner_views, account_id, endpoint_url, counter),
@@ -393,6 +435,39 @@ def _group_listing(entries: Iterable[Mapping[str, Any]]) -> dict[str, _Listed]:
     }
 
 
+def _scoped_listing(aws: Aws, region: str, scope: Scope) -> dict[str, _Listed]:
+    """The functions ``scope`` names or attaches to its VPCs, as ``_group_listing`` shapes them."""
+    found: dict[str, _Listed] = {}
+    if scope.vpcs:
+        subnets = {
+            str(s["SubnetId"])
+            for s in filtered(aws, region, "describe_subnets", "Subnets", "vpc-id", scope.vpcs)
+        }
+        entries = aws.items("lambda", region, "list_functions", "Functions", FunctionVersion="ALL")
+        for name, fn in _group_listing(entries).items():
+            if any(set(c.subnet_ids) & subnets for c in fn.vpc_configs()):
+                found[name] = fn
+    for name in scope.functions:
+        try:
+            latest = aws.call("lambda", region, "get_function_configuration", FunctionName=name)
+        except errors.AwsAccessError as exc:
+            if "ResourceNotFoundException" not in str(exc):
+                raise
+            log.info("function_gone", region=region, function=name)
+            continue
+        versions = [
+            v
+            for v in aws.items(
+                "lambda", region, "list_versions_by_function", "Versions", FunctionName=name
+            )
+            if v.get("Version", LATEST) != LATEST
+        ]
+        found[str(latest["FunctionName"])] = next(
+            iter(_group_listing([latest, *versions]).values())
+        )
+    return dict(sorted(found.items()))
+
+
 def _matches(pattern: str, listed: _Listed) -> bool:
     if pattern.startswith("arn:"):
         return fnmatch.fnmatchcase(listed.arn, pattern)
@@ -467,15 +542,23 @@ def _discover_region(
     dns_for_all_vpcs: bool,
     say: Progress,
     tags_from: str = "tagging-api",
+    tag_keys: Sequence[str] = (),
+    listed_count: int = 0,
+    versions_by_alias: bool = False,
     owner: _OwnerReads | None = None,
     needs_details: _RegionRule | None = None,
 ) -> RegionInventory:
+    read_aliases: dict[str, tuple[Alias, ...]] | None = None
+    if versions_by_alias:
+        functions, read_aliases = _read_by_alias(aws, region, functions, say)
     vpc_functions = [fn for fn in functions if fn.vpc_configs()]
     tags: dict[str, dict[str, str]] = {}
     if need_tags and vpc_functions:
         say(f"reading tags of {len(vpc_functions)} functions in {region}")
         if tags_from == "tagging-api":
-            tagged = _tags_from_tagging_api(aws, region)
+            tagged = _tags_from_tagging_api(
+                aws, region, tag_keys, max(listed_count, len(functions))
+            )
             tags = {fn.name: tagged.get(fn.name, {}) for fn in vpc_functions}
         else:
             for fn in vpc_functions:
@@ -499,7 +582,13 @@ def _discover_region(
         if owner is not None:
             network = owner.extend(aws, region, network)
 
-    built = _with_aliases(aws, region, functions, network, tags, needs_details, say)
+    if read_aliases is not None:
+        built = [
+            _function(fn, network, tags.get(fn.name, {}), _versions(fn), read_aliases[fn.name])
+            for fn in functions
+        ]
+    else:
+        built = _with_aliases(aws, region, functions, network, tags, needs_details, say)
     log.info(
         "region_discovered",
         region=region,
@@ -509,6 +598,33 @@ def _discover_region(
         missing_subnets=len(network.ec2.missing_subnet_ids),
     )
     return RegionInventory(**{**dict(network.ec2), "functions": tuple(built)})
+
+
+def _read_by_alias(
+    aws: Aws, region: str, functions: Sequence[_Listed], say: Progress
+) -> tuple[list[_Listed], dict[str, tuple[Alias, ...]]]:
+    """``functions`` (``$LATEST`` entries only) with the versions their aliases
+    run, and their aliases: ``versions.by_alias`` for each (see
+    ``aws.versions``). Read before the network, so that the subnets of those
+    versions are read with the others."""
+    say(f"reading aliases and aliased versions of {len(functions)} functions in {region}")
+    filled: list[_Listed] = []
+    aliases: dict[str, tuple[Alias, ...]] = {}
+    for fn in functions:
+        raw, entries = versions.by_alias(aws, region, fn.name)
+        kept = [
+            cast("FunctionConfigurationTypeDef", {k: e[k] for k in _LISTED_KEYS if k in e})
+            for e in entries
+        ]
+        filled.append(_Listed(latest=fn.latest, versions=kept))
+        aliases[fn.name] = tuple(
+            sorted(
+                (wire.alias(cast("AliasConfigurationTypeDef", a)) for a in raw),
+                key=lambda a: a.name,
+            )
+        )
+    log.info("function_details_read", region=region, functions=len(functions), by_alias=True)
+    return filled, aliases
 
 
 def _function(
@@ -578,21 +694,56 @@ def _with_aliases(
     return built
 
 
-def _tags_from_tagging_api(aws: Aws, region: str) -> dict[str, dict[str, str]]:
-    """The tags of every tagged (or once tagged) function of the region, by
-    name, from ``tag:GetResources``: 100 functions a call instead of one
-    ``ListTags`` each. A function it does not list has no tags. Only
-    unqualified function ARNs count (tags belong to the function, not to a
-    version or alias)."""
+# GetResources' largest page.
+_TAG_PAGE = 100
+
+
+def tag_streams(keys: Sequence[str], functions: int) -> list[tuple[str, ...]]:
+    """The ``GetResources`` listings that read the tags the policy matches on
+    for a region of ``functions`` functions: each item is the tag keys of one
+    listing's filter (``()``: no filter, every tagged function).
+
+    One listing per key (a key-only ``TagFilter`` returns the functions that
+    carry that key, whatever its value; several filters in one call would
+    mean all of them) costs at least one page per key but reads only the
+    tagged functions; the unfiltered listing costs a page per 100 tagged
+    functions. The filtered form is chosen when it has fewer listings than
+    the unfiltered one can have pages, so a region of a few functions keeps
+    its single unfiltered page."""
+    wanted = sorted(set(keys))
+    if wanted and len(wanted) < -(-functions // _TAG_PAGE):
+        return [(key,) for key in wanted]
+    return [()]
+
+
+def _tags_from_tagging_api(
+    aws: Aws, region: str, keys: Sequence[str] = (), functions: int = 0
+) -> dict[str, dict[str, str]]:
+    """The tags of the region's functions, by name, from ``tag:GetResources``:
+    100 functions a call instead of one ``ListTags`` each, and only the
+    functions that carry one of ``keys`` (the keys the policy matches on)
+    when that takes fewer calls (``tag_streams``). A function no listing
+    returns has none of ``keys``. Only unqualified function ARNs count (tags
+    belong to the function, not to a version or alias)."""
     found: dict[str, dict[str, str]] = {}
-    mappings: Iterator[ResourceTagMappingTypeDef] = aws.items(
-        "resourcegroupstaggingapi",
-        region,
-        "get_resources",
-        "ResourceTagMappingList",
-        ResourceTypeFilters=["lambda:function"],
-        ResourcesPerPage=100,
-    )
+    for stream in tag_streams(keys, functions):
+        extra: dict[str, Any] = {"TagFilters": [{"Key": k} for k in stream]} if stream else {}
+        mappings: Iterator[ResourceTagMappingTypeDef] = aws.items(
+            "resourcegroupstaggingapi",
+            region,
+            "get_resources",
+            "ResourceTagMappingList",
+            ResourceTypeFilters=["lambda:function"],
+            ResourcesPerPage=_TAG_PAGE,
+            **extra,
+        )
+        _collect_tags(mappings, found)
+    return found
+
+
+def _collect_tags(
+    mappings: Iterable[ResourceTagMappingTypeDef], found: dict[str, dict[str, str]]
+) -> None:
     for mapping in mappings:
         parts = str(mapping.get("ResourceARN", "")).split(":")
         if len(parts) != 7 or parts[5] != "function":
@@ -601,7 +752,6 @@ def _tags_from_tagging_api(aws: Aws, region: str) -> dict[str, dict[str, str]]:
             str(t["Key"]): str(t.get("Value", ""))
             for t in sorted(mapping.get("Tags") or [], key=lambda t: str(t["Key"]))
         }
-    return found
 
 
 def _versions(fn: _Listed) -> tuple[FunctionVersion, ...]:

@@ -161,6 +161,9 @@ class Aws:
         # set by apply_changes: journals what a multi-call change has done so
         # far, so a kill between its calls still leaves a record rollback can use
         self.on_progress: Callable[[dict[str, Any] | None], None] | None = None
+        # set by run.lock.held: raises (LockLost) once the run's lock is no
+        # longer its own, so the run stops before its next write
+        self.write_guard: Callable[[], None] | None = None
 
     @property
     def mode(self) -> Mode:
@@ -189,11 +192,14 @@ class Aws:
 
     def _admit(self, service: str, api: str) -> None:
         """The mode guard: in check mode, only reads and ``BOOKKEEPING`` pass,
-        before any client is made."""
-        if self._mode == "check" and not api.startswith(READ_PREFIXES):
-            action = f"{service}:{api}"
-            if action not in BOOKKEEPING:
-                raise AssertionError(f"dry-run must not call {action}")
+        before any client is made; any other write first asks the run's
+        ``write_guard`` (its lock is still its own)."""
+        if api.startswith(READ_PREFIXES) or f"{service}:{api}" in BOOKKEEPING:
+            return
+        if self._mode == "check":
+            raise AssertionError(f"dry-run must not call {service}:{api}")
+        if self.write_guard is not None:
+            self.write_guard()
 
     def call(self, service: str, region: str, operation: str, **params: Any) -> dict[str, Any]:
         """Call ``operation`` (snake_case name) under the door's retry policy.

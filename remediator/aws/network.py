@@ -80,6 +80,72 @@ class _Filtered:
         return found
 
 
+def filtered(
+    aws: Aws, region: str, method: str, key: str, filter_name: str, values: Iterable[str]
+) -> list[Any]:
+    """EC2 items whose ``filter_name`` is one of ``values`` (chunked)."""
+    return _Filtered(aws).filtered_items(region, method, key, filter_name, values)
+
+
+# What one describe of a resource kind says about the resource's VPC and
+# state: (method, result key, filter, id key, filter parameter).
+_RESOURCE_READS: dict[str, tuple[str, str, str, str, str]] = {
+    "rtb": ("describe_route_tables", "RouteTables", "route-table-id", "RouteTableId", "Filters"),
+    "acl": ("describe_network_acls", "NetworkAcls", "network-acl-id", "NetworkAclId", "Filters"),
+    "sg": ("describe_security_groups", "SecurityGroups", "group-id", "GroupId", "Filters"),
+    "nat": ("describe_nat_gateways", "NatGateways", "nat-gateway-id", "NatGatewayId", "Filter"),
+    "vpce": (
+        "describe_vpc_endpoints",
+        "VpcEndpoints",
+        "vpc-endpoint-id",
+        "VpcEndpointId",
+        "Filters",
+    ),
+    "subnet": ("describe_subnets", "Subnets", "subnet-id", "SubnetId", "Filters"),
+    "igw": (
+        "describe_internet_gateways",
+        "InternetGateways",
+        "internet-gateway-id",
+        "InternetGatewayId",
+        "Filters",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Located:
+    """A network resource an event named: its VPC (None: not found, or an
+    internet gateway attached to none) and its state where it has one."""
+
+    resource_id: str
+    vpc_id: str | None
+    state: str | None = None
+
+
+def locate(aws: Aws, region: str, resource_ids: Iterable[str]) -> list[Located]:
+    """The VPC of each resource: one filtered describe per kind named. A
+    deleted NAT gateway still describes (state ``deleted``, with its VPC)
+    for a while; a resource that does not describe has no VPC."""
+    by_kind: dict[str, list[str]] = {}
+    for rid in sorted(set(resource_ids)):
+        by_kind.setdefault(rid.split("-", 1)[0], []).append(rid)
+    found: dict[str, Located] = {}
+    reads = _Filtered(aws)
+    for kind, ids in sorted(by_kind.items()):
+        if kind not in _RESOURCE_READS:
+            continue
+        method, key, name, id_key, param = _RESOURCE_READS[kind]
+        for item in reads.filtered_items(region, method, key, name, ids, filter_param=param):
+            vpc = item.get("VpcId") or next(
+                (a.get("VpcId") for a in item.get("Attachments") or () if a.get("VpcId")), None
+            )
+            state = item.get("State")
+            found[str(item[id_key])] = Located(
+                str(item[id_key]), str(vpc) if vpc else None, str(state) if state else None
+            )
+    return [found.get(rid, Located(rid, None)) for rid in sorted(set(resource_ids))]
+
+
 @dataclass
 class Network:
     """The EC2 side of a region, already converted and sorted (``ec2``: the

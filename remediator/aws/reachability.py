@@ -35,16 +35,12 @@ PERMISSIONS: tuple[str, ...] = (
     "ec2:DeleteNetworkInsightsAnalysis",
     "ec2:DeleteNetworkInsightsPath",
     "ec2:DescribeNetworkInsightsAnalyses",
-    "ec2:DescribeNetworkInsightsPaths",
     "ec2:DescribeNetworkInterfaces",
     "ec2:StartNetworkInsightsAnalysis",
-    # Reachability Analyzer reads the network on the caller's behalf (VPC
-    # Reachability Analyzer guide, "Identity and access management")
-    "tiros:CreateQuery",
-    "tiros:GetQueryAnswer",
-    "tiros:GetQueryExplanation",
 )
-"""What ``--verify reachability`` needs on top of the apply policy."""
+"""The calls ``--verify reachability`` makes on top of the apply policy (what
+IAM evaluates on top of them, the ``tiros:`` queries, is in
+``render.iam.IMPLIED``)."""
 
 PUBLIC_IP = "1.1.1.1"
 """The destination when the VPC has no internet gateway (any public address)."""

@@ -93,6 +93,31 @@ def executor_config() -> Config:
 CONFIGS: dict[ConfigName, Callable[[], Config]] = {"read": client_config, "write": executor_config}
 
 
+def check_endpoint(endpoint_url: str) -> None:
+    """What botocore accepts when it makes a client but fails on at the first
+    call (a port out of range, a scheme it cannot send to) is ``BadInput``
+    up front; botocore checks the rest (``client_factory``)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(endpoint_url.strip())
+        parts.port  # noqa: B018 - raises on a port out of range or not a number
+    except ValueError as exc:
+        why = one_line(str(exc))
+    else:
+        scheme = parts.scheme.lower()
+        why = (
+            ""
+            if scheme in ("http", "https") or not parts.netloc
+            else f"scheme {scheme} is not http or https"
+        )
+    if why:
+        raise errors.BadInput(
+            f"--endpoint-url {endpoint_url!r} is not a URL AWS calls can go to ({why}).",
+            hint="Pass a full URL such as http://localhost:5055, or leave it out.",
+        )
+
+
 def client_factory(
     session: Any, *, endpoint_url: str | None = None, config: ConfigName = "read"
 ) -> ClientFactory:
@@ -103,6 +128,8 @@ def client_factory(
     made = CONFIGS[config]()
 
     def make(service: str, region: str) -> Any:
+        if endpoint_url is not None:
+            check_endpoint(endpoint_url)
         try:
             return session.client(
                 service, region_name=region, endpoint_url=endpoint_url, config=made

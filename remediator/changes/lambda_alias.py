@@ -135,8 +135,9 @@ class MoveAlias(Handler[MoveAliasChange]):
             "lambda",
             change.region,
             "delete_function",
-            FunctionName=function_arn,
-            Qualifier=version,
+            # the version's own (qualified) ARN: the IAM policy allows
+            # DeleteFunction on qualified ARNs only, never on a whole function
+            FunctionName=f"{function_arn}:{version}",
         )
 
     def _own_new_version(
@@ -197,7 +198,6 @@ KIND = Kind(
         "lambda:PublishVersion",
         "lambda:UpdateAlias",
         "lambda:GetAlias",
-        "lambda:GetFunction",
         "lambda:GetFunctionConfiguration",
         "lambda:ListVersionsByFunction",
         "lambda:DeleteFunction",

@@ -199,7 +199,6 @@ KIND = Kind(
     reversible=True,
     permissions=(
         "lambda:UpdateFunctionConfiguration",
-        "lambda:GetFunction",
         "lambda:GetFunctionConfiguration",
         "ec2:DescribeSubnets",
         "ec2:DescribeSecurityGroups",

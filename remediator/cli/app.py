@@ -42,7 +42,7 @@ app = typer.Typer(
     name="remediate",
     help="Find Lambda functions whose VPC networking breaks their outbound calls, and plan safe fixes.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     # plain click output: a usage error is one "Error: …" line like every
     # other error, not a box that wraps over several lines
@@ -116,6 +116,19 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(130) from None
     except (typer.Exit, typer.Abort, _click_exceptions.ClickException):
         raise
+    except RecursionError:
+        if os.environ.get("REMEDIATOR_DEBUG"):
+            raise
+        # a reader without its own check met `[[[[…`: still bad input, not a crash
+        typer.echo("Error: an input file is nested too deeply to read.", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
+    except OSError as exc:
+        if os.environ.get("REMEDIATOR_DEBUG"):
+            raise
+        # the machine, not remediator: stdout on a full disk, a closed pipe…
+        where = f" ({exc.filename})" if exc.filename else ""
+        typer.echo(f"Error: {exc.strerror or exc}{where}.", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
     except Exception as exc:
         if os.environ.get("REMEDIATOR_DEBUG"):
             raise
@@ -165,6 +178,26 @@ NetworkRoleOpt = Annotated[
             "'arn:aws:iam::{account}:role/remediator-network-read': reads what AWS RAM hides "
             "from this account (NAT gateways…). Default: the policy's network_role_arn."
         ),
+    ),
+]
+SigningKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--signing-key",
+        envvar="REMEDIATOR_SIGNING_KEY",
+        help=(
+            "Key that signs what this command writes and checks what it reads: "
+            "file:PATH (an HMAC secret, mode 600), env:NAME (the secret in a variable) or "
+            "kms:KEY_ID_OR_ARN (AWS KMS: an HMAC_256 key, or an asymmetric signing key)."
+        ),
+    ),
+]
+RequireSignatureOpt = Annotated[
+    bool,
+    typer.Option(
+        "--require-signature",
+        help="Refuse a plan or approval without a valid signature by --signing-key "
+        "(the policy's require_signature = true makes it the default).",
     ),
 ]
 LogOpt = Annotated[
@@ -223,3 +256,29 @@ def _lock(
     if lock_table:
         aws = door.Aws(sessions.client_factory(session, endpoint_url=endpoint_url))
     return lock_for(lock_table, plan_file.parent / ".locks", aws, plan.regions[0])
+
+
+def _signer(
+    spec: str | None, profile: str | None, endpoint_url: str | None, region: str | None
+) -> Any:
+    """The key of ``--signing-key`` (None without one); ``kms:`` keys are
+    reached with the command's profile and endpoint."""
+    if spec is None:
+        return None
+    from remediator.planfile import signing
+
+    parsed = signing.parse_key_spec(spec)
+    if parsed.scheme != "kms":
+        return signing.hmac_key(parsed)
+    from remediator.aws import discover, kms
+
+    return kms.kms_key(discover.make_session(profile), parsed.value, region, endpoint_url)
+
+
+def _trust(signer: Any, require_signature: bool, policy: Any = None) -> Any:
+    """What plans and approvals are held to: ``signer`` checks, and a
+    signature is required by ``--require-signature`` or the policy."""
+    from remediator.planfile.signing import Trust
+
+    required = require_signature or bool(getattr(policy, "require_signature", False))
+    return Trust(signer=signer, required=required)

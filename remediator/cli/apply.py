@@ -16,12 +16,16 @@ from remediator.cli.app import (
     NetworkRoleOpt,
     PolicyOpt,
     ProfileOpt,
+    RequireSignatureOpt,
+    SigningKeyOpt,
     _confirm,
     _errors,
     _exec_aws,
     _lock,
     _now,
     _setup_logging,
+    _signer,
+    _trust,
 )
 
 
@@ -84,6 +88,8 @@ def apply(
     endpoint_url: EndpointOpt = None,
     log_level: LogOpt = "warning",
     network_role_arn: NetworkRoleOpt = None,
+    signing_key: SigningKeyOpt = None,
+    require_signature: RequireSignatureOpt = False,
 ) -> None:
     """Apply a reviewed plan: stale check, approvals, journal, rollback, verification."""
     with _errors():
@@ -99,6 +105,8 @@ def apply(
         if network_role_arn is not None:  # verification judges shared VPCs as the plan did
             pol = pol.model_copy(update={"network_role_arn": check_network_role(network_role_arn)})
         check_account(pol.allowed_account_ids, loaded.account_id)
+        signer = _signer(signing_key, profile, endpoint_url, next(iter(loaded.regions), None))
+        trusted = _trust(signer, require_signature, pol)
         session, aws = _exec_aws(profile, endpoint_url, dry_run)
         opts = applying.ApplyOptions(
             dry_run=dry_run,
@@ -113,6 +121,7 @@ def apply(
             now=_now,
             rollback_on_verify_failure=rollback_on_verify_failure,
             policy=pol,
+            trust=trusted,
         )
         outcome = applying.run_apply(
             loaded, plan_file, aws, opts, make_verifier(session, endpoint_url, pol, check=check)
@@ -132,19 +141,41 @@ def approve(
     out: Annotated[
         Path | None, typer.Option("--out", help="Approval file. Default: beside the plan.")
     ] = None,
+    signing_key: SigningKeyOpt = None,
+    require_signature: RequireSignatureOpt = False,
+    profile: ProfileOpt = None,
+    endpoint_url: EndpointOpt = None,
 ) -> None:
-    """Approve a plan: writes an approval bound to the plan's digest."""
+    """Approve a plan: writes an approval bound to the plan's digest (signed
+    with --signing-key, naming the changes it approves)."""
     with _errors():
         from remediator import planfile
-        from remediator.domain.plan import risk_rank
+        from remediator.domain.plan import RISK_ORDER, risk_rank
         from remediator.planfile import approval as approving
+        from remediator.planfile.signing import check_plan
+        from remediator.run.trust import effective_risks
 
-        risk_rank(max_risk)
+        rank = risk_rank(max_risk)
         loaded = planfile.read_plan(plan_file)
+        signer = _signer(signing_key, profile, endpoint_url, next(iter(loaded.regions), None))
+        # the approver checks the plan job's signature before signing for it
+        check_plan(loaded, _trust(signer, require_signature), str(plan_file))
+        risks = effective_risks(None, loaded)
+        ids = tuple(c.id for c in loaded.changes if RISK_ORDER[risks[c.id]] <= rank)
         path = out or plan_file.with_name(plan_file.name.removesuffix(".json") + ".approval.json")
-        approving.write_approval(loaded, path, by=by, at=_now(), note=note, max_risk=max_risk)
+        approving.write_approval(
+            loaded,
+            path,
+            by=by,
+            at=_now(),
+            note=note,
+            max_risk=max_risk,
+            signer=signer,
+            change_ids=ids,
+        )
+        signed = f", signed with {signer.key_id}" if signer is not None else ""
         typer.echo(
-            f"Approved {loaded.plan_id} ({loaded.digest[:19]}…) by {by} up to risk {max_risk}: {path}"
+            f"Approved {loaded.plan_id} ({loaded.digest[:19]}…) by {by} up to risk {max_risk}{signed}: {path}"
         )
 
 
@@ -162,6 +193,9 @@ def rollback(
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
     log_level: LogOpt = "warning",
+    signing_key: SigningKeyOpt = None,
+    require_signature: RequireSignatureOpt = False,
+    policy: PolicyOpt = None,
 ) -> None:
     """Undo a finished or interrupted run from its journal, newest change first.
     Holds the same lock as apply while it runs."""
@@ -179,6 +213,10 @@ def rollback(
             )
         path = plan_file or applying.plan_of_journal(journal_file)
         loaded = planfile.read_plan(path)
+        from remediator.domain.policy import load_policy
+
+        signer = _signer(signing_key, profile, endpoint_url, next(iter(loaded.regions), None))
+        trusted = _trust(signer, require_signature, load_policy(policy))
         session, aws = _exec_aws(profile, endpoint_url, False)
         outcome = applying.run_rollback(
             loaded,
@@ -187,6 +225,7 @@ def rollback(
             _confirm(auto_approve),
             _now,
             lock=_lock(lock_table, session, endpoint_url, loaded, path),
+            trusted=trusted,
         )
         typer.echo("\n".join(outcome.lines))
     if outcome.exit_code:
@@ -200,10 +239,17 @@ def unlock(
     lock_table: Annotated[
         str | None, typer.Option("--lock-table", help="DynamoDB lock table.")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Break the lock even though its holder lives (its flock is held, its pid runs on this host, or its lease is live).",
+        ),
+    ] = False,
     profile: ProfileOpt = None,
     endpoint_url: EndpointOpt = None,
 ) -> None:
-    """Break a stale lock left by a dead apply."""
+    """Break the lock of a dead apply or rollback (a live holder's only with --force)."""
     with _errors():
         from remediator import planfile
         from remediator.run.lock import lock_key
@@ -216,4 +262,5 @@ def unlock(
             session = discover.make_session(profile)
         lock = _lock(lock_table, session, endpoint_url, loaded, plan_file)
         key = lock_key(loaded.account_id, loaded.regions)
-        typer.echo(f"Lock {key} broken." if lock.break_lock(key) else f"No lock held for {key}.")
+        broken = lock.break_lock(key, force=force)
+        typer.echo(f"Lock {key} broken." if broken else f"No lock held for {key}.")

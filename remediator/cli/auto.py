@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from remediator.cli.app import NetworkRoleOpt, _errors, _now, _setup_logging
+from remediator.cli.app import (
+    NetworkRoleOpt,
+    RequireSignatureOpt,
+    SigningKeyOpt,
+    _errors,
+    _now,
+    _setup_logging,
+    _signer,
+    _trust,
+)
 
 if TYPE_CHECKING:
     from remediator.run.auto import RunSummary
@@ -105,10 +114,10 @@ _Region = Annotated[
     ),
 ]
 _OutDir = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--out-dir",
-        help="Folder for this run's artifacts: <account>/<region>/plan.json, plan.md, plan.asff.json, plan.journal.jsonl, review.json; summary.json. One folder per run. Default: runs/<UTC time>.",
+        help="Folder (or s3://bucket/prefix) for this run's artifacts: <account>/<region>/plan.json, plan.md, plan.asff.json, plan.journal.jsonl, review.json; summary.json. One folder per run. Default: runs/<UTC time>.",
     ),
 ]
 _MaxRisk = Annotated[
@@ -218,10 +227,38 @@ def _accounts(accounts_file: Path | None) -> tuple[str, ...]:
         text = accounts_file.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"Cannot read --accounts-file {accounts_file}: {exc.strerror}.") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(
+            f"--accounts-file {accounts_file} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}).",
+            hint="Write the account ids as plain text, one a line.",
+        ) from None
     accounts = tuple(running.parse_accounts(text, str(accounts_file)))
     if not accounts:
         raise BadInput(f"--accounts-file {accounts_file} lists no account.")
     return accounts
+
+
+def _sink(
+    out_dir: str, profile: str | None, region: list[str] | None, endpoint_url: str | None
+) -> Any:
+    """``--out-dir s3://…``: a staging folder and the S3 store (``run.artifacts.OutDir``);
+    a run's prefix must not hold an earlier run's summary. None for a folder."""
+    if not out_dir.startswith("s3://"):
+        return None
+    from remediator.aws.session import make_session
+    from remediator.domain.errors import BadInput
+    from remediator.run import artifacts
+    from remediator.run.auto import SUMMARY_FILE
+
+    session = make_session(profile)
+    home = next((r for r in region or () if r != "all"), None) or session.region_name
+    sink = artifacts.open_out_dir(out_dir, session, home or "us-east-1", endpoint_url=endpoint_url)
+    if sink.read_text(SUMMARY_FILE) is not None:
+        raise BadInput(
+            f"{out_dir} holds the artifacts of an earlier run ({SUMMARY_FILE}).",
+            hint="Give each run its own --out-dir prefix.",
+        )
+    return sink
 
 
 def auto(
@@ -246,6 +283,8 @@ def auto(
     endpoint_url: _Endpoint = None,
     log_level: _LogLevel = "info",
     network_role_arn: NetworkRoleOpt = None,
+    signing_key: SigningKeyOpt = None,
+    require_signature: RequireSignatureOpt = False,
 ) -> None:
     """Discover, plan, apply what --max-risk allows unattended, verify; leave the rest for review.
 
@@ -253,74 +292,149 @@ def auto(
     3 stale, 4 rolled back, 5 rollback incomplete, 1 error (worst target wins).
     The last line of stdout is the run summary as JSON.
     """
-    with _errors():
-        _setup_logging(log_level)
-        from remediator.domain.errors import RemediatorError
-        from remediator.domain.plan import risk_rank
-        from remediator.domain.policy import check_network_role, load_policy
-        from remediator.run import auto as running
-        from remediator.run.verify import check_option, make_verifier
+    from remediator.run import auto as running
 
-        run_id = running.new_run_id()
-        if out_dir is None:
-            out_dir = Path("runs") / _now().replace("-", "").replace(":", "")
-        try:
-            risk_rank(max_risk)
-            check = check_option(verify)
-            accounts = _accounts(accounts_file)
-            if notify_sns:
-                from remediator.aws.notify import topic_region
-
-                topic_region(notify_sns)
-            opts = running.AutoOptions(
-                out_dir=out_dir,
-                policy=load_policy(policy),
-                regions=tuple(region or ()),
-                max_risk=max_risk,
-                max_changes=max_changes,
-                concurrency=concurrency,
-                role_arn=role_arn,
-                external_id=external_id,
-                accounts=accounts,
-                organization=organization,
-                shard=running.parse_shard(shard) if shard else None,
-                functions=tuple(function or ()),
-                notify_sns=notify_sns,
-                lock_table=lock_table,
-                lock_dir=lock_dir or default_lock_dir(),
-                dry_run=dry_run,
-                profile=profile,
-                endpoint_url=endpoint_url,
-                run_id=run_id,
-                network_role_arn=check_network_role(network_role_arn),
-            )
-        except RemediatorError as exc:
-            # a bad option still ends with the summary line scripts read
-            typer.echo(f"Error: {exc}", err=True)
+    run_id, started = running.new_run_id(), _now()
+    if out_dir is None:
+        out_dir = str(Path("runs") / started.replace("-", "").replace(":", ""))
+    failure: list[str] = []
+    try:
+        with _errors():
+            try:
+                _setup_logging(log_level)
+                summary = _auto(
+                    run_id,
+                    out_dir,
+                    dict(
+                        region=region,
+                        max_risk=max_risk,
+                        max_changes=max_changes,
+                        concurrency=concurrency,
+                        role_arn=role_arn,
+                        external_id=external_id,
+                        accounts_file=accounts_file,
+                        organization=organization,
+                        shard=shard,
+                        policy=policy,
+                        function=function,
+                        notify_sns=notify_sns,
+                        lock_table=lock_table,
+                        lock_dir=lock_dir,
+                        verify=verify,
+                        dry_run=dry_run,
+                        profile=profile,
+                        endpoint_url=endpoint_url,
+                        network_role_arn=network_role_arn,
+                        signing_key=signing_key,
+                        require_signature=require_signature,
+                    ),
+                )
+            except Exception as exc:
+                failure.append(_failure_text(exc))
+                raise
+            except KeyboardInterrupt:
+                failure.append("interrupted")
+                raise
+            if summary.error:
+                typer.echo(f"Error: {summary.error}", err=True)
+            _print_summary(summary)
+    except (typer.Exit, typer.Abort, SystemExit):
+        if failure:  # _errors said why on stderr; scripts still read the summary line
             failed = running.RunSummary(
                 run_id=run_id,
-                started_at=_now(),
-                out_dir=out_dir,
+                started_at=started,
+                out_dir=Path(out_dir),
+                out_url=out_dir if out_dir.startswith("s3://") else None,
                 max_risk=max_risk,
                 max_changes=max_changes,
                 dry_run=dry_run,
                 finished_at=_now(),
-                error=" ".join(str(exc).split()),
+                error=failure[0],
             )
             typer.echo(json.dumps(failed.to_json(), sort_keys=True, separators=(",", ":")))
-            raise typer.Exit(failed.exit_code) from None
-        bar, update = _progress()
+        raise
+    raise typer.Exit(summary.exit_code)
+
+
+def _failure_text(exc: BaseException) -> str:
+    """What a failed run's summary says: remediator's one line, else the
+    internal error's type and text (as ``_errors`` prints it)."""
+    from remediator.domain.errors import RemediatorError
+
+    if isinstance(exc, RemediatorError):
+        return " ".join(str(exc).split())
+    if isinstance(exc, (typer.Exit, typer.Abort)):
+        return "stopped"
+    if isinstance(exc, RecursionError):
+        return "an input file is nested too deeply to read."
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}" + (f" ({exc.filename})." if exc.filename else ".")
+    return " ".join(f"internal error ({type(exc).__name__}: {exc})".split())
+
+
+def _auto(run_id: str, out_dir: str, o: dict[str, Any]) -> RunSummary:
+    """Check the options, then run; a bad option raises (``auto`` then prints
+    the failed run's summary)."""
+    from remediator.domain.plan import risk_rank
+    from remediator.domain.policy import check_network_role, load_policy
+    from remediator.run import auto as running
+    from remediator.run.verify import check_option, make_verifier
+
+    sink = _sink(out_dir, o["profile"], o["region"], o["endpoint_url"])
+    local = sink.local if sink is not None else Path(out_dir)
+    risk_rank(o["max_risk"])
+    check = check_option(o["verify"])
+    accounts = _accounts(o["accounts_file"])
+    if o["notify_sns"]:
+        from remediator.aws.notify import topic_region
+
+        topic_region(o["notify_sns"])
+    pol = load_policy(o["policy"])
+    regions = o["region"] or ()
+    kms_region = None if not regions or regions[0] == "all" else regions[0]
+    signer = _signer(o["signing_key"], o["profile"], o["endpoint_url"], kms_region)
+    trusted = _trust(signer, o["require_signature"], pol)
+    opts = running.AutoOptions(
+        out_dir=local,
+        sink=sink,
+        policy=pol,
+        regions=tuple(o["region"] or ()),
+        max_risk=o["max_risk"],
+        max_changes=o["max_changes"],
+        concurrency=o["concurrency"],
+        role_arn=o["role_arn"],
+        external_id=o["external_id"],
+        accounts=accounts,
+        organization=o["organization"],
+        shard=running.parse_shard(o["shard"]) if o["shard"] else None,
+        functions=tuple(o["function"] or ()),
+        notify_sns=o["notify_sns"],
+        lock_table=o["lock_table"],
+        lock_dir=o["lock_dir"] or default_lock_dir(),
+        dry_run=o["dry_run"],
+        profile=o["profile"],
+        endpoint_url=o["endpoint_url"],
+        run_id=run_id,
+        network_role_arn=check_network_role(o["network_role_arn"]),
+        trust=trusted,
+    )
+    from remediator.planfile import make_folder
+
+    make_folder(local)  # a file, or a folder that cannot be made: one line
+    bar, update = _progress()
+    try:
         with bar:
-            summary = running.run(
+            return running.run(
                 opts,
                 running.Deps(
                     verifier=partial(make_verifier, check=check), now=_now, progress=update
                 ),
             )
-        if summary.error:
-            typer.echo(f"Error: {summary.error}", err=True)
-        _print_summary(summary)
-    raise typer.Exit(summary.exit_code)
+    finally:
+        if sink is not None:  # uploaded: the staging folder goes
+            import shutil
+
+            shutil.rmtree(sink.local, ignore_errors=True)
 
 
 def iam_policy(
@@ -365,6 +479,18 @@ def iam_policy(
             help="plan/apply/auto: add sts:AssumeRole on the shared VPC owners' role template ({account}).",
         ),
     ] = None,
+    partition: Annotated[
+        str,
+        typer.Option("--partition", help="The AWS partition of the ARNs (aws-cn, aws-us-gov...)."),
+    ] = "aws",
+    signing_key: Annotated[
+        str | None,
+        typer.Option(
+            "--signing-key",
+            help="The KMS key (kms:ARN) plans and approvals are signed with: plan signs, apply "
+            "verifies, auto does both.",
+        ),
+    ] = None,
 ) -> None:
     """Print the least-privilege IAM policy (JSON) for a mode, derived from the code.
 
@@ -385,6 +511,8 @@ def iam_policy(
                     lock_table=lock_table,
                     reachability=reachability,
                     network_role_arn=network_role_arn,
+                    partition=partition,
+                    signing_key=signing_key,
                 )
             ),
             nl=False,

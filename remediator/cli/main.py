@@ -8,9 +8,13 @@ cycle. The order below is the order of ``remediate --help``.
 
 from __future__ import annotations
 
-from remediator.cli import apply, auto, dev, plan
+import os
+import sys
+
+from remediator.cli import apply, auto, dev, event, iac, plan
 from remediator.cli.app import app
 from remediator.cli.deploy import deploy_template
+from remediator.domain.outcomes import EXIT_ERROR
 
 app.command()(plan.plan)
 app.command()(plan.show)
@@ -22,7 +26,9 @@ app.command()(apply.rollback)
 app.command()(apply.unlock)
 app.command()(dev.schema)
 app.command(name="auto")(auto.auto)
+app.command(name="event")(event.event)
 app.command(name="iam-policy")(auto.iam_policy)
+app.command(name="iac-patch")(iac.iac_patch)
 app.command(name="deploy-template")(deploy_template)
 
 __all__ = ["app", "main"]
@@ -40,4 +46,13 @@ def main() -> None:
     import gc
 
     gc.set_threshold(*GC_THRESHOLDS)
-    app()
+    try:
+        try:
+            app()
+        finally:
+            sys.stdout.flush()  # here, not at exit, where a failure is a traceback
+    except OSError as exc:  # stdout on a full disk or a closed pipe (e.g. `--help` > /dev/full)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # what is left in the buffer goes nowhere
+        sys.stderr.write(f"Error: cannot write the output: {exc.strerror or exc}.\n")
+        sys.exit(EXIT_ERROR)

@@ -21,9 +21,11 @@ from remediator.cli.app import (
     PolicyOpt,
     ProfileOpt,
     RegionOpt,
+    SigningKeyOpt,
     _errors,
     _now,
     _setup_logging,
+    _signer,
     _spinner,
     _use_color,
 )
@@ -127,6 +129,7 @@ def plan(
     ] = False,
     log_level: LogOpt = "warning",
     network_role_arn: NetworkRoleOpt = None,
+    signing_key: SigningKeyOpt = None,
 ) -> None:
     """Read the account, diagnose every function and write a plan. Changes nothing."""
     with _errors():
@@ -135,6 +138,8 @@ def plan(
         from remediator.run.plan import run_plan
 
         pol = load_policy(policy)
+        # the key is checked before discovery: a bad key wastes no reads
+        signer = _signer(signing_key, profile, endpoint_url, region[0] if region else None)
         with _spinner("Discovering…") as progress:
             result = run_plan(
                 regions=region or [],
@@ -146,6 +151,10 @@ def plan(
                 progress=progress,
                 network_role_arn=network_role_arn,
             )
+        if signer is not None:
+            from remediator.planfile.signing import sign_plan
+
+            result = sign_plan(result, signer)
         _emit(result, format, out, Path("plans"))
     if detailed_exitcode and result.changes:
         raise typer.Exit(EXIT_CHANGES)
@@ -177,6 +186,13 @@ def show(
             "emitted closed (ARCHIVED, RESOLVED).",
         ),
     ] = None,
+    iac_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--iac-dir",
+            help="markdown: add the template patches `remediate iac-patch --out-dir DIR` wrote.",
+        ),
+    ] = None,
 ) -> None:
     """Render a saved plan (checks its format version and digest)."""
     with _errors():
@@ -187,4 +203,29 @@ def show(
         text = _report(
             loaded, format, detail=detail, previous=old, out_dir=out_dir, plan_path=plan_file
         )
+        if iac_dir is not None:
+            text += _iac_section(loaded, format, iac_dir, detail)
         typer.echo(text, nl=False)
+
+
+def _iac_section(plan: Plan, fmt: Format, iac_dir: Path, detail: str) -> str:
+    from remediator.domain.errors import BadInput
+    from remediator.run import iac_patch
+
+    if fmt is not Format.markdown:
+        raise BadInput(
+            "--iac-dir is for the Markdown review.", hint="Use it with --format markdown."
+        )
+    index = iac_patch.read_index(iac_dir)
+    if index is None:
+        raise BadInput(
+            f"{iac_dir} holds no {iac_patch.INDEX}.",
+            hint="Write the patches first: remediate iac-patch PLAN --out-dir DIR.",
+        )
+    if index.get("plan_id") != plan.plan_id:
+        raise BadInput(
+            f"The patches in {iac_dir} are for plan {index.get('plan_id')!r}, not {plan.plan_id}.",
+            hint="Run remediate iac-patch on this plan.",
+        )
+    section = iac_patch.review_section(iac_dir, None if detail == "full" else iac_patch.REVIEW_MAX)
+    return section + "\n"

@@ -32,6 +32,7 @@ from remediator.domain.findings import (
     SUBNET_MISSING,
 )
 from remediator.domain.inventory import Function, Inventory
+from remediator.domain.owner import Owner, owner_of
 from remediator.domain.plan import Finding, FunctionStatus, FunctionSummary, SubnetEgress
 from remediator.domain.policy import Policy, Settings
 
@@ -380,6 +381,9 @@ def _diagnose(inventory: Inventory, policy: Policy, indexes: Sequence[RegionInde
             fn_findings += _alias_findings(region, index, fn, latest)
             if index.inv.owner_views:
                 fn_findings = [_owner_view_notes(index, f) for f in fn_findings]
+            owner = owner_of(fn.tags, policy.iac)
+            if owner is not None:
+                fn_findings = [_owned(f, owner) for f in fn_findings]
             fn_findings.sort(key=lambda f: (f.qualifier, f.code))
             findings.extend(fn_findings)
             actionable = [f for f in fn_findings if f.severity != "info"]
@@ -392,11 +396,26 @@ def _diagnose(inventory: Inventory, policy: Policy, indexes: Sequence[RegionInde
                 status = "healthy"
             ids = tuple(f.id for f in fn_findings)
             summaries.append(
-                _summary(region, fn, status, latest, finding_ids=ids, **_seen_tags(policy, fn))
+                _summary(
+                    region,
+                    fn,
+                    status,
+                    latest,
+                    finding_ids=ids,
+                    **_seen_tags(policy, fn),
+                    **({"owner": owner} if owner is not None else {}),
+                )
             )
     findings.sort(key=lambda f: (f.region, f.function, f.qualifier, f.code))
     summaries.sort(key=lambda s: (s.region, s.name))
     return Diagnosis(tuple(findings), tuple(summaries))
+
+
+def _owned(f: Finding, owner: Owner) -> Finding:
+    """``f`` of a function ``owner`` deployed: it names the owner, and warns
+    (for what a change would fix) that a direct change drifts."""
+    notes = f.notes if f.severity == "info" else (*f.notes, owner.drift_warning() + ".")
+    return f.model_copy(update={"owner": owner, "notes": notes})
 
 
 _NO_TAGS: dict[str, str] = {}  # shared by every summary without them (frozen: never mutated)

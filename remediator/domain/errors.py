@@ -55,7 +55,14 @@ class AwsCallFailed(RemediatorError):
 
 
 class ApprovalRefused(RemediatorError):
-    pass
+    """No change may run: the person at the prompt said no, or no approval covers it."""
+
+
+class SignatureRefused(ApprovalRefused):
+    """A plan or approval whose signature is missing (when one is required),
+    made with another key, or over content that is not the file's (a stale
+    or forged signature). Refused before anything changes; the exit code is
+    ApprovalRefused's (1, ``error``): nothing ran, a person must look."""
 
 
 class ChangeFailed(RemediatorError):

@@ -11,6 +11,11 @@ nowhere else (docs/apply.md, docs/auto.md):
   4 rolled-back          apply failed and every change it made was undone
   5 rollback-incomplete  apply failed and some change is still in effect (the list says which)
   6 fixed                auto fixed everything it found
+
+and one code outside the verdicts, for ``remediate event`` only:
+
+ 75 retry                the event came before its change settled: deliver it again later
+                         (``EX_TEMPFAIL`` of sysexits.h, what mail and job queues retry on)
 """
 
 from __future__ import annotations
@@ -108,6 +113,9 @@ EXIT_STALE: Final = EXIT_CODES["stale"]
 EXIT_ROLLED_BACK: Final = EXIT_CODES["rolled-back"]
 EXIT_ROLLBACK_INCOMPLETE: Final = EXIT_CODES["rollback-incomplete"]
 EXIT_FIXED: Final = EXIT_CODES["fixed"]
+EXIT_RETRY: Final = 75
+"""``remediate event``: one event that came before its change settled (a function
+``Pending`` or ``InProgress``); nothing was judged, deliver it again later."""
 
 
 def exit_code(verdict: Verdict) -> int:

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from remediator.domain.base import Frozen
 from remediator.domain.errors import BadInput
+from remediator.domain.owner import Owner
 
 FORMAT_VERSION: Final = 1
 
@@ -79,6 +80,11 @@ class Finding(Frozen):
     status: FindingStatus = "open"
     fixed_by: tuple[str, ...] = ()
     manual_step: str | None = None
+    # the function's owner (CloudFormation, Terraform: docs/iac.md), and the
+    # subnets its template should hold once fixed (what ``remediate
+    # iac-patch`` writes); both left out of the JSON when unset
+    owner: Owner | None = Field(default=None, exclude_if=lambda v: v is None)
+    patch_subnet_ids: tuple[str, ...] = Field(default=(), exclude_if=lambda v: not v)
 
 
 class FunctionSummary(Frozen):
@@ -100,6 +106,8 @@ class FunctionSummary(Frozen):
     # Left out of the JSON when empty, so plans of untagged fleets keep their
     # shape.
     policy_tags: dict[str, str] = Field(default_factory=dict, exclude_if=lambda tags: not tags)
+    # who deployed the function (docs/iac.md); left out when nobody owns it
+    owner: Owner | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class WorkloadInterface(Frozen):
@@ -198,6 +206,9 @@ class ChangeBase(Frozen):
     blast_radius: BlastRadius = Field(default_factory=BlastRadius)
     fingerprint: Fingerprint
     fixes: tuple[str, ...] = ()
+    # the owner of the target when it is an owned function (a direct change
+    # drifts from its template: docs/iac.md); left out when there is none
+    owner: Owner | None = Field(default=None, exclude_if=lambda v: v is None)
     # each kind narrows these to its own models
     before: KindValues | None = None
     after: KindValues

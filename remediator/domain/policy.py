@@ -16,7 +16,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -24,6 +24,7 @@ from remediator.domain.base import Frozen
 from remediator.domain.errors import BadInput
 from remediator.domain.files import read_text
 from remediator.domain.inventory import Function
+from remediator.domain.owner import CFN_STACK_NAME, IacSettings, OwnedMode
 
 Strategy = Literal["keep-private-subnets", "add-nat-route", "lambda-endpoint"]
 DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
@@ -38,6 +39,11 @@ OWNER_FIELDS = ("{account}", "{account_id}")
 _NETWORK_ROLE = re.compile(
     r"^arn:aws[a-z-]*:iam::(\d{12}|\{account\}|\{account_id\}):role/[\w+=,.@/-]{1,512}$"
 )
+
+
+# Keys added after the first policy format, with their defaults: a policy
+# that leaves one at its default hashes as it did before the key existed.
+_ADDED_KEYS: dict[str, object] = {"network_role_arn": None, "versions_read": "auto"}
 
 
 def network_role_problem(template: str) -> str | None:
@@ -82,6 +88,14 @@ class Settings(Frozen):
     allow_shared_route_table_changes: bool = False
     allow_endpoint_creation: bool = False
     move_aliases: bool = True
+    # what to do about a function CloudFormation or Terraform owns
+    # (docs/iac.md); unset: ``apply`` for ``remediate apply``, held for review
+    # by ``auto`` and ``event``
+    owned_functions: OwnedMode | None = None
+
+    @property
+    def owned_mode(self) -> OwnedMode:
+        return self.owned_functions or "apply"
 
     @model_validator(mode="after")
     def _strategies_unique(self) -> Settings:
@@ -105,6 +119,7 @@ class Rule(Frozen):
     allow_shared_route_table_changes: bool | None = None
     allow_endpoint_creation: bool | None = None
     move_aliases: bool | None = None
+    owned_functions: OwnedMode | None = None
 
     @model_validator(mode="after")
     def _has_matcher(self) -> Rule:
@@ -141,10 +156,21 @@ class Policy(Frozen):
     # before its first write) or Lambda's ListTags (one call per VPC
     # function, always current)
     tags_from: Literal["lambda", "tagging-api"] = "tagging-api"
+    # how discovery reads published versions (aws.versions): "auto" starts the
+    # whole ListFunctions(ALL) listing and switches to reading the versions
+    # aliases run once it sees hundreds of versions per function; "listed"
+    # and "by-alias" fix one read
+    versions_read: Literal["auto", "listed", "by-alias"] = "auto"
     # a role in each VPC owner's account ({account}) to read what a VPC shared
     # through AWS RAM hides from this account (its NAT gateways…); the command
     # line's --network-role-arn wins over it
     network_role_arn: str | None = None
+    # refuse a plan or approval without a valid signature (``--signing-key``)
+    # in apply, rollback and auto, as ``--require-signature`` does; left out
+    # of dumps (and so of the digest) when off, so older policies keep theirs
+    require_signature: bool = Field(default=False, exclude_if=lambda v: not v)
+    # how ownership by infrastructure as code is recognised (docs/iac.md)
+    iac: IacSettings = Field(default_factory=IacSettings)
 
     @field_validator("network_role_arn")
     @classmethod
@@ -159,9 +185,29 @@ class Policy(Frozen):
         return any(rule.match_tags for rule in self.rules)
 
     @property
+    def reads_tags(self) -> bool:
+        """Whether discovery reads function tags: for the rules, and always for
+        ownership (the ``aws:cloudformation:*`` tags; ``iac.detect = false``
+        turns that off)."""
+        return self.uses_tags or self.iac.detect
+
+    @property
     def tag_keys(self) -> tuple[str, ...]:
         """The tag keys any rule matches on, sorted."""
         return tuple(sorted({key for rule in self.rules for key in rule.match_tags}))
+
+    @property
+    def read_tag_keys(self) -> tuple[str, ...]:
+        """The tag keys discovery lists functions by (``aws.discover.tag_streams``):
+        the rules' keys and, for ownership, one key every owned function
+        carries (CloudFormation's stack name; a Terraform marker's first key,
+        since all must match). A function's listing brings all its tags."""
+        keys = set(self.tag_keys)
+        if self.iac.detect:
+            keys.add(CFN_STACK_NAME)
+            if self.iac.terraform_tags:
+                keys.add(min(self.iac.terraform_tags))
+        return tuple(sorted(keys))
 
     def policy_tags(self, tags: dict[str, str]) -> dict[str, str]:
         """The part of ``tags`` the rules can see (what decides ``settings_for``)."""
@@ -193,7 +239,18 @@ class Policy(Frozen):
 
     def digest(self) -> str:
         # a key left unset stays out, so adding keys keeps the digests of older policies
-        unset = {"network_role_arn"} if self.network_role_arn is None else set()
+        unset: dict[str, Any] = {
+            name: True for name, value in _ADDED_KEYS.items() if getattr(self, name) == value
+        }
+        if self.iac == IacSettings():
+            unset["iac"] = True
+        if self.defaults.owned_functions is None:
+            unset["defaults"] = {"owned_functions"}
+        quiet = {
+            i: {"owned_functions"} for i, r in enumerate(self.rules) if r.owned_functions is None
+        }
+        if quiet:
+            unset["rules"] = quiet
         body = json.dumps(
             self.model_dump(mode="json", exclude=unset), sort_keys=True, separators=(",", ":")
         )
@@ -238,6 +295,16 @@ def _describe_error(err: ValidationError) -> str:
 
 
 def parse_policy(text: str, source: str = "policy") -> Policy:
+    try:
+        return _parse_policy(text, source)
+    except RecursionError:  # `a = [[[[…` deeper than the TOML parser can walk
+        raise BadInput(
+            f"{source} is not a valid policy: it is nested too deeply.",
+            hint="See docs/policy.md for the keys and their values.",
+        ) from None
+
+
+def _parse_policy(text: str, source: str) -> Policy:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

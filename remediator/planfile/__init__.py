@@ -102,6 +102,16 @@ def write_plan(plan: Plan, path: Path) -> str:
 
 def parse_plan(text: str, source: str = "plan") -> Plan:
     try:
+        return _parse_plan(text, source)
+    except RecursionError:  # `[[[[…` deeper than the decoder (or the digest) can walk
+        raise BadInput(
+            f"{source} is not a plan file: it is nested too deeply.",
+            hint="Pass a file written by `remediate plan --out`.",
+        ) from None
+
+
+def _parse_plan(text: str, source: str) -> Plan:
+    try:
         data: Any = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadInput(

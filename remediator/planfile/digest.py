@@ -1,4 +1,5 @@
-"""The plan's digest: sha256 over the canonical JSON of every field but ``digest``."""
+"""The plan's digest: sha256 over the canonical JSON of every field but
+``digest`` and ``signature`` (a signature signs the digest)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def _plan_digest(
 ) -> str:
     """``plan_digest``, optionally given the canonical texts of the findings
     and changes (build_plan has them already)."""
-    head = plan.model_dump(mode="json", exclude={"digest", *_LISTS})
+    head = plan.model_dump(mode="json", exclude={"digest", "signature", *_LISTS})
     members: dict[str, str | Iterable[str]] = {k: canonical(v) for k, v in head.items()}
     members["functions"] = (canonical(s.model_dump(mode="json")) for s in plan.functions)
     members["findings"] = (
@@ -58,7 +59,7 @@ def _plan_digest(
 
 
 def plan_digest(plan: Plan) -> str:
-    """``sha256:`` over the canonical JSON of every field but ``digest``."""
+    """``sha256:`` over the canonical JSON of every field but ``digest`` and ``signature``."""
     return _plan_digest(plan)
 
 

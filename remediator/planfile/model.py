@@ -17,7 +17,19 @@ from remediator.changes.registry import Change
 from remediator.domain.base import Frozen
 from remediator.domain.plan import FORMAT_VERSION, Finding, FunctionSummary
 
-__all__ = ["FORMAT_VERSION", "Plan", "PlanSummary"]
+__all__ = ["FORMAT_VERSION", "Plan", "PlanSummary", "Signature"]
+
+
+class Signature(Frozen):
+    """A MAC or signature over a plan's digest or an approval's content
+    (``remediator.planfile.signing``). ``signs`` is the ``sha256:`` of the
+    message the key signed, so a signature copied onto other content is
+    told from a forged one; ``value`` is base64. Never part of the digest."""
+
+    alg: str
+    key_id: str
+    signs: str
+    value: str
 
 
 class PlanSummary(Frozen):
@@ -64,3 +76,6 @@ class Plan(Frozen):
     findings: tuple[Finding, ...] = ()
     changes: tuple[Change, ...] = ()
     digest: str = ""
+    # left out of the file when absent, so unsigned plans keep their bytes;
+    # the digest covers every field but ``digest`` and ``signature``
+    signature: Signature | None = Field(default=None, exclude_if=lambda s: s is None)

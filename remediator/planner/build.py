@@ -45,6 +45,7 @@ from remediator.domain.plan import Finding
 from remediator.domain.policy import Policy, Settings
 from remediator.planfile.digest import _canonical_sha256, _plan_digest
 from remediator.planfile.model import Plan, PlanSummary
+from remediator.planner import owned
 from remediator.planner.builder import _Builder
 from remediator.planner.cap import apply_cap
 from remediator.planner.order import order
@@ -115,7 +116,30 @@ def _plan_function(
     settings: Settings,
     region_fns: Mapping[str, Sequence[Function]],
 ) -> list[Finding]:
-    """Plan one function; return its findings with status, fixed_by, manual_step."""
+    """Plan one function; return its findings with status, fixed_by, manual_step
+    (and, for a function infrastructure as code owns, what the policy's
+    ``owned_functions`` makes of them: ``planner.owned``)."""
+    owner = next((f.owner for f in findings if f.owner is not None), None)
+    if owner is None:
+        return _plan_open(b, fn, findings, settings, region_fns)
+    mode = settings.owned_mode
+    if mode == "skip":
+        return owned.skipped(findings, owner)
+    if mode == "patch-only":
+        scratch = _Builder(b.region, b.index)
+        planned = _plan_open(scratch, fn, findings, settings, region_fns)
+        return owned.patch_only(planned, scratch.placed, owner)
+    b.owners[fn.arn] = owner
+    return owned.with_patch(_plan_open(b, fn, findings, settings, region_fns), b.placed)
+
+
+def _plan_open(
+    b: _Builder,
+    fn: Function,
+    findings: list[Finding],
+    settings: Settings,
+    region_fns: Mapping[str, Sequence[Function]],
+) -> list[Finding]:
     assert fn.vpc_config is not None
     verdict = judge_config(b.index, fn.vpc_config)
     ctx = Context(b.region, b.index, fn, verdict, settings, region_fns)
@@ -262,6 +286,7 @@ def _place(
 ) -> tuple[str, ...]:
     """Add the proposal's changes and mark its findings planned by them."""
     assert proposal.fixes and {f.code for f in proposal.fixes} <= strategy.codes, strategy.name
+    assert {c.kind for c in proposal.changes} <= strategy.kinds, strategy.name
     fixes = [f.id for f in proposal.fixes]
     ids = [
         b.add(

@@ -11,7 +11,11 @@ from typing import Any
 from remediator.changes import registry as kinds
 from remediator.changes.registry import Change
 from remediator.diagnose import RegionIndex, stable_id
+from remediator.domain.owner import Owner
 from remediator.domain.plan import BlastRadius, Fingerprint, Risk
+
+# the kinds whose target is a function (or its alias): they carry its owner
+_FUNCTION_KINDS = frozenset({kinds.UPDATE_VPC_CONFIG, kinds.MOVE_ALIAS})
 
 
 def change_id(kind: str, region: str, target: str, key: str = "") -> str:
@@ -36,6 +40,8 @@ class _Builder:
     _fields: dict[str, dict[str, Any]] = field(default_factory=dict)
     _fixes: dict[str, set[str]] = field(default_factory=dict)
     _depends: dict[str, set[str]] = field(default_factory=dict)
+    # function ARN -> its owner (docs/iac.md), for the changes that target it
+    owners: dict[str, Owner] = field(default_factory=dict)
 
     @property
     def changes(self) -> dict[str, Change]:
@@ -85,6 +91,19 @@ class _Builder:
             "blast_radius": blast or BlastRadius(),
             "fingerprint": fp,
         }
+        owner = self._owner(kind, target)
+        if owner is not None:
+            self._fields[cid]["owner"] = owner
         self._fixes[cid] = set(fixes)
         self._depends[cid] = set(depends_on)
         return cid
+
+    def _owner(self, kind: str, target: str) -> Owner | None:
+        if kind not in _FUNCTION_KINDS or not self.owners:
+            return None
+        return self.owners.get(target) or self.owners.get(target.rsplit(":", 1)[0])
+
+    def placed(self, cid: str) -> tuple[str, str, dict[str, Any]]:
+        """The kind, target and ``after`` of a change placed here."""
+        fields = self._fields[cid]
+        return fields["kind"], fields["target"], dict(fields["after"])

@@ -12,6 +12,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from remediator.changes.registry import Change
+from remediator.domain.owner import Owner
 from remediator.domain.plan import Finding, FunctionSummary
 from remediator.planfile.model import Plan
 from remediator.render.common import Section, blast_summary, change_summary, function_sections
@@ -40,6 +41,11 @@ class Group:
     @property
     def summary(self) -> FunctionSummary | None:
         return self.first[2]
+
+    @property
+    def owners(self) -> list[tuple[str, Owner]]:
+        """(function, owner) of the members infrastructure as code owns."""
+        return [(m[1], m[2].owner) for m in self.members if m[2] is not None and m[2].owner]
 
 
 _NAME = re.compile(r"[A-Za-z0-9_-]+")  # a Lambda function name's characters
@@ -102,6 +108,8 @@ def _key(section: Section, changes: list[Change]) -> tuple[Hashable, ...]:
         summary.vpc_id if summary else None,
         subnets,
         summary.exempt_reason if summary else None,
+        # owned and unowned functions are fixed differently (docs/iac.md)
+        summary.owner.kind if summary and summary.owner else None,
         diagnosis,
         tuple(change_shape(c, name) for c in changes),
     )

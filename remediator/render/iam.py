@@ -22,26 +22,48 @@ Derived from the code, so it cannot drift from it:
   template names: only the EC2 describes the owner's view calls
   (``aws.owner_view.OWNER_READS``).
 
-Every statement is scoped as narrowly as the options allow (the topic ARN,
-the table, the role pattern); Lambda and EC2 reads and writes stay on
-``*`` because their describe calls do not support resource-level permissions
-and the functions to fix are not known before discovery.
+Every statement is scoped as narrowly as AWS and the options allow (the
+Service Authorization Reference lists, per action, the resource types and
+condition keys IAM evaluates; ``SCOPES`` encodes what remediator uses):
+
+* the topic ARN, the table, the role patterns;
+* every Lambda write and per-function read on the ARN shape of functions
+  (``arn:<partition>:lambda:*:*:function:*``); ``lambda:DeleteFunction``
+  only on *qualified* ARNs (``function:*:*``): remediator deletes only a
+  version it published, never a function;
+* EC2 writes on the ARN shape of their resource type (route tables, VPCs,
+  security groups, VPC endpoints);
+* what remediator creates is tagged on create (``TagSpecifications`` with
+  ``remediator:change-id``, ``change_tags``): the create is allowed only with
+  that tag in the request (``aws:RequestTag``), ``ec2:CreateTags`` only as
+  part of those creates (``ec2:CreateAction``), and the deletes only on
+  resources carrying the tag (``aws:ResourceTag``); endpoints only for a
+  ``*.lambda`` service (``ec2:VpceServiceName``).
+
+Describe and list calls stay on ``*``: they support no resource-level
+permissions, and the functions to fix are not known before discovery.
+Region and account stay wildcards (one policy serves every region and, for
+member roles, every account); ``--partition`` names the partition.
 
 tests/unit/test_iam.py records every operation a full plan, dry run, apply,
 rollback and unattended run sends on moto and fails when one is not covered
-by the policy of its mode.
+by the policy of its mode, or when a resource a call names (with its tags at
+the time) is outside the scoped statements; tests/unit/test_iam_scope.py
+fails when a declared action is called by no code.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from remediator.aws.discover import READ_PERMISSIONS
 from remediator.aws.errors import IAM_PREFIX
+from remediator.aws.kms import SIGN_ACTIONS, VERIFY_ACTIONS
 from remediator.aws.owner_view import OWNER_READS
 from remediator.aws.reachability import PERMISSIONS as REACHABILITY_ACTIONS
 from remediator.changes import registry
@@ -67,12 +89,130 @@ IMPLIED: dict[str, tuple[str, ...]] = {
     # dependent action. Granted defensively (unconfirmed for AWS services).
     "ec2:CreateVpcEndpoint": ("ec2:CreateTags", "route53:AssociateVPCWithHostedZone"),
     "ec2:ModifyVpcEndpoint": ("route53:AssociateVPCWithHostedZone",),
+    # Reachability Analyzer queries its backend (AWS Tiros) with the caller's
+    # permissions (VPC Reachability Analyzer guide, "Required API permissions":
+    # Tiros API calls); permission-only actions, no resource-level support.
+    "ec2:StartNetworkInsightsAnalysis": (
+        "tiros:CreateQuery",
+        "tiros:GetQueryAnswer",
+        "tiros:GetQueryExplanation",
+    ),
 }
 """Actions IAM evaluates on top of the API operation itself."""
 
+OWN_TAG = "remediator:change-id"
+"""The tag every resource remediator creates carries from its creation on
+(``changes.base.change_tags``); deletes are allowed only where it is."""
+
+LAMBDA_ENDPOINT_SERVICE = "*.lambda"
+"""``ec2:VpceServiceName`` of the endpoints remediator creates and deletes
+(``com.amazonaws.<region>.lambda``)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Scope:
+    """Where an action is allowed: ARN shapes (``{p}`` = partition) and an
+    optional condition. Actions sharing a scope share one statement."""
+
+    sid: str
+    resources: tuple[str, ...]
+    condition: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+_FUNCTIONS = Scope("LambdaFunctions", ("arn:{p}:lambda:*:*:function:*",))
+_VERSIONS = Scope("LambdaPublishedVersionsOnly", ("arn:{p}:lambda:*:*:function:*:*",))
+_ROUTE_TABLES = Scope("RouteTables", ("arn:{p}:ec2:*:*:route-table/*",))
+_VPCS = Scope("Vpcs", ("arn:{p}:ec2:*:*:vpc/*",))
+_GROUPS = Scope(
+    "SecurityGroups", ("arn:{p}:ec2:*:*:security-group/*", "arn:{p}:ec2:*:*:security-group-rule/*")
+)
+_ENDPOINTS = Scope("VpcEndpoints", ("arn:{p}:ec2:*:*:vpc-endpoint/*",))
+_ENDPOINT_PLACES = Scope(
+    "EndpointPlacement",
+    (
+        "arn:{p}:ec2:*:*:vpc/*",
+        "arn:{p}:ec2:*:*:subnet/*",
+        "arn:{p}:ec2:*:*:security-group/*",
+        "arn:{p}:ec2:*:*:route-table/*",
+    ),
+)
+_TAGGED_REQUEST = {"Null": {f"aws:RequestTag/{OWN_TAG}": "false"}}
+_NEW_GROUP = Scope(
+    "CreateTaggedSecurityGroups", ("arn:{p}:ec2:*:*:security-group/*",), _TAGGED_REQUEST
+)
+_OWN_GROUP = Scope(
+    "DeleteOwnSecurityGroups",
+    ("arn:{p}:ec2:*:*:security-group/*",),
+    {"Null": {f"aws:ResourceTag/{OWN_TAG}": "false"}},
+)
+_NEW_ENDPOINT = Scope(
+    "CreateTaggedLambdaEndpoints",
+    ("arn:{p}:ec2:*:*:vpc-endpoint/*",),
+    {**_TAGGED_REQUEST, "StringLike": {"ec2:VpceServiceName": LAMBDA_ENDPOINT_SERVICE}},
+)
+_OWN_ENDPOINT = Scope(
+    "DeleteOwnLambdaEndpoints",
+    ("arn:{p}:ec2:*:*:vpc-endpoint/*",),
+    {
+        "Null": {f"aws:ResourceTag/{OWN_TAG}": "false"},
+        "StringLike": {"ec2:VpceServiceName": LAMBDA_ENDPOINT_SERVICE},
+    },
+)
+_TAG_ON_CREATE = Scope(
+    "TagOnCreateOnly",
+    ("arn:{p}:ec2:*:*:security-group/*", "arn:{p}:ec2:*:*:vpc-endpoint/*"),
+    {"StringEquals": {"ec2:CreateAction": ["CreateSecurityGroup", "CreateVpcEndpoint"]}},
+)
+_INSIGHTS = Scope(
+    "Reachability",
+    (
+        "arn:{p}:ec2:*:*:network-insights-path/*",
+        "arn:{p}:ec2:*:*:network-insights-analysis/*",
+        "arn:{p}:ec2:*:*:network-interface/*",
+        "arn:{p}:ec2:*:*:internet-gateway/*",
+    ),
+)
+
+SCOPES: dict[str, tuple[Scope, ...]] = {
+    # Lambda: every function action takes a function, version or alias ARN
+    "lambda:UpdateFunctionConfiguration": (_FUNCTIONS,),
+    "lambda:PublishVersion": (_FUNCTIONS,),
+    "lambda:UpdateAlias": (_FUNCTIONS,),
+    "lambda:GetAlias": (_FUNCTIONS,),
+    "lambda:GetFunctionConfiguration": (_FUNCTIONS,),
+    "lambda:ListVersionsByFunction": (_FUNCTIONS,),
+    "lambda:DeleteFunction": (_VERSIONS,),
+    # EC2 writes, on their resource types
+    "ec2:CreateRoute": (_ROUTE_TABLES,),
+    "ec2:ReplaceRoute": (_ROUTE_TABLES,),
+    "ec2:DeleteRoute": (_ROUTE_TABLES,),
+    "ec2:ModifyVpcAttribute": (_VPCS,),
+    "ec2:ModifyVpcEndpoint": (_ENDPOINTS,),
+    "ec2:AuthorizeSecurityGroupIngress": (_GROUPS,),
+    "ec2:RevokeSecurityGroupIngress": (_GROUPS,),
+    "ec2:CreateSecurityGroup": (_VPCS, _NEW_GROUP),
+    "ec2:DeleteSecurityGroup": (_OWN_GROUP,),
+    "ec2:CreateVpcEndpoint": (_ENDPOINT_PLACES, _NEW_ENDPOINT),
+    "ec2:DeleteVpcEndpoints": (_OWN_ENDPOINT,),
+    "ec2:CreateTags": (_TAG_ON_CREATE,),
+    # --verify reachability: what it creates and deletes
+    "ec2:CreateNetworkInsightsPath": (_INSIGHTS,),
+    "ec2:StartNetworkInsightsAnalysis": (_INSIGHTS,),
+    "ec2:DeleteNetworkInsightsAnalysis": (_INSIGHTS,),
+    "ec2:DeleteNetworkInsightsPath": (_INSIGHTS,),
+}
+"""Where each scoped action is allowed; every other action is on ``*``."""
+
+PARTITION = re.compile(r"aws(-[a-z]+)*")
+
 REGION_READS: tuple[str, ...] = ("ec2:DescribeRegions",)
 ORGANIZATION_READS: tuple[str, ...] = ("organizations:ListAccounts",)
-LOCK_ACTIONS: tuple[str, ...] = ("dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem")
+LOCK_ACTIONS: tuple[str, ...] = (
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",  # the lease's heartbeat
+)
 NOTIFY_ACTIONS: tuple[str, ...] = ("sns:Publish",)
 ASSUME_ACTIONS: tuple[str, ...] = ("sts:AssumeRole",)
 IDENTITY_ACTIONS: tuple[str, ...] = ("sts:GetCallerIdentity",)
@@ -89,6 +229,9 @@ class PolicyOptions:
     lock_table: str | None = None
     reachability: bool = False
     network_role_arn: str | None = None
+    partition: str = "aws"
+    # the KMS key (``kms:ARN`` or the ARN) plans and approvals are signed with
+    signing_key: str | None = None
 
 
 def iam_action(service: str, operation: str) -> str:
@@ -133,6 +276,7 @@ def _owner_document(opts: PolicyOptions) -> dict[str, Any]:
         or opts.lock_table
         or opts.reachability
         or opts.network_role_arn
+        or opts.signing_key
     ):
         raise BadInput(
             "--mode network-owner takes no other option: it is the role in a shared VPC's owner account.",
@@ -144,21 +288,49 @@ def _owner_document(opts: PolicyOptions) -> dict[str, Any]:
     }
 
 
-def _table_arn(table: str) -> str:
-    return table if table.startswith("arn:") else f"arn:aws:dynamodb:*:*:table/{table}"
+def _table_arn(table: str, partition: str) -> str:
+    return table if table.startswith("arn:") else f"arn:{partition}:dynamodb:*:*:table/{table}"
 
 
 def _statement(
-    sid: str, actions: Iterable[str], resources: Iterable[str] = ("*",)
+    sid: str,
+    actions: Iterable[str],
+    resources: Iterable[str] = ("*",),
+    condition: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     listed = sorted(set(actions))
     res = sorted(set(resources))
-    return {
+    out: dict[str, Any] = {
         "Sid": sid,
         "Effect": "Allow",
         "Action": listed,
         "Resource": res[0] if len(res) == 1 else res,
     }
+    if condition:
+        out["Condition"] = {
+            op: dict(sorted(keys.items())) for op, keys in sorted(condition.items())
+        }
+    return out
+
+
+def _scoped(prefix: str, actions: set[str], partition: str) -> list[dict[str, Any]]:
+    """``actions`` as statements: each scoped action (``SCOPES``) in the
+    statement of each of its scopes, the others by service on ``*``."""
+    by_scope: dict[Scope, set[str]] = {}
+    for action in actions:
+        for scope in SCOPES.get(action, ()):
+            by_scope.setdefault(scope, set()).add(action)
+    scoped = [
+        _statement(
+            f"{prefix}{scope.sid}",
+            by_scope[scope],
+            [r.format(p=partition) for r in scope.resources],
+            scope.condition,
+        )
+        for scope in sorted(by_scope, key=lambda s: s.sid)
+    ]
+    rest = {a for a in actions if a not in SCOPES}
+    return _split_by_service(prefix, rest) + scoped
 
 
 def _split_by_service(sid: str, actions: set[str]) -> list[dict[str, Any]]:
@@ -189,6 +361,11 @@ def policy_document(opts: PolicyOptions) -> dict[str, Any]:
         )
     if opts.reachability and opts.mode == "plan":
         raise BadInput("--reachability belongs to --mode apply or --mode auto.")
+    if not PARTITION.fullmatch(opts.partition):
+        raise BadInput(
+            f"--partition {opts.partition!r} is not an AWS partition.",
+            hint="Pass aws, aws-cn, aws-us-gov or another aws-* partition.",
+        )
     statements: list[dict[str, Any]] = []
     if opts.mode == "plan":
         statements += _split_by_service("Discover", plan_actions())
@@ -196,7 +373,7 @@ def policy_document(opts: PolicyOptions) -> dict[str, Any]:
         reads = plan_actions() | set(IDENTITY_ACTIONS)
         writes = apply_actions() - reads
         statements += _split_by_service("Discover", reads)
-        statements += _split_by_service("Apply", writes)
+        statements += _scoped("Apply", writes, opts.partition)
     if opts.mode == "auto":
         if opts.role_arn:
             statements.append(_statement("Identity", IDENTITY_ACTIONS))
@@ -210,7 +387,7 @@ def policy_document(opts: PolicyOptions) -> dict[str, Any]:
             statements.append(_statement("NotifySummary", NOTIFY_ACTIONS, [opts.notify_sns]))
     if opts.reachability and (opts.mode == "apply" or not opts.role_arn):
         # --verify reachability: billed Reachability Analyzer paths and analyses
-        statements.append(_statement("VerifyReachability", REACHABILITY_ACTIONS))
+        statements += _scoped("Verify", with_implied(REACHABILITY_ACTIONS), opts.partition)
     if opts.network_role_arn:
         statements.append(
             _statement(
@@ -220,8 +397,38 @@ def policy_document(opts: PolicyOptions) -> dict[str, Any]:
             )
         )
     if opts.lock_table:
-        statements.append(_statement("ApplyLock", LOCK_ACTIONS, [_table_arn(opts.lock_table)]))
+        statements.append(
+            _statement("ApplyLock", LOCK_ACTIONS, [_table_arn(opts.lock_table, opts.partition)])
+        )
+    if opts.signing_key:
+        statements.append(
+            _statement("SigningKey", _signing_actions(opts.mode), [_kms_key_arn(opts)])
+        )
     return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+_KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+")
+
+
+def _kms_key_arn(opts: PolicyOptions) -> str:
+    """The key's ARN: IAM grants a key's use on the key ARN only (an alias
+    ARN authorizes nothing), so an id or an alias is refused."""
+    arn = (opts.signing_key or "").removeprefix("kms:")
+    if not _KMS_KEY_ARN.fullmatch(arn) or arn.split(":")[1] != opts.partition:
+        raise BadInput(
+            f"--signing-key {opts.signing_key!r} is not a KMS key ARN in partition {opts.partition}.",
+            hint="Pass kms:arn:aws:kms:REGION:ACCOUNT:key/KEY_ID (the key's ARN, not an alias); "
+            "an HMAC secret in a file needs no IAM permission.",
+        )
+    return arn
+
+
+def _signing_actions(mode: str) -> set[str]:
+    """plan signs, apply verifies, auto does both; both key types' actions,
+    since the policy cannot see which kind of key it is."""
+    sign = {a for actions in SIGN_ACTIONS.values() for a in actions}
+    verify = {a for actions in VERIFY_ACTIONS.values() for a in actions}
+    return {"plan": sign, "apply": verify}.get(mode, sign | verify)
 
 
 def render(opts: PolicyOptions) -> str:

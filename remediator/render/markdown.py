@@ -21,6 +21,7 @@ from typing import Any, TypeVar, cast
 
 from remediator.changes.registry import Change
 from remediator.domain.findings import NO_EGRESS
+from remediator.domain.owner import Owner
 from remediator.domain.plan import Finding, FunctionSummary, SubnetEgress
 from remediator.planfile.model import Plan
 from remediator.render.common import (
@@ -538,6 +539,8 @@ def _md_group(plan: Plan, index: int, group: Group, opts: _Opts, diagram: bool) 
         out += [f"Functions: {_names(group.names, opts.names)}", ""]
     if summary and summary.exempt_reason:
         out += [f"Exempt: {md_text(summary.exempt_reason)}", ""]
+    if group.owners:
+        out += [_md_owners(group, opts.names), ""]
     for f in findings:
         out.append(
             f"- **{md_text(f.severity)}** {md_code(f.code)} on {md_code(f.qualifier)} — "
@@ -556,6 +559,31 @@ def _md_group(plan: Plan, index: int, group: Group, opts: _Opts, diagram: bool) 
         out += mermaid_for_function(name, summary, findings, group.changes, more)
         out.append("")
     return out
+
+
+def _owner_words(owner: Owner) -> str:
+    if owner.kind == "terraform":
+        return "Terraform" + (f" ({md_text(owner.detail)})" if owner.detail else "")
+    stack = owner.stack_name or owner.stack_id or "?"
+    logical = f", logical id {md_code(owner.logical_id)}" if owner.logical_id else ""
+    return f"CloudFormation stack {md_code(stack)}{logical}"
+
+
+def _md_owners(group: Group, cap: int | None) -> str:
+    """Who owns the group's functions: a direct change drifts from their
+    source, so the fix goes into it too (docs/iac.md)."""
+    owners = group.owners
+    if len(group.members) == 1:
+        head = "Owner: " + _owner_words(owners[0][1])
+    else:
+        shown = owners if cap is None else owners[:cap]
+        head = "Owners: " + "; ".join(f"{md_code(n)}: {_owner_words(o)}" for n, o in shown)
+        if len(shown) < len(owners):
+            head += f"; and {len(owners) - len(shown):,} more"
+    return (
+        head
+        + " — a direct change drifts from the source: deploy the template patch too (`remediate iac-patch`)."
+    )
 
 
 def _md_evidence(findings: list[Finding]) -> list[str]:

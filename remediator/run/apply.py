@@ -1,13 +1,18 @@
 """`remediate apply` and `remediate rollback`: the flow around the engine.
 
 Order of checks for apply (each refusal changes nothing):
-1. the plan file (format, digest) — done by ``planfile.read_plan``;
+1. the plan file (format, digest) — done by ``planfile.read_plan``; its
+   signature (``trust.check_plan``: refused when missing and required,
+   stale, foreign or forged);
 2. the credentials reach the plan's account;
 3. the journal: one that names another plan is refused; a plan already
    applied is refused; an interrupted run needs ``--resume`` or
    ``remediate rollback``;
 4. approvals: which changes may run (interactive answer, ``--max-risk``,
-   an approval file bound to the digest);
+   an approval file bound to the digest, its signature checked), each
+   change at the higher of its file risk and the risk re-derived from the
+   live state (``trust.effective_risks``); a change the plan's findings do
+   not justify is refused (``trust.refuse_unjustified``);
 5. the lock for the account and regions; then the journal is read again,
    since another run may have applied the plan while this one waited at its
    prompt (what the journal says is decided under the lock only);
@@ -25,8 +30,9 @@ reads it to decide, and asks the engine to write.
 
 from __future__ import annotations
 
+import getpass
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,13 +42,14 @@ from remediator.changes import registry
 from remediator.changes.registry import Change
 from remediator.domain.errors import ApprovalRefused, BadInput
 from remediator.domain.outcomes import EXIT_CODES, RUN_VERDICT, RunOutcome, Verdict
-from remediator.domain.plan import RISK_ORDER, risk_rank
+from remediator.domain.plan import RISK_ORDER, Risk, risk_rank
 from remediator.domain.policy import Policy, default_policy
-from remediator.planfile.approval import read_approval
+from remediator.planfile.approval import Approval, read_approval
 from remediator.planfile.model import Plan
-from remediator.run import engine
+from remediator.run import engine, trust
 from remediator.run.journal import check_folder, read_journal
 from remediator.run.lock import DynamoLock, FileLock, held, lock_key, owner_info
+from remediator.run.owned_gate import owned_refusals
 from remediator.run.tag_gate import stale_by_tags
 
 
@@ -64,6 +71,12 @@ class ApplyOptions:
     policy: Policy | None = None
     """The policy whose tag rules the live tags are checked against before
     the first write (None: the built-in policy)."""
+    trust: trust.Trust | None = None
+    """The signing key plans and approvals are checked with, and whether a
+    valid signature is required (None: unsigned, nothing required)."""
+    hold_owned: bool = False
+    """Hold direct changes to owned functions unless the policy says
+    ``owned_functions = "apply"`` (unattended runs: ``run.owned_gate``)."""
 
 
 @dataclass
@@ -115,27 +128,83 @@ def _closure_skip(changes: tuple[Change, ...], skipped: set[str]) -> set[str]:
     return out
 
 
-def select_changes(plan: Plan, opts: ApplyOptions) -> tuple[list[Change], list[tuple[Change, str]]]:
-    """Which changes may run, and why the others may not."""
+def read_approval_of(plan: Plan, opts: ApplyOptions) -> Approval | None:
+    """The approval file of ``opts`` (bound to the plan, its signature checked)."""
+    if opts.approval is None:
+        return None
+    return read_approval(opts.approval, plan, opts.trust)
+
+
+def select_changes(
+    plan: Plan,
+    opts: ApplyOptions,
+    risks: Mapping[str, Risk] | None = None,
+    approval: Approval | None = None,
+) -> tuple[list[Change], list[tuple[Change, str]]]:
+    """Which changes may run, and why the others may not. ``risks``: each
+    change's risk as apply treats it (default: ``trust.effective_risks``
+    without live reads); ``approval``: the approval already read (default:
+    ``opts.approval`` read here)."""
+    if risks is None:
+        risks = trust.effective_risks(None, plan)
+    if approval is None:
+        approval = read_approval_of(plan, opts)
     limit = risk_rank(opts.max_risk)
-    if opts.approval is not None:
-        approval = read_approval(opts.approval, plan)
-        limit = max(limit, RISK_ORDER[approval.max_risk])
+    approved = limit
+    if approval is not None:
+        approved = max(limit, RISK_ORDER[approval.max_risk])
     if opts.confirm is not None:
-        limit = RISK_ORDER["high"]  # a person answers for every change
+        limit = approved = RISK_ORDER["high"]  # a person answers for every change
+
+    def allowed(c: Change) -> bool:
+        rank = RISK_ORDER[risks.get(c.id, c.risk)]
+        return rank <= limit or (rank <= approved and (approval is None or approval.approves(c.id)))
+
     needs = {
-        c.id: f"risk {c.risk} is above --max-risk {opts.max_risk}; needs an approval file (remediate approve)"
+        c.id: _needs_approval(c, risks.get(c.id, c.risk), opts.max_risk)
         for c in plan.changes
-        if RISK_ORDER[c.risk] > limit
+        if not allowed(c)
     }
+    needs.update(owned_refusals(plan, opts.policy or default_policy(), hold=opts.hold_owned))
     skipped = _closure_skip(plan.changes, set(needs))
     chosen = [c for c in plan.changes if c.id not in skipped]
     refused = [
-        (c, needs.get(c.id, "depends on a change that needs approval"))
+        (c, needs.get(c.id, "depends on a change that is not applied"))
         for c in plan.changes
         if c.id in skipped
     ]
     return chosen, refused
+
+
+def _needs_approval(change: Change, risk: Risk, max_risk: str) -> str:
+    shown = f"risk {risk}" + (f" (the file says {change.risk})" if risk != change.risk else "")
+    return f"{shown} is above --max-risk {max_risk}; needs an approval file (remediate approve)"
+
+
+def _approval_record(
+    opts: ApplyOptions, approval: Approval | None, checked: trust.Checked | None
+) -> dict[str, Any]:
+    """Who approved the run, as the journal's header records it."""
+    if opts.confirm is not None:
+        return {"via": "prompt", "by": _user()}
+    if approval is None:
+        return {"via": "max-risk", "max_risk": opts.max_risk}
+    sig = approval.signature
+    return {
+        "via": "approval-file",
+        "by": approval.approved_by,
+        "at": approval.approved_at,
+        "max_risk": approval.max_risk,
+        "signature": checked,
+        "key_id": sig.key_id if sig is not None else None,
+    }
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (a container)
+        return ""
 
 
 def _step_line(step: engine.StepReport) -> str:
@@ -261,6 +330,8 @@ def run_apply(
     opts: ApplyOptions,
     verify: Verify | None = None,
 ) -> Outcome:
+    trusted = opts.trust or trust.Trust()
+    plan_checked = trust.check_plan(plan, trusted, str(plan_path))
     region = plan.regions[0] if plan.regions else "us-east-1"
     identity = aws.call("sts", region, "get_caller_identity")
     if identity.get("Account") != plan.account_id:
@@ -271,7 +342,10 @@ def run_apply(
     check_folder(plan_path.parent)
     journal_path = opts.resume or opts.journal or default_journal(plan_path)
     prior = _prior_runs(plan, journal_path, opts.resume is not None)  # refuse early, read-only
-    chosen, refused = select_changes(plan, opts)
+    approval = read_approval_of(plan, opts)
+    approval_checked = trust.checked(approval.signature, trusted) if approval else None
+    chosen, refused = select_changes(plan, opts, trust.effective_risks(aws, plan), approval)
+    trust.refuse_unjustified(aws, plan, chosen)
     lines = [f"Plan {plan.plan_id}: {len(plan.changes)} change(s), {len(chosen)} selected."]
     for change, why in refused:
         lines.append(f"  needs approval {change.id}  {change.kind}  {change.target}: {why}")
@@ -288,7 +362,7 @@ def run_apply(
 
     run_id = prior.run_id or opts.run_id or "run-" + uuid.uuid4().hex[:12]
     lock = opts.lock or FileLock(plan_path.parent / ".locks")
-    with held(lock, lock_key(plan.account_id, plan.regions), owner_info(run_id, opts.now())):
+    with held(lock, lock_key(plan.account_id, plan.regions), owner_info(run_id, opts.now()), aws):
         # decided under the lock: another run may have applied the plan meanwhile
         prior = _prior_runs(plan, journal_path, opts.resume is not None)
         run_id = prior.run_id or run_id
@@ -300,6 +374,11 @@ def run_apply(
             "account_id": plan.account_id,
             "regions": list(plan.regions),
             "resume": bool(opts.resume),
+            "approval": _approval_record(opts, approval, approval_checked),
+            "plan_signature": {
+                "signature": plan_checked,
+                "key_id": plan.signature.key_id if plan.signature is not None else None,
+            },
         }
         with engine.recording(journal_path, opts.now, header) as rec:
             try:
@@ -442,6 +521,7 @@ def run_rollback(
     confirm: Callable[[str], bool] | None,
     now: Callable[[], str],
     lock: FileLock | DynamoLock | None = None,
+    trusted: trust.Trust | None = None,
 ) -> Outcome:
     """Undo a finished or interrupted run from its journal, newest first.
 
@@ -449,7 +529,9 @@ def run_rollback(
     the rollback holds it from its first read to its last write, so it cannot
     overlap an apply, a resumed apply or another rollback of the same account
     and regions; a held lock refuses the rollback before anything changes.
-    What is left to undo is read again once the lock is held."""
+    What is left to undo is read again once the lock is held. The plan's
+    signature is checked first (``trusted``), as apply checks it."""
+    trust.check_plan(plan, trusted or trust.Trust(), "of the journal's run")
     todo = _rollback_todo(plan, journal_path)
     if not todo:
         return _nothing_to_roll_back(journal_path)
@@ -460,7 +542,7 @@ def run_rollback(
     if lock is None:
         return _rollback(plan, journal_path, todo, aws, now)
     key = lock_key(plan.account_id, plan.regions)
-    with held(lock, key, owner_info("rollback-" + uuid.uuid4().hex[:12], now())):
+    with held(lock, key, owner_info("rollback-" + uuid.uuid4().hex[:12], now()), aws):
         todo = _rollback_todo(plan, journal_path)
         if not todo:
             return _nothing_to_roll_back(journal_path)

@@ -6,7 +6,10 @@ For every account-region pair (a *target*) in the run, in three phases:
    role (if any), discover, plan, write ``plan.json`` and read it back (the
    file is what gets applied), ``plan.md`` (``plan.full.md`` beside it when
    the report had to leave detail out) and the Security Hub batches
-   ``plan.asff/asff-0001.json`` …;
+   ``plan.asff/asff-0001.json`` …, and for functions CloudFormation or
+   Terraform owns, the template patches in ``iac/`` (``run.iac_patch``;
+   their direct changes are held for review unless the policy says
+   ``owned_functions = "apply"``);
 2. **budget** (sequentially, in sorted target order, so the outcome does not
    depend on thread timing): the changes of a plan that ``--max-risk``
    allows are applied together or not at all; a plan whose share would take
@@ -76,8 +79,9 @@ from remediator.domain.targets import parse_accounts as parse_accounts
 from remediator.domain.targets import parse_shard as parse_shard
 from remediator.domain.targets import shard_of as shard_of
 from remediator.planfile.model import Plan
+from remediator.planfile.signing import Trust, sign_plan
 from remediator.run import apply as applying
-from remediator.run import artifacts
+from remediator.run import artifacts, iac_patch
 from remediator.run.lock import DynamoLock, FileLock, lock_for
 
 log = structlog.get_logger(__name__)
@@ -130,6 +134,13 @@ class AutoOptions:
     run_id: str | None = None
     network_role_arn: str | None = None
     """Role template (``{account}``) in shared VPCs' owner accounts; else the policy's."""
+    trust: Trust | None = None
+    """The signing key: signs the plans the run writes, checks them before apply."""
+    scope: discover.Scope | None = None
+    """Read only these functions or VPCs (an event run); their plans close no
+    Security Hub finding of an earlier run, which judged more."""
+    sink: artifacts.OutDir | None = None
+    """Where the artifacts go when not only ``out_dir`` (S3): published at the end."""
 
 
 Verify = Callable[[Plan, list[Change]], list[str]]
@@ -222,6 +233,7 @@ class RunSummary:
     targets: list[TargetResult] = field(default_factory=list)
     error: str | None = None
     notification: dict[str, Any] | None = None
+    out_url: str | None = None
 
     @property
     def outcome(self) -> TargetOutcome:
@@ -249,7 +261,7 @@ class RunSummary:
             "max_risk": self.max_risk,
             "max_changes": self.max_changes,
             "shard": f"{self.shard[0]}/{self.shard[1]}" if self.shard else None,
-            "out_dir": str(self.out_dir),
+            "out_dir": self.out_url or str(self.out_dir),
             "targets_total": len(self.targets),
             "counts": counts,
             "changes_applied": sum(len(t.applied) for t in self.targets if not self.dry_run),
@@ -424,12 +436,15 @@ class _Runner:
             pair.session,
             [pair.target.region],
             endpoint_url=opts.endpoint_url,
-            need_tags=opts.policy.uses_tags,
+            need_tags=opts.policy.reads_tags,
             tags_from=opts.policy.tags_from,
+            tag_keys=opts.policy.read_tag_keys,
+            versions_read=opts.policy.versions_read,
             dns_for_all_vpcs=opts.policy.may_create_endpoints,
             allowed_account_ids=opts.policy.allowed_account_ids,
             owner_views=self.fleet.owner_views,
             needs_details=alias_reads_needed,
+            scope=opts.scope,
         )
         if inventory.account_id != pair.target.account_id:
             raise BadInput(
@@ -446,11 +461,14 @@ class _Runner:
         (``artifacts.previous_run_plan``); for ``review``, this run's plan."""
         path = pair.folder / f"{name}.json"
         previous = pair.plan
-        if name == "plan":
+        if name == "plan" and self.opts.scope is not None:
+            previous = artifacts.read_previous(path)
+        elif name == "plan":
             previous = artifacts.read_previous(path) or artifacts.previous_run_plan(
                 self.opts.out_dir, f"{pair.target.account_id}/{pair.target.region}", SUMMARY_FILE
             )
-        planfile.write_plan(plan, path)
+        signer = self.opts.trust.signer if self.opts.trust else None
+        planfile.write_plan(sign_plan(plan, signer) if signer else plan, path)
         artifacts.write_asff(pair.folder / f"{name}.asff", plan, previous)
         self._write_report(pair, name, plan)
         return path
@@ -462,6 +480,7 @@ class _Runner:
             if len(lines) > RUN_LINES_MAX:
                 lines = lines[: RUN_LINES_MAX - 40] + "\n… (cut: see apply.txt)"
             extra = "\n## Unattended run\n\n```text\n" + lines + "\n```\n"
+        extra = iac_patch.review_section(pair.folder / iac_patch.AUTO_DIR) + extra
         artifacts.write_markdown(pair.folder / f"{name}.md", plan, extra=extra)
 
     def plan_phase(self, pair: _Pair) -> None:
@@ -475,6 +494,8 @@ class _Runner:
             fresh = self._plan(pair)
             structlog.contextvars.bind_contextvars(plan_id=fresh.plan_id)
             pair.folder.mkdir(parents=True, exist_ok=True)
+            # owned functions: the template patches beside the plan (docs/iac.md)
+            iac_patch.write_beside(fresh, pair.session, self.opts.endpoint_url, pair.folder)
             pair.plan_path = self._write(pair, "plan", fresh)
             # What is applied is what the file says, not the object in memory.
             pair.plan = planfile.read_plan(pair.plan_path)
@@ -486,7 +507,10 @@ class _Runner:
             result.deferred = plan.summary.deferred
             result.left = len(plan.changes)
             pair.eligible, _ = applying.select_changes(
-                plan, applying.ApplyOptions(max_risk=self.opts.max_risk)
+                plan,
+                applying.ApplyOptions(
+                    max_risk=self.opts.max_risk, policy=self.opts.policy, hold_owned=True
+                ),
             )
             result.eligible = len(pair.eligible)
             result.outcome = "review" if _has_work(plan) else "clean"
@@ -527,6 +551,8 @@ class _Runner:
                     now=self.deps.now,
                     rollback_on_verify_failure=True,
                     policy=opts.policy,
+                    trust=opts.trust,
+                    hold_owned=True,
                 ),
                 self.deps.verifier(pair.session, opts.endpoint_url, opts.policy),
             )
@@ -679,6 +705,7 @@ def run(opts: AutoOptions, deps: Deps) -> RunSummary:
         max_changes=opts.max_changes,
         dry_run=opts.dry_run,
         shard=opts.shard,
+        out_url=opts.sink.url if opts.sink is not None else None,
     )
     started = deps.clock()
     fleet: _Fleet | None = None
@@ -732,6 +759,8 @@ def run(opts: AutoOptions, deps: Deps) -> RunSummary:
                 json.dumps(summary.to_json(), indent=2, sort_keys=True) + "\n",
                 0o644,
             )
+        if opts.sink is not None:
+            _publish(opts.sink, summary)
         log.info(
             "run_finished",
             outcome=summary.outcome,
@@ -740,6 +769,14 @@ def run(opts: AutoOptions, deps: Deps) -> RunSummary:
             seconds=round(summary.seconds, 3),
         )
     return summary
+
+
+def _publish(sink: artifacts.OutDir, summary: RunSummary) -> None:
+    try:
+        log.info("artifacts_published", url=sink.url, objects=len(sink.publish()))
+    except RemediatorError as exc:
+        summary.error = summary.error or f"artifacts not published: {_one_line(exc)}"
+        log.error("artifacts_not_published", url=sink.url, error=_one_line(exc))
 
 
 def _notify(

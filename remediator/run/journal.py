@@ -178,6 +178,11 @@ def read_journal(path: Path) -> JournalView:
             continue
         try:
             entry = json.loads(line)
+        except RecursionError:
+            raise BadInput(
+                f"Journal {path} line {number} is nested too deeply to be a journal entry.",
+                hint="Journals are written by remediate apply; do not edit them.",
+            ) from None
         except json.JSONDecodeError:
             # a kill mid-write tears at most the line being written: the last
             # line, or one a later run closed with a torn-line-closed entry

@@ -88,11 +88,14 @@ def make_verifier(
     check: Check = "model",
     aws: Aws | None = None,
     settings: Settings | None = None,
+    by_name: bool = False,
 ) -> Verify:
     """A ``Verify`` that re-discovers through ``session`` (and ``endpoint_url``)
     only the functions whose findings ``applied`` fixes, under ``policy``;
     with ``check="reachability"`` also asks Reachability Analyzer (through
-    ``aws``, or a door made from ``session`` with ``settings``)."""
+    ``aws``, or a door made from ``session`` with ``settings``). ``by_name``
+    reads each function by name (``discover.Scope``) instead of listing the
+    region's functions: an event run's verification sweeps nothing."""
 
     # the policy's network role: shared VPCs are judged from their owners' view again
     template = policy.network_role_arn
@@ -107,9 +110,12 @@ def make_verifier(
             session,
             list(plan.regions),
             endpoint_url=endpoint_url,
-            function_patterns=names,
-            need_tags=policy.uses_tags,
+            function_patterns=() if by_name else names,
+            scope=discover.Scope(functions=tuple(names)) if by_name else None,
+            need_tags=policy.reads_tags,
             tags_from=policy.tags_from,
+            tag_keys=policy.read_tag_keys,
+            versions_read=policy.versions_read,
             dns_for_all_vpcs=policy.may_create_endpoints,
             owner_views=owner_views,
             needs_details=alias_reads_needed,

@@ -278,7 +278,12 @@ def test_unlock(world: World) -> None:
     assert held.exit_code == 1
     assert "bob@ci" in _error_line(held)
 
-    broken = _run(["unlock", "p.json"])
+    refused = _run(["unlock", "p.json"])  # its holder (this process) lives
+    assert refused.exit_code == 1
+    assert "bob@ci" in _error_line(refused) and "--force" in _error_line(refused)
+    assert lock.path(key).exists()
+
+    broken = _run(["unlock", "p.json", "--force"])
     assert broken.exit_code == 0
     assert f"Lock {key} broken." in broken.stdout
     assert not lock.path(key).exists()
@@ -297,7 +302,8 @@ def test_rollback_refuses_while_the_lock_is_held(world: World) -> None:
     assert held.exit_code == 1
     assert "bob@ci" in _error_line(held) and "rollback" in _error_line(held)
     assert world.snapshot() == applied
-    assert _run(["unlock", "p.json"]).exit_code == 0
+    assert _run(["unlock", "p.json"]).exit_code == 1  # its holder lives
+    assert _run(["unlock", "p.json", "--force"]).exit_code == 0
     assert _run(args).exit_code == 0
     assert world.snapshot() != applied
     assert not lock.path(key).exists()

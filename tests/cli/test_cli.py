@@ -147,7 +147,9 @@ COMMANDS = [
     "unlock",
     "schema",
     "auto",
+    "event",
     "iam-policy",
+    "iac-patch",
     "deploy-template",
 ]
 

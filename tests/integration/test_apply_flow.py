@@ -1137,9 +1137,12 @@ def test_dynamo_lock(session: boto3.session.Session) -> None:
     assert not client.get_item(TableName="remediator-locks", Key={"LockID": {"S": key}}).get("Item")
 
     lock.acquire(key, theirs)
-    assert lock.break_lock(key) is True
+    with pytest.raises(LockHeld, match="lease is live"):
+        lock.break_lock(key)  # a live lease: only with force
+    assert lock.break_lock(key, force=True) is True
     assert lock.break_lock(key) is False
     lock.acquire(key, mine)  # free again
+    lock.release(key, mine)
 
 
 def test_apply_with_a_dynamo_lock_releases_it(world: World) -> None:
@@ -1166,7 +1169,9 @@ def test_file_lock(tmp_path: Path) -> None:
     assert not lock.path(key).exists()
     lock.acquire(key, theirs)
     assert json.loads(lock.path(key).read_text())["run_id"] == "run-b"
-    assert lock.break_lock(key) is True
+    with pytest.raises(LockHeld, match="held by a live run"):
+        lock.break_lock(key)
+    assert lock.break_lock(key, force=True) is True
     assert lock.break_lock(key) is False
 
 

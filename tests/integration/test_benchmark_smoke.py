@@ -56,6 +56,7 @@ def test_benchmark_runs_and_ec2_calls_do_not_depend_on_the_number_of_functions(
         latency_ms=2,
         auto_targets=2,
         auto_functions=6,
+        versions_estate=(10, 120),
         say=messages.append,
     )
 
@@ -83,6 +84,9 @@ def test_benchmark_runs_and_ec2_calls_do_not_depend_on_the_number_of_functions(
     for row in (small, large):
         assert row["api_calls"].get("lambda:ListTags", 0) == 0
         assert row["api_calls"]["resourcegroupstaggingapi:GetResources"] == 1
+    # the proxy pages ListFunctions by 50 as AWS does, for remediate and the
+    # floor alike (20 functions and their versions: one page; 60: two)
+    assert [row["api_calls"]["lambda:ListFunctions"] for row in (small, large)] == [1, 2]
     assert written["latency_ms"] == 2 and "latency added in front of moto: 2" in doc["table"]
     assert written["targets"]["ec2_calls_constant[default]"]["met"] is True
 
@@ -90,6 +94,14 @@ def test_benchmark_runs_and_ec2_calls_do_not_depend_on_the_number_of_functions(
     assert fleet["targets"] == 2 and fleet["concurrency"] == 8
     assert fleet["wall_seconds"] > 0 and fleet["sum_target_seconds"] > 0
     assert written["targets"]["auto_peak_mb"]["met"] is not None
+
+    # 10 functions with 120 versions each: the built-in read switches to
+    # reading by alias, the listed read pages every version; same findings
+    kept = written["versions"]
+    assert kept["same_findings"] is True
+    listed, auto = kept["rows"]["listed"]["api_calls"], kept["rows"]["auto"]["api_calls"]
+    assert listed["lambda:ListFunctions"] == 25 and "lambda:GetFunctionConfiguration" not in listed
+    assert auto["lambda:ListFunctions"] == 21 and auto["lambda:GetFunctionConfiguration"] == 10
 
     assert [a["failures"] for a in written["apply"]] == [0] * len(written["apply"])
     contended = [a for a in written["apply"] if a["neighbour_rate"]]

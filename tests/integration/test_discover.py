@@ -777,3 +777,34 @@ def test_nat_instance_groups_are_read_with_one_filtered_describe(path_world: Pat
     assert path_world.fn_sg in read
     # the function's groups, then the hop groups not read yet: two calls in all
     assert path_world.inventory.api_calls["ec2:DescribeSecurityGroups"] == 2
+
+
+def test_versions_read_by_alias_give_the_same_diagnosis(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An account that keeps hundreds of versions per function is read by
+    alias (``aws.versions``); forced here by a sample of one entry: the
+    versions the aliases run, their configs and the findings are those of
+    the whole listing."""
+    from remediator.aws import versions
+    from remediator.diagnose import diagnose
+    from remediator.domain.policy import default_policy
+
+    listed = _run(world.session)
+    monkeypatch.setattr(versions, "SAMPLE_ENTRIES", 1)
+    monkeypatch.setattr(versions, "SWITCH_VERSIONS_PER_FUNCTION", 0)
+    by_alias = _run(world.session)
+
+    # the whole listing was left after its first page, then $LATEST listed
+    assert by_alias.api_calls["lambda:ListFunctions"] == 2
+    assert by_alias.api_calls["lambda:ListAliases"] == 6  # every function
+    assert by_alias.api_calls["lambda:GetFunctionConfiguration"] == 2  # versions 1 and 2
+    a, b = _function(_region(listed), "versioned"), _function(_region(by_alias), "versioned")
+    assert (b.versions, b.aliases) == (a.versions, a.aliases)
+
+    def codes(inventory: Inventory) -> list[tuple[str, str]]:
+        found = diagnose(inventory, default_policy()).findings
+        return sorted((f.function, f.code) for f in found)
+
+    assert codes(by_alias) == codes(listed)
+    assert ("versioned", "alias-config-broken") in codes(listed)

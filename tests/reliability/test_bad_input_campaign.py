@@ -676,3 +676,370 @@ def test_an_output_path_that_cannot_be_written_is_one_error_line(
         assert len(errors) == 1 and "internal error" not in errors[0], (name, result.stderr)
         assert "Traceback" not in result.output + result.stderr, name
     assert not [c for c in recorded.calls if not c.split(":", 1)[1].startswith(READS)]
+
+
+# --------------------------------------------------------------------------
+# Hostile inputs, one table: nesting depth, paths, URLs, encodings, ports and
+# full or read-only file systems. Each is one Error: line (or a documented
+# exit with its report), never a traceback or an "internal error"; `auto`
+# ends with its JSON summary line whatever happens.
+
+DEEP = 100_000
+
+
+def _deep_json() -> str:
+    return "[" * DEEP
+
+
+def _deep_plan_like(lab: Lab) -> str:
+    """A plan's own text with a value nested far below a known key."""
+    text = lab.stale_plan.read_text(encoding="utf-8")
+    return text.replace('"changes": [', '"changes": [' + "[" * DEEP, 1)
+
+
+def _deep_journal(lab: Lab) -> str:
+    first = lab.journal.read_text(encoding="utf-8").splitlines()[0]
+    return first + "\n" + '{"event": "change", "x": ' + "[" * DEEP + "\n" + first + "\n"
+
+
+def _deep_approval(lab: Lab) -> str:
+    text = lab.approval.read_text(encoding="utf-8")
+    return text.replace("{", '{"note": ' + "[" * DEEP, 1)
+
+
+NON_UTF8 = b"\xff\xfe\x00bad \xc3\x28 bytes\n"
+ENOSPC_CASE = "full file system"
+
+
+@dataclass(frozen=True)
+class Hostile:
+    name: str
+    argv: Any  # (lab, tmp) -> list[str]
+    full_disk: bool = False  # every fsync fails with ENOSPC (a full file system)
+    error: str = ""  # what the Error: line must say (a regex), if it must be one
+    root_proof: bool = True  # False: root writes where the case says it cannot
+
+
+def _inputs(lab: Lab, name: str, data: str | bytes) -> str:
+    return str(_write(lab, name, data))
+
+
+def _auto(lab: Lab, tmp: Path, *extra: str) -> list[str]:
+    return ["auto", "--dry-run", "--lock-dir", str(tmp / "locks"), *extra]
+
+
+def _afile(tmp: Path) -> Path:
+    path = tmp / "afile"
+    path.write_text("x", encoding="utf-8")
+    return path
+
+
+def _read_only(tmp: Path) -> Path:
+    path = tmp / "read-only"
+    path.mkdir(exist_ok=True)
+    path.chmod(0o500)
+    return path
+
+
+def _busy_port() -> int:
+    import socket
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    _BUSY.append(busy)  # kept open for the campaign
+    return int(busy.getsockname()[1])
+
+
+_BUSY: list[Any] = []
+
+HOSTILE = [
+    # nesting depth: RecursionError in the JSON and TOML decoders
+    Hostile(
+        "deep plan: show",
+        lambda lab, t: ["show", _inputs(lab, "deep.json", _deep_json())],
+        error="nested too deeply",
+    ),
+    Hostile(
+        "deep plan: apply",
+        lambda lab, t: ["apply", _inputs(lab, "deep.json", _deep_json()), "--auto-approve"],
+        error="nested too deeply",
+    ),
+    Hostile(
+        "deep plan: unlock",
+        lambda lab, t: ["unlock", _inputs(lab, "deep.json", _deep_json())],
+        error="nested too deeply",
+    ),
+    Hostile(
+        "deep value in a plan",
+        lambda lab, t: ["show", _inputs(lab, "deep2.json", _deep_plan_like(lab))],
+        error="nested too deeply",
+    ),
+    Hostile(
+        "nesting near the decoder's limit",
+        lambda lab, t: ["show", _inputs(lab, "d990.json", "[" * 990 + "]" * 990)],
+    ),
+    Hostile(
+        "deep approval",
+        lambda lab, t: [
+            "apply",
+            str(lab.stale_plan),
+            "--auto-approve",
+            "--approval",
+            _inputs(lab, "deep.approval.json", _deep_approval(lab)),
+        ],
+    ),
+    Hostile(
+        "deep journal: rollback",
+        lambda lab, t: [
+            "rollback",
+            _inputs(lab, "deep.journal.jsonl", _deep_journal(lab)),
+            "--plan",
+            str(lab.fresh_plan),
+            "--auto-approve",
+        ],
+        error="nested too deeply",
+    ),
+    Hostile(
+        "deep journal: resume",
+        lambda lab, t: [
+            "apply",
+            str(lab.fresh_plan),
+            "--resume",
+            _inputs(lab, "deep.journal.jsonl", _deep_journal(lab)),
+            "--dry-run",
+            "--auto-approve",
+        ],
+        error="nested too deeply",
+    ),
+    Hostile(
+        "deep policy array",
+        lambda lab, t: ["plan", "--policy", _inputs(lab, "deep.toml", "a = " + "[" * DEEP)],
+        error="nested too deeply",
+    ),
+    Hostile(
+        "deep policy inline table",
+        lambda lab, t: ["plan", "--policy", _inputs(lab, "deep2.toml", "a = " + "{b = " * DEEP)],
+        error="nested too deeply",
+    ),
+    Hostile(
+        "deep policy: auto",
+        lambda lab, t: _auto(lab, t, "--policy", _inputs(lab, "deep.toml", "a = " + "[" * DEEP)),
+        error="nested too deeply",
+    ),
+    # paths: a folder, a file, read-only, full
+    Hostile("plan --out a folder", lambda lab, t: ["plan", "--out", str(t)], error="is a folder"),
+    Hostile(
+        "plan --out on a full disk",
+        lambda lab, t: ["plan", "--out", str(t / "p.json")],
+        full_disk=True,
+        error="No space left",
+    ),
+    Hostile(
+        "approve --out on a full disk",
+        lambda lab, t: ["approve", str(lab.fresh_plan), "--by", "ana", "--out", str(t / "a.json")],
+        full_disk=True,
+        error="No space left",
+    ),
+    Hostile(
+        "show asff --out-dir on a full disk",
+        lambda lab, t: [
+            "show",
+            str(lab.fresh_plan),
+            "--format",
+            "asff",
+            "--out-dir",
+            str(t / "asff"),
+        ],
+        full_disk=True,
+        error="No space left",
+    ),
+    Hostile(
+        "auto --out-dir a file",
+        lambda lab, t: _auto(lab, t, "--out-dir", str(_afile(t))),
+        error="is a file",
+    ),
+    Hostile(
+        "auto --out-dir under a file",
+        lambda lab, t: _auto(lab, t, "--out-dir", str(_afile(t) / "runs")),
+    ),
+    Hostile(
+        "auto --out-dir read-only",
+        lambda lab, t: _auto(lab, t, "--out-dir", str(_read_only(t) / "runs")),
+        root_proof=False,
+    ),
+    Hostile(
+        "auto --out-dir on a full disk",
+        lambda lab, t: _auto(lab, t, "--out-dir", str(t / "runs")),
+        full_disk=True,
+    ),
+    # URLs
+    *(
+        Hostile(
+            f"plan --endpoint-url {url}",
+            lambda lab, t, url=url: ["plan", "--endpoint-url", url],
+            error="not a URL",
+        )
+        for url in (
+            "notaurl",
+            "http://[::1",
+            "http://127.0.0.1:99999",
+            "http://h:port",
+            "ftp://x",
+            "http://",
+            " ",
+        )
+    ),
+    Hostile(
+        "apply --endpoint-url notaurl",
+        lambda lab, t: [
+            "apply",
+            str(lab.fresh_plan),
+            "--auto-approve",
+            "--endpoint-url",
+            "http://[::1",
+        ],
+        error="not a URL",
+    ),
+    Hostile(
+        "auto --endpoint-url notaurl",
+        lambda lab, t: _auto(lab, t, "--endpoint-url", "http://[::1"),
+        error="not a URL",
+    ),
+    Hostile(
+        "unlock --lock-table --endpoint-url notaurl",
+        lambda lab, t: [
+            "unlock",
+            str(lab.fresh_plan),
+            "--lock-table",
+            "t",
+            "--endpoint-url",
+            "http://127.0.0.1:99999",
+        ],
+        error="not a URL",
+    ),
+    # encodings
+    Hostile(
+        "auto --accounts-file not UTF-8",
+        lambda lab, t: _auto(
+            lab,
+            t,
+            "--accounts-file",
+            _inputs(lab, "accounts.txt", NON_UTF8),
+            "--role-arn",
+            "arn:aws:iam::{account_id}:role/r",
+        ),
+        error="not UTF-8",
+    ),
+    Hostile("plan file not UTF-8", lambda lab, t: ["show", _inputs(lab, "bytes.json", NON_UTF8)]),
+    Hostile(
+        "policy not UTF-8",
+        lambda lab, t: ["plan", "--policy", _inputs(lab, "bytes.toml", NON_UTF8)],
+    ),
+    Hostile(
+        "journal not UTF-8",
+        lambda lab, t: [
+            "rollback",
+            _inputs(lab, "bytes.journal.jsonl", NON_UTF8),
+            "--plan",
+            str(lab.fresh_plan),
+            "--auto-approve",
+        ],
+    ),
+    Hostile(
+        "approval not UTF-8",
+        lambda lab, t: [
+            "apply",
+            str(lab.stale_plan),
+            "--auto-approve",
+            "--approval",
+            _inputs(lab, "bytes.approval.json", NON_UTF8),
+        ],
+    ),
+    # ports
+    *(
+        Hostile(
+            f"sandbox --port {port}",
+            lambda lab, t, port=port: ["sandbox", "--port", port],
+            error="not a TCP port",
+        )
+        for port in ("99999", "65536", "-1")
+    ),
+    Hostile(
+        "sandbox --port in use",
+        lambda lab, t: ["sandbox", "--port", str(_busy_port())],
+        error="in use",
+    ),
+]
+
+
+def _enospc(fd: int) -> None:
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=[c.name for c in HOSTILE])
+def test_hostile_inputs_are_one_error_line(
+    recorded: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: Hostile
+) -> None:
+    if not case.root_proof and os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders: the case proves nothing here")
+    argv = case.argv(recorded, tmp_path)
+    with monkeypatch.context() as patched:
+        if case.full_disk:
+            patched.setattr(os, "fsync", _enospc)
+        result = check(recorded, case.name, argv)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    if case.error:
+        assert result.exit_code == 1, (case.name, result.output)
+        assert len(errors) == 1 and re.search(case.error, errors[0]), (case.name, result.stderr)
+    for line in errors:
+        assert "internal error" not in line, (case.name, line)
+    if argv[0] == "auto":
+        last = result.stdout.strip().splitlines()[-1]
+        summary = json.loads(last)
+        assert summary["exit_code"] == result.exit_code, last
+        if errors:
+            assert summary["error"], last
+
+
+def test_auto_prints_its_summary_line_after_an_internal_error(
+    recorded: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from remediator.run import auto as running
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(running, "run", broken)
+    result = _invoke(_auto(recorded, tmp_path, "--out-dir", str(tmp_path / "runs")))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "RuntimeError: a bug" in errors[0], result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["outcome"] == "error" and "RuntimeError: a bug" in summary["error"]
+    assert summary["exit_code"] == 1
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("argv", [["schema"], ["--help"], ["iam-policy"], ["--version"]])
+def test_stdout_on_a_full_device_is_one_error_line(argv: list[str]) -> None:
+    import subprocess
+    import sys
+
+    script = "import sys; sys.argv[0] = 'remediate'; from remediator.cli.main import main; main()"
+    with open("/dev/full", "w", encoding="utf-8") as full:
+        done = subprocess.run(
+            [sys.executable, "-c", script, *argv],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "No space left" in errors[0], done.stderr
+    assert done.stderr.strip() == errors[0], done.stderr

@@ -102,6 +102,7 @@ def test_auto_policy_for_one_account_adds_regions_and_only_the_options_used() ->
         "dynamodb:DeleteItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
     ]
 
 
@@ -201,21 +202,56 @@ def _str(node: ast.expr) -> str | None:
 
 # file -> service of bare client calls (``self.client.put_item``, ``client.publish``)
 _CLIENT_SERVICE = {"aws/lock_table.py": "dynamodb", "aws/notify.py": "sns"}
-_SERVICES = {"sts", "lambda", "ec2", "organizations", "sns", "dynamodb"}
+_SERVICES = {
+    "sts",
+    "lambda",
+    "ec2",
+    "organizations",
+    "sns",
+    "dynamodb",
+    "resourcegroupstaggingapi",
+}
+
+
+def _constants(node: ast.expr) -> set[str]:
+    """The strings an expression can be: a constant, or either side of ``a if c else b``."""
+    if isinstance(node, ast.IfExp):
+        return _constants(node.body) | _constants(node.orelse)
+    value = _str(node)
+    return {value} if value else set()
+
+
+def _names(tree: ast.AST) -> dict[str, set[str]]:
+    """Local names bound to string constants (``op = "create_route" if ... else ...``)."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    out[target.id] |= _constants(node.value)
+    return out
 
 
 def scan(source: str, filename: str) -> set[str]:
     """The IAM actions of the AWS calls written in ``source``."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    names = _names(tree)
+    for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
             continue
         name, args = node.func.attr, node.args
         # aws.call / items / iter_items / _pages(...): ("svc", region-or-op, "method", ...)
         service = _str(args[0]) if len(args) >= 3 else None
-        method = _str(args[2]) if len(args) >= 3 else None
-        if service in _SERVICES and method and _api_known(service, method):
-            found.add(_api(service, method))
+        methods: set[str] = set()
+        if len(args) >= 3:
+            third = args[2]
+            methods = (
+                names.get(third.id, set()) if isinstance(third, ast.Name) else _constants(third)
+            )
+        known = {m for m in methods if service in _SERVICES and _api_known(str(service), m)}
+        if known:
+            found |= {_api(str(service), m) for m in known}
         elif name == "filtered_items" and len(args) >= 2 and _str(args[1]):
             found.add(_api("ec2", str(_str(args[1]))))
         elif filename in _CLIENT_SERVICE and isinstance(node.func.value, ast.Attribute | ast.Name):
@@ -249,7 +285,7 @@ def _scan_file(name: str) -> set[str]:
 def test_the_scanner_finds_the_calls_it_should() -> None:
     """A broken scanner would pass everything: check it finds known calls."""
     assert {"sts:GetCallerIdentity", "lambda:ListFunctions", "ec2:DescribeNatGateways"} <= (
-        _scan_file("aws/discover.py") | _scan_file("aws/network.py")
+        _scan_file("aws/discover.py") | _scan_file("aws/network.py") | _scan_file("aws/versions.py")
     )
     assert {
         "lambda:UpdateFunctionConfiguration",
@@ -269,7 +305,7 @@ def test_every_call_in_the_source_is_covered_by_its_modes_policy() -> None:
     runner_doc = _doc(
         "auto", role_arn=ROLE, organization=True, notify_sns=TOPIC, lock_table="locks"
     )
-    for name in ("aws/discover.py", "aws/network.py"):
+    for name in ("aws/discover.py", "aws/network.py", "aws/versions.py"):
         assert iam.uncovered(_scan_file(name), plan_doc) == [], name
     for name in (*CHANGE_MODULES, "run/engine.py", "run/apply.py", "aws/lock_table.py"):
         assert iam.uncovered(_scan_file(name), apply_doc) == [], name
@@ -421,6 +457,33 @@ strategies = ["lambda-endpoint"]
 class Recorded:
     recorder: Recorder
     kinds_applied: set[str]
+    calls: list[tuple[str, dict[str, Any], dict[str, dict[str, Any]]]] = field(default_factory=list)
+    """Every call of the real (not dry) apply and rollback: its IAM action,
+    its parameters, and the condition keys of the resources it names as they
+    were when it was sent (tags, endpoint service)."""
+
+
+def _resource_context(resource_id: str) -> dict[str, Any]:
+    """The condition keys of an EC2 resource on moto, now: its tags
+    (``aws:ResourceTag/<key>``) and, for an endpoint, its service."""
+    from moto.ec2.models import ec2_backends
+
+    backend = ec2_backends[sandbox.ACCOUNT_ID][REGION]
+    out: dict[str, Any] = {
+        f"aws:ResourceTag/{t['key']}": t["value"]
+        for t in backend.describe_tags(filters={"resource-id": [resource_id]})
+    }
+    endpoint = backend.vpc_end_points.get(resource_id)
+    if endpoint is not None:
+        out["ec2:VpceServiceName"] = endpoint.service_name
+    return out
+
+
+def _record_params(calls: list[Any], params: dict[str, Any], model: Any, **_: Any) -> None:
+    action = iam.iam_action(model.service_model.service_name, model.name)
+    ids = [params.get("GroupId"), *params.get("VpcEndpointIds", [])]
+    context = {i: _resource_context(i) for i in ids if isinstance(i, str)}
+    calls.append((action, dict(params), context))
 
 
 @pytest.fixture(scope="module")
@@ -475,6 +538,10 @@ def every_kind_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorde
 
             dry = run_apply(plan, path, aws(True), ApplyOptions(dry_run=True, max_risk="high"))
             assert dry.exit_code == EXIT_OK, dry.lines
+            calls: list[Any] = []
+            session.events.register(
+                "before-parameter-build.*.*", partial(_record_params, calls), unique_id="params"
+            )
             done = run_apply(
                 plan,
                 path,
@@ -486,7 +553,7 @@ def every_kind_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorde
             assert done.journal is not None
             undone = run_rollback(plan, done.journal, aws(), None, lambda: NOW)
             assert undone.exit_code == EXIT_OK, undone.lines
-            recorded = Recorded(recorder, {c.kind for c in plan.changes})
+            recorded = Recorded(recorder, {c.kind for c in plan.changes}, calls)
         finally:
             mp.undo()
     yield recorded
@@ -529,6 +596,27 @@ def test_each_kind_declares_every_call_its_handler_makes(every_kind_run: Recorde
         for kind, ops in every_kind_run.recorder.by_kind.items()
     }
     assert {k: v for k, v in missing.items() if v} == {}
+
+
+def test_every_call_of_apply_and_rollback_is_allowed_on_the_resources_it_names(
+    every_kind_run: Recorded,
+) -> None:
+    """The scoped statements (resource ARNs, tag conditions) allow each
+    resource each real call names, in the context it had: the groups and
+    endpoints rollback deletes carry the tag their create put on them."""
+    from tests.iam_eval import allowed, requests
+
+    doc = _doc("apply")
+    denied = []
+    seen: set[str] = set()
+    for action, params, context in every_kind_run.calls:
+        seen.add(action)
+        lookup = context.__getitem__
+        for req in requests(action, params, REGION, sandbox.ACCOUNT_ID, lookup):
+            if not allowed(doc, *req):
+                denied.append(req)
+    assert denied == []
+    assert {"ec2:DeleteSecurityGroup", "ec2:DeleteVpcEndpoints", "lambda:DeleteFunction"} <= seen
 
 
 def test_an_auto_run_across_accounts_stays_within_the_runner_and_member_policies(

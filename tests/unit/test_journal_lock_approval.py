@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -283,27 +285,42 @@ def test_break_lock(tmp_path: Path) -> None:
     lock = FileLock(tmp_path)
     key = "remediator/1/us-east-1"
     assert lock.break_lock(key) is False
-    lock.acquire(key, _info("run-dead", "ana"))
+    # what a dead run of this host leaves: the file naming it, flocked by nobody
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    leftover = {**_info("run-dead", "ana"), "pid": int(dead.stdout)}
+    lock.path(key).write_text(json.dumps(leftover), encoding="utf-8")
     assert lock.break_lock(key) is True
     assert not lock.path(key).exists()
     lock.acquire(key, _info("run-new", "bob"))
+    with pytest.raises(LockHeld, match=r"held by a live run.*run-new"):
+        lock.break_lock(key)  # its holder lives: only with force
+    assert lock.break_lock(key, force=True) is True
+    assert not lock.path(key).exists()
 
 
-def test_an_unreadable_lock_file_still_refuses(tmp_path: Path) -> None:
+def test_an_unreadable_lock_file_nobody_holds_is_free(tmp_path: Path) -> None:
     lock = FileLock(tmp_path)
     key = "remediator/1/us-east-1"
     lock.path(key).write_text("garbage", encoding="utf-8")
-    with pytest.raises(LockHeld, match=r"\?"):
-        lock.acquire(key, _info("run-a", "ana"))
+    lock.acquire(key, _info("run-a", "ana"))
+    assert json.loads(lock.path(key).read_text(encoding="utf-8"))["run_id"] == "run-a"
+    assert stat.S_IMODE(lock.path(key).stat().st_mode) == 0o600
 
 
 @pytest.mark.parametrize("content", ["[1]", '"ana"', "42", "null", "true"])
-def test_a_lock_file_holding_json_that_is_not_an_object_still_refuses(
+def test_a_held_lock_whose_file_is_not_an_object_still_refuses(
     tmp_path: Path, content: str
 ) -> None:
-    lock = FileLock(tmp_path)
+    holder = FileLock(tmp_path)
     key = "remediator/1/us-east-1"
-    lock.path(key).write_text(content, encoding="utf-8")
+    holder.acquire(key, _info("run-h", "hana"))
+    holder.path(key).write_text(content, encoding="utf-8")  # the holder's file edited by hand
+    lock = FileLock(tmp_path)
     with pytest.raises(
         LockHeld, match=r"Another run \(apply or rollback\) holds the lock .*\(pid \?, run \?\)"
     ):

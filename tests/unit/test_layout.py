@@ -47,20 +47,22 @@ ALLOWED: dict[str, frozenset[str]] = {
             "changes",
             "diagnose",
             "domain",
+            "iac",
             "log",
             "sandbox",
         }
     ),
     "run": frozenset(
-        {"aws", "render", "planner", "planfile", "changes", "diagnose", "domain", "log"}
+        {"aws", "render", "planner", "planfile", "changes", "diagnose", "domain", "iac", "log"}
     ),
-    "render": frozenset({"planfile", "changes", "diagnose", "domain"}),
+    "render": frozenset({"planfile", "changes", "diagnose", "domain", "iac"}),
     "planner": frozenset({"planfile", "changes", "diagnose", "domain"}),
     "planfile": frozenset({"changes", "domain"}),
     "aws": frozenset({"domain"}),
     "changes": frozenset({"domain"}),
     "diagnose": frozenset({"domain"}),
     "domain": frozenset(),
+    "iac": frozenset({"domain"}),
     "sandbox": frozenset({"domain"}),
     "log": frozenset(),
 }
@@ -78,6 +80,7 @@ CONFINED: dict[str, tuple[str, ...]] = {
     "typer": ("remediator.cli",),
     "click": ("remediator.cli",),
     "moto": ("remediator.sandbox",),
+    "yaml": ("remediator.iac",),
 }
 
 # Accepted exceptions to the rules, each with its reason (none today). A

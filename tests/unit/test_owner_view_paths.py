@@ -166,8 +166,16 @@ def test_the_network_role_template_is_checked(template: str, problem: str | None
 def test_an_unset_network_role_keeps_the_policy_digest_of_older_versions() -> None:
     assert Policy().digest() == Policy(network_role_arn=None).digest()
     # the digest of the built-in policy before the key existed
+    from remediator.domain.policy import _ADDED_KEYS
+
     body = default_policy().model_dump(mode="json")
-    body.pop("network_role_arn")
+    for key in _ADDED_KEYS:  # network_role_arn, versions_read, ...
+        body.pop(key)
+    # nor the ownership keys added since (unset, they stay out of the digest too)
+    body.pop("iac")
+    body["defaults"].pop("owned_functions")
+    for rule in body["rules"]:
+        rule.pop("owned_functions")
     import hashlib
     import json
 
@@ -176,6 +184,7 @@ def test_an_unset_network_role_keeps_the_policy_digest_of_older_versions() -> No
     ).hexdigest()
     assert default_policy().digest() == "sha256:" + old
     assert Policy(network_role_arn=TEMPLATE).digest() != Policy().digest()
+    assert Policy(versions_read="listed").digest() != Policy().digest()
 
 
 # --------------------------------------------------------------------------

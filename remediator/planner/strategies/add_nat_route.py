@@ -36,6 +36,7 @@ from typing import NamedTuple
 
 from remediator.changes import registry as kinds
 from remediator.changes.ec2_nat_route import DEFAULT, route_state
+from remediator.changes.risk import change_risk
 from remediator.diagnose import RegionIndex
 from remediator.diagnose.findings import routes_phrase
 from remediator.diagnose.routing import SAMPLES, judge_route, unknown_prefix_routes, winner
@@ -301,7 +302,7 @@ def _route_changes(ctx: Context, choice: _Choice) -> list[ProposedChange]:
                 rt_id,
                 before=before,
                 after={"DestinationCidrBlock": dest, "NatGatewayId": nat.nat_gateway_id},
-                risk="high" if shared else "medium",
+                risk=change_risk(kinds.PUT_NAT_ROUTE, shared_table=shared),
                 reason=f"{rt_id}: {verb} {dest} -> {nat.nat_gateway_id} ({nat_az}) so {targets} reach the internet{wins}.",
                 fp=fingerprint(state),
                 blast=blast,
@@ -323,4 +324,4 @@ def propose(ctx: Context, findings: Sequence[Finding]) -> Proposal | Blocked:
     return Proposal(tuple(c for choice in chosen for c in _route_changes(ctx, choice)), fixes)
 
 
-STRATEGY = Strategy(NAME, frozenset(CODES), MANUAL, propose)
+STRATEGY = Strategy(NAME, frozenset(CODES), MANUAL, propose, frozenset({kinds.PUT_NAT_ROUTE}))

@@ -78,12 +78,14 @@ Propose = Callable[[Context, Sequence[Finding]], Proposal | Blocked]
 class Strategy:
     """``propose`` is given the open findings of the pass it runs in and
     returns a proposal whose ``fixes`` are a subset of them with codes in
-    ``codes``."""
+    ``codes``, made of changes of the ``kinds`` it declares (apply refuses
+    a change whose kind no strategy for its findings' codes declares)."""
 
     name: str
     codes: frozenset[str]
     manual: str
     propose: Propose
+    kinds: frozenset[str]
 
 
 def account_of(arn: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from remediator.changes import registry as kinds
 from remediator.changes.lambda_vpc_config import vpc_config_state, vpc_config_values
+from remediator.changes.risk import change_risk
 from remediator.domain.canonical import fingerprint
 from remediator.domain.findings import AZ_BELOW_MIN, ENDPOINT_CODES, SUBNET_CODES
 from remediator.domain.inventory import Subnet
@@ -121,7 +122,7 @@ def propose(ctx: Context, findings: Sequence[Finding]) -> Proposal | Blocked:
         # replaces the whole VpcConfig)
         before=vpc_config_values(current, fn.vpc_config.security_group_ids, dual_stack),
         after=vpc_config_state(new, groups, dual_stack),
-        risk="medium" if added else "low",
+        risk=change_risk(kinds.UPDATE_VPC_CONFIG, adds_subnets=bool(added)),
         reason=f"{fn.name}: " + "; ".join(parts) + ".",
         fp=fingerprint(vpc_config_state(current, groups, dual_stack), fn.revision_id),
         blast=BlastRadius(
@@ -156,4 +157,4 @@ def _fixed(
     return (*subnet, *moot)
 
 
-STRATEGY = Strategy(NAME, frozenset(CODES), MANUAL, propose)
+STRATEGY = Strategy(NAME, frozenset(CODES), MANUAL, propose, frozenset({kinds.UPDATE_VPC_CONFIG}))

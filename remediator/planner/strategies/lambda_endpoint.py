@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from remediator.changes import registry as kinds
+from remediator.changes.risk import change_risk
 from remediator.diagnose import RegionIndex, endpoint_allows
 from remediator.diagnose.filters import VPC_ONLY, egress_reaches
 from remediator.domain.canonical import fingerprint
@@ -161,7 +162,7 @@ def _vpc_dns(ctx: Context, blast: BlastRadius) -> ProposedChange | Blocked | Non
         vpc_id,
         before=before,
         after={"EnableDnsSupport": True, "EnableDnsHostnames": True},
-        risk="medium",
+        risk=change_risk(kinds.ENABLE_VPC_DNS),
         reason=f"{vpc_id}: private DNS for the Lambda endpoint needs enableDnsSupport and enableDnsHostnames.",
         fp=fingerprint(before),
         blast=blast.model_copy(
@@ -217,7 +218,7 @@ def _repair(
                 endpoint.vpc_endpoint_id,
                 before=before,
                 after={"PrivateDnsEnabled": True},
-                risk="high",
+                risk=change_risk(kinds.ENABLE_ENDPOINT_PRIVATE_DNS),
                 reason=f"{endpoint.vpc_endpoint_id}: turn on private DNS so the SDK's Lambda hostname resolves to it.",
                 fp=fingerprint({"VpcEndpointId": endpoint.vpc_endpoint_id, **before}),
                 blast=blast,
@@ -245,7 +246,7 @@ def _ingress(ctx: Context, endpoint: VpcEndpoint, shut_out: list[str]) -> Propos
             "ToPort": 443,
             "SourceSecurityGroupIds": groups,
         },
-        risk="low",
+        risk=change_risk(kinds.AUTHORIZE_ENDPOINT_INGRESS),
         reason=f"{sg} ({endpoint.vpc_endpoint_id}): allow TCP 443 from {', '.join(groups)}.",
         fp=fingerprint(before_state),
         blast=BlastRadius(
@@ -275,7 +276,7 @@ def _create(
         vpc_id,
         before=None,
         after=sg_after,
-        risk="low",
+        risk=change_risk(kinds.CREATE_ENDPOINT_SG),
         reason=f"{vpc_id}: a security group for the Lambda endpoint allowing TCP 443 from {', '.join(groups)}.",
         fp=fingerprint({"VpcId": vpc_id, "GroupName": sg_after["GroupName"], "Exists": False}),
         blast=BlastRadius(note="a new group; nothing uses it yet"),
@@ -293,7 +294,7 @@ def _create(
             "SecurityGroupFromChange": ctx.change_id(sg.kind, sg.target),
             "PrivateDnsEnabled": True,
         },
-        risk="high",
+        risk=change_risk(kinds.CREATE_LAMBDA_ENDPOINT),
         reason=f"{vpc_id}: an interface endpoint for {service} with private DNS in {len(subnets)} AZ(s) (billed per AZ-hour).",
         fp=fingerprint({"VpcId": vpc_id, "LambdaEndpoints": []}),
         blast=blast,
@@ -319,4 +320,18 @@ def _ids(ctx: Context, *changes: ProposedChange | None) -> tuple[str, ...]:
     return tuple(ctx.change_id(c.kind, c.target) for c in changes if c is not None)
 
 
-STRATEGY = Strategy(NAME, frozenset(CODES), MANUAL, propose)
+STRATEGY = Strategy(
+    NAME,
+    frozenset(CODES),
+    MANUAL,
+    propose,
+    frozenset(
+        {
+            kinds.ENABLE_VPC_DNS,
+            kinds.AUTHORIZE_ENDPOINT_INGRESS,
+            kinds.ENABLE_ENDPOINT_PRIVATE_DNS,
+            kinds.CREATE_ENDPOINT_SG,
+            kinds.CREATE_LAMBDA_ENDPOINT,
+        }
+    ),
+)

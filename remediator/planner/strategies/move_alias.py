@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from remediator.changes import registry as kinds
+from remediator.changes.risk import change_risk
 from remediator.domain.canonical import fingerprint
 from remediator.domain.findings import ALIAS_BROKEN
 from remediator.domain.plan import BlastRadius, Finding
@@ -49,7 +50,7 @@ def propose(ctx: Context, findings: Sequence[Finding]) -> Proposal | Blocked:
         alias_arn,
         before={"FunctionVersion": alias.function_version},
         after={"FunctionVersion": "$NEW", "PublishFrom": "$LATEST", "CodeSha256": fn.code_sha256},
-        risk="high",
+        risk=change_risk(kinds.MOVE_ALIAS),
         reason=f"{fn.name}:{alias.name}: publish $LATEST (same code {fn.code_sha256[:12]}…) with the fixed subnets and point the alias at it.",
         fp=fingerprint(
             {"AliasArn": alias_arn, "FunctionVersion": alias.function_version}, alias.revision_id
@@ -63,4 +64,4 @@ def propose(ctx: Context, findings: Sequence[Finding]) -> Proposal | Blocked:
     return Proposal((change,), (finding,))
 
 
-STRATEGY = Strategy(NAME, CODES, MANUAL, propose)
+STRATEGY = Strategy(NAME, CODES, MANUAL, propose, frozenset({kinds.MOVE_ALIAS}))
