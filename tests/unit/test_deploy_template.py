@@ -392,6 +392,21 @@ def test_parliament_finds_nothing_above_low(scope: str, runner: str) -> None:
     assert checked >= 2
 
 
+IAM_INLINE_LIMIT = 10_240
+"""IAM quota: a role's inline policies together, whitespace not counted."""
+
+
+@pytest.mark.parametrize(("scope", "runner"), VARIANTS)
+def test_role_policies_fit_the_inline_quota(scope: str, runner: str) -> None:
+    ev = Evaluator(_template(scope, runner), {**GIVEN, "SweepSubnets": "subnet-1"})
+    for name, res in ev.of_type("AWS::IAM::Role").items():
+        size = sum(
+            len("".join(json.dumps(p["PolicyDocument"]).split()))
+            for p in res["Properties"].get("Policies", [])
+        )
+        assert size <= IAM_INLINE_LIMIT * 0.8, (name, size)  # room for new change kinds
+
+
 def _actions(policy: dict[str, Any]) -> set[str]:
     return set(iam.allowed_actions(policy))
 
