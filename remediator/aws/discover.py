@@ -328,7 +328,7 @@ def discover(
             region=region,
             functions=len(listed[region]),
             versions=sum(len(f.versions) for f in listed[region].values()),
-            versions_read="by-alias" if aliased else "listed",
+            versions_read="by-alias" if region in by_alias else "listed",
         )
 
     selected = _select(listed, function_patterns, wanted_regions)

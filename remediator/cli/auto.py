@@ -491,6 +491,13 @@ def iam_policy(
             "verifies, auto does both.",
         ),
     ] = None,
+    artifacts: Annotated[
+        str | None,
+        typer.Option(
+            "--artifacts",
+            help="--mode auto: the s3://bucket/prefix the runs' --out-dir names (auto, event).",
+        ),
+    ] = None,
 ) -> None:
     """Print the least-privilege IAM policy (JSON) for a mode, derived from the code.
 
@@ -513,6 +520,7 @@ def iam_policy(
                     network_role_arn=network_role_arn,
                     partition=partition,
                     signing_key=signing_key,
+                    artifacts=artifacts,
                 )
             ),
             nl=False,

@@ -61,6 +61,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from remediator.aws import artifact_store, cloudformation
 from remediator.aws.discover import READ_PERMISSIONS
 from remediator.aws.errors import IAM_PREFIX
 from remediator.aws.kms import SIGN_ACTIONS, VERIFY_ACTIONS
@@ -232,6 +233,8 @@ class PolicyOptions:
     partition: str = "aws"
     # the KMS key (``kms:ARN`` or the ARN) plans and approvals are signed with
     signing_key: str | None = None
+    # ``--out-dir s3://bucket/prefix`` of auto and event: the artifacts' prefix
+    artifacts: str | None = None
 
 
 def iam_action(service: str, operation: str) -> str:
@@ -248,7 +251,8 @@ def with_implied(actions: Iterable[str]) -> set[str]:
 
 
 def plan_actions() -> set[str]:
-    return set(READ_PERMISSIONS)
+    # GetTemplate: iac-patch (and auto's patches) read owned functions' stacks
+    return set(READ_PERMISSIONS) | set(cloudformation.PERMISSIONS)
 
 
 def apply_actions() -> set[str]:
@@ -277,6 +281,7 @@ def _owner_document(opts: PolicyOptions) -> dict[str, Any]:
         or opts.reachability
         or opts.network_role_arn
         or opts.signing_key
+        or opts.artifacts
     ):
         raise BadInput(
             "--mode network-owner takes no other option: it is the role in a shared VPC's owner account.",
@@ -400,6 +405,10 @@ def policy_document(opts: PolicyOptions) -> dict[str, Any]:
         statements.append(
             _statement("ApplyLock", LOCK_ACTIONS, [_table_arn(opts.lock_table, opts.partition)])
         )
+    if opts.artifacts:
+        statements.append(
+            _statement("Artifacts", artifact_store.PERMISSIONS, [_artifacts_arn(opts)])
+        )
     if opts.signing_key:
         statements.append(
             _statement("SigningKey", _signing_actions(opts.mode), [_kms_key_arn(opts)])
@@ -421,6 +430,26 @@ def _kms_key_arn(opts: PolicyOptions) -> str:
             "an HMAC secret in a file needs no IAM permission.",
         )
     return arn
+
+
+def _artifacts_arn(opts: PolicyOptions) -> str:
+    """The objects under ``s3://bucket/prefix`` (what ``--out-dir`` names)."""
+    if opts.mode != "auto":
+        raise BadInput("--artifacts belongs to --mode auto (the runner of auto and event).")
+    try:
+        bucket, prefix = artifact_store.parse_url(opts.artifacts or "")
+    except BadInput:
+        raise BadInput(
+            f"--artifacts {opts.artifacts!r} is not an s3://bucket/prefix URL.",
+            hint="Pass the --out-dir the runs write to, e.g. s3://ops-artifacts/remediator.",
+        ) from None
+    if any(c in prefix for c in "*?$"):
+        raise BadInput(
+            f"--artifacts {opts.artifacts!r}: a prefix with * ? or $ would widen the grant.",
+            hint="Name the prefix the runs write to, without wildcards.",
+        )
+    path = f"{prefix}/*" if prefix else "*"
+    return f"arn:{opts.partition}:s3:::{bucket}/{path}"
 
 
 def _signing_actions(mode: str) -> set[str]:

@@ -66,8 +66,11 @@ def _actions(doc: dict[str, Any]) -> set[str]:
 
 
 def test_plan_policy_is_discoverys_declared_reads_and_nothing_else() -> None:
+    from remediator.aws import cloudformation
+
     doc = _doc("plan")
-    assert _actions(doc) == set(discover.READ_PERMISSIONS)
+    # and the stack templates iac-patch reads
+    assert _actions(doc) == set(discover.READ_PERMISSIONS) | set(cloudformation.PERMISSIONS)
     assert all(a.split(":", 1)[1].startswith(READS) for a in _actions(doc))
     assert {s["Resource"] for s in doc["Statement"]} == {"*"}
 

@@ -63,3 +63,34 @@ def test_a_key_that_is_not_a_key_arn_is_one_error(key: str) -> None:
 def test_the_network_owner_role_takes_no_signing_key() -> None:
     with pytest.raises(BadInput, match="takes no other option"):
         iam.policy_document(iam.PolicyOptions(mode="network-owner", signing_key=f"kms:{KEY}"))
+
+
+def test_the_artifacts_prefix_gets_put_and_get_on_its_objects_only() -> None:
+    doc = iam.policy_document(
+        iam.PolicyOptions(mode="auto", artifacts="s3://ops-artifacts/remediator/")
+    )
+    (statement,) = [s for s in doc["Statement"] if s["Sid"] == "Artifacts"]
+    assert set(statement["Action"]) == {"s3:GetObject", "s3:PutObject"}
+    assert statement["Resource"] in (
+        "arn:aws:s3:::ops-artifacts/remediator/*",
+        ["arn:aws:s3:::ops-artifacts/remediator/*"],
+    )
+    assert parliament(doc) == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "url", "message"),
+    [
+        ("plan", "s3://ops-artifacts/p", "belongs to --mode auto"),
+        ("auto", "ops-artifacts/p", "is not an s3://bucket/prefix URL"),
+        ("auto", "s3://ops-artifacts/p*", "would widen the grant"),
+    ],
+)
+def test_a_bad_artifacts_prefix_is_one_error(mode: str, url: str, message: str) -> None:
+    with pytest.raises(BadInput, match=message):
+        iam.policy_document(iam.PolicyOptions(mode=mode, artifacts=url))
+
+
+def test_every_read_policy_can_read_stack_templates() -> None:
+    doc = iam.policy_document(iam.PolicyOptions(mode="plan"))
+    assert iam.is_covered("cloudformation:GetTemplate", doc)

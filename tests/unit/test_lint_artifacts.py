@@ -45,6 +45,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "member roles": {"role_arn": ROLE},
     "organization": {"role_arn": ROLE, "organization": True},
     "topic": {"notify_sns": TOPIC},
+    "artifacts": {"artifacts": "s3://ops-artifacts/remediator"},
     # a key in the same partition as the "all" cases
     "signing key": {
         "signing_key": "kms:arn:aws-us-gov:kms:us-gov-west-1:111111111111:key/1234abcd-12ab",
