@@ -281,3 +281,12 @@ def merge(concerns: list[Concern]) -> Concern:
         resources=tuple(sorted({r for c in concerns for r in c.resources})),
         region_wide=any(c.region_wide for c in concerns),
     )
+
+
+SWEEP_EVENT: dict[str, str] = {"remediator": "sweep"}
+"""The input the periodic sweep's schedule sends the handler: run ``auto``
+over the account's regions (``REMEDIATOR_REGIONS``), not one event."""
+
+
+def is_sweep(value: object) -> bool:
+    return value == SWEEP_EVENT

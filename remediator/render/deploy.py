@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from remediator.domain.errors import BadInput
+from remediator.domain.events import SWEEP_EVENT as SWEEP_EVENT  # the schedule's input
 from remediator.render import iam
 from remediator.render.cfn_yaml import to_yaml
 
 HANDLER = "remediator.cli.handler.handler"
 """The Lambda handler the template names; it must stay importable from the package."""
 
-SWEEP_EVENT: dict[str, str] = {"remediator": "sweep"}
 """The input of the scheduled sweep (``--fleet-runner none``): the handler runs
 ``auto`` for the account-regions it serves instead of reading an event."""
 

@@ -46,6 +46,10 @@ ENVIRONMENT: dict[str, str] = {
     "REMEDIATOR_NETWORK_ROLE_ARN": "role template ({account}) in shared VPCs' owner accounts",
     "REMEDIATOR_DEDUPE_TTL": "seconds an event id counts as seen (default 86400)",
     "REMEDIATOR_LOG_LEVEL": "debug, info (default), warning or error",
+    "REMEDIATOR_REGIONS": "the sweep's regions, comma-separated (default: AWS_REGION)",
+    "REMEDIATOR_ROLE_ARN": "the sweep: role template ({account_id}) assumed in each member account",
+    "REMEDIATOR_ORGANIZATION": "1/true: the sweep covers every account of the organization",
+    "REMEDIATOR_SIGNING_KEY": "file:PATH, env:NAME or kms:KEY: the sweep signs and checks its plans",
 }
 """The handler's environment variables (docs/operator.md lists the same)."""
 
@@ -69,6 +73,10 @@ class EventConfig:
     dedupe_ttl: int = DEDUPE_TTL_SECONDS
     kms_key_id: str | None = None
     run_id: str | None = None
+    regions: tuple[str, ...] = ()
+    role_arn: str | None = None
+    organization: bool = False
+    signing_key: str | None = None
 
 
 def from_environ(env: Mapping[str, str]) -> EventConfig:
@@ -101,6 +109,10 @@ def from_environ(env: Mapping[str, str]) -> EventConfig:
         network_role_arn=get("NETWORK_ROLE_ARN"),
         dedupe_ttl=number("DEDUPE_TTL", DEDUPE_TTL_SECONDS),
         kms_key_id=get("KMS_KEY_ID"),
+        regions=tuple(r.strip() for r in (get("REGIONS") or "").split(",") if r.strip()),
+        role_arn=get("ROLE_ARN"),
+        organization=(get("ORGANIZATION") or "").lower() in ("1", "true", "yes"),
+        signing_key=get("SIGNING_KEY"),
     )
 
 
@@ -188,3 +200,52 @@ def _loads(text: str) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError):
         return None
+
+
+def sweep(
+    config: EventConfig,
+    deps: running.Deps,
+    trust: Any = None,
+) -> running.RunSummary:
+    """The periodic sweep (``SWEEP_EVENT``): ``auto`` over ``config.regions``
+    (else the handler's region) and, with ``role_arn``, the organization's
+    accounts, under the same gates as an event. Its artifacts go to a prefix
+    of its own under the out-dir (``sweeps/<run id>``)."""
+    risk_rank(config.max_risk)
+    session = deps.make_session(config.profile)
+    region = config.region or session.region_name
+    if not region:
+        raise BadInput("No region given.", hint="Set AWS_REGION or REMEDIATOR_REGIONS.")
+    if config.organization and not config.role_arn:
+        raise BadInput(
+            f"{ENV_PREFIX}ORGANIZATION needs {ENV_PREFIX}ROLE_ARN: members are reached by a role."
+        )
+    run_id = config.run_id or running.new_run_id()
+    url = f"{config.out_dir.rstrip('/')}/sweeps/{run_id}"
+    sink = artifacts.open_out_dir(
+        url, session, region, endpoint_url=config.endpoint_url, kms_key_id=config.kms_key_id
+    )
+    try:
+        opts = running.AutoOptions(
+            out_dir=sink.local,
+            sink=sink if sink.store is not None else None,
+            policy=_policy(config, session, region),
+            regions=config.regions or (region,),
+            max_risk=config.max_risk,
+            max_changes=config.max_changes,
+            role_arn=config.role_arn,
+            organization=config.organization,
+            notify_sns=config.notify_sns,
+            lock_table=config.lock_table,
+            lock_dir=config.lock_dir,
+            dry_run=config.dry_run,
+            profile=config.profile,
+            endpoint_url=config.endpoint_url,
+            run_id=run_id,
+            network_role_arn=check_network_role(config.network_role_arn),
+            trust=trust,
+        )
+        return running.run(opts, deps)
+    finally:
+        if sink.store is not None:  # uploaded: the staging folder goes
+            shutil.rmtree(sink.local, ignore_errors=True)

@@ -180,3 +180,38 @@ def test_auto_out_dir_s3_writes_each_artifact_and_refuses_a_used_prefix(
     assert again.exit_code == 1
     assert "holds the artifacts of an earlier run" in again.stderr
     assert json.loads(again.stdout.strip().splitlines()[-1])["outcome"] == "error"
+
+
+def test_the_sweep_event_runs_auto_over_the_region_and_fixes_every_function(
+    env: Env, lambda_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The schedule of `deploy-template --fleet-runner none` sends SWEEP_EVENT:
+    the handler runs auto (every function, not one event's), artifacts to S3
+    under sweeps/<run id>."""
+    from remediator.domain.events import SWEEP_EVENT
+
+    mixed(env.b)
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    monkeypatch.setenv("REMEDIATOR_OUT_DIR", f"s3://{BUCKET}/operator")
+    monkeypatch.setenv("REMEDIATOR_REGIONS", "us-east-1")
+
+    returned = handler(dict(SWEEP_EVENT), None)
+
+    assert returned["exit_code"] == EXIT_FIXED, returned
+    assert "events" not in returned  # auto's summary, not an event's
+    for name in ("api", "other"):  # both broken functions, not one event's
+        assert env.b.id("pub-a") not in env.subnets(name)
+        assert env.b.id("pub-b") not in env.subnets(name)
+    run = returned["run_id"]
+    assert f"operator/sweeps/{run}/summary.json" in _objects("operator/")
+
+
+def test_a_sweep_with_a_bad_setting_is_a_failed_summary(
+    env: Env, lambda_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from remediator.domain.events import SWEEP_EVENT
+
+    monkeypatch.setenv("REMEDIATOR_ORGANIZATION", "true")  # without a role
+    returned = handler(dict(SWEEP_EVENT), None)
+    assert returned["exit_code"] == 1
+    assert "REMEDIATOR_ROLE_ARN" in returned["error"]

@@ -794,17 +794,9 @@ def test_docs_list_every_parameter_and_rule_event() -> None:
         assert f"`{name}" in text, name
 
 
-# What the template sets that the handler does not read (yet): the Lambda
-# sweep's regions and the organization's role, for ``SWEEP_EVENT`` and member
-# events; the signing key. The CodeBuild and ECS sweeps read them all.
-NOT_READ_BY_HANDLER = frozenset(
-    {
-        "REMEDIATOR_REGIONS",
-        "REMEDIATOR_ROLE_ARN",
-        "REMEDIATOR_ORGANIZATION",
-        "REMEDIATOR_SIGNING_KEY",
-    }
-)
+# What the template sets that the handler does not read: nothing (the sweep
+# reads the regions, the organization's role and the signing key).
+NOT_READ_BY_HANDLER: frozenset[str] = frozenset()
 
 
 def test_environment_names_are_the_handlers() -> None:
