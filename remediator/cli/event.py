@@ -120,6 +120,14 @@ def event(
     endpoint_url: _Endpoint = None,
     log_level: _LogLevel = "info",
     network_role_arn: NetworkRoleOpt = None,
+    role_arn: Annotated[
+        str | None,
+        typer.Option(
+            "--role-arn",
+            help="Role in member accounts, e.g. 'arn:aws:iam::{account_id}:role/remediator': "
+            "their events (a central event bus) are judged through it.",
+        ),
+    ] = None,
 ) -> None:
     """Judge and fix what one EventBridge event (or an SQS batch) concerns, as `auto` would.
 
@@ -148,6 +156,7 @@ def event(
             network_role_arn=network_role_arn,
             dedupe_ttl=dedupe_ttl,
             kms_key_id=kms_key_id,
+            role_arn=role_arn,
         )
         try:
             text = read_input(source)

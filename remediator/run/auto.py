@@ -44,7 +44,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +141,12 @@ class AutoOptions:
     Security Hub finding of an earlier run, which judged more."""
     sink: artifacts.OutDir | None = None
     """Where the artifacts go when not only ``out_dir`` (S3): published at the end."""
+    scopes: Mapping[str, discover.Scope | None] | None = None
+    """Per account, what to read (an event run over several accounts);
+    an account it does not name reads ``scope``."""
+    direct_accounts: tuple[str, ...] = ()
+    """Accounts of ``accounts`` reached with the runner's own credentials
+    (the operator's account), not through ``role_arn``."""
 
 
 Verify = Callable[[Plan, list[Change]], list[str]]
@@ -330,7 +336,9 @@ class _Fleet:
             if opts.organization:
                 ids = self.aws.organization_accounts()
                 log.info("organization_listed", accounts=len(ids))
-            accounts = [(a, role_for(opts.role_arn, a)) for a in ids]
+            accounts = [
+                (a, None if a in opts.direct_accounts else role_for(opts.role_arn, a)) for a in ids
+            ]
         elif opts.role_arn:
             check_role_template(opts.role_arn, many=False)
             accounts = [(opts.role_arn.split(":")[4], opts.role_arn)]
@@ -430,6 +438,9 @@ class _Runner:
         self.deps = deps
         self.fleet = fleet
 
+    def _scope(self, account: str) -> discover.Scope | None:
+        return (self.opts.scopes or {}).get(account, self.opts.scope)
+
     def _plan(self, pair: _Pair) -> Plan:
         opts = self.opts
         inventory = discover.discover(
@@ -444,7 +455,7 @@ class _Runner:
             allowed_account_ids=opts.policy.allowed_account_ids,
             owner_views=self.fleet.owner_views,
             needs_details=alias_reads_needed,
-            scope=opts.scope,
+            scope=self._scope(pair.target.account_id),
         )
         if inventory.account_id != pair.target.account_id:
             raise BadInput(
@@ -461,7 +472,7 @@ class _Runner:
         (``artifacts.previous_run_plan``); for ``review``, this run's plan."""
         path = pair.folder / f"{name}.json"
         previous = pair.plan
-        if name == "plan" and self.opts.scope is not None:
+        if name == "plan" and self._scope(pair.target.account_id) is not None:
             previous = artifacts.read_previous(path)
         elif name == "plan":
             previous = artifacts.read_previous(path) or artifacts.previous_run_plan(

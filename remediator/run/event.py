@@ -48,6 +48,7 @@ from remediator.domain import events as ev
 from remediator.domain.errors import AwsCallFailed, BadInput, RemediatorError
 from remediator.domain.outcomes import EXIT_RETRY
 from remediator.domain.policy import Policy
+from remediator.domain.targets import role_for
 from remediator.run import artifacts
 from remediator.run import auto as running
 from remediator.run.verify import make_verifier
@@ -82,6 +83,10 @@ class EventOptions:
     network_role_arn: str | None = None
     dedupe_ttl: int = DEDUPE_TTL_SECONDS
     run_id: str | None = None
+    role_arn: str | None = None
+    """A role template (``{account_id}``) in member accounts: events of those
+    accounts (an organization's central bus) are judged through it; without
+    it, another account's event is ignored."""
 
 
 @dataclass
@@ -203,12 +208,17 @@ def run(batch: ev.Batch, opts: EventOptions, deps: running.Deps) -> EventSummary
         try:
             account = str(door.call("sts", region, "get_caller_identity")["Account"])
             _sort(items, concerns, account, region, opts, deps.now())
-            _settle(items, door, region)
+            members = sorted({i.event.account for i in items if i.status == "pending"} - {account})
+            _settle([i for i in items if i.event.account == account], door, region)
+            for member in members:
+                member_door = _member_door(session, member, region, opts, deps, run_id)
+                _settle([i for i in items if i.event.account == member], member_door, region)
         except RemediatorError as exc:
             return _not_run(items, batch.sqs, opts, deps, run_id, exc)
         judged = [i for i in items if i.status == "pending"]
         merged = ev.merge([i.concern for i in judged if i.concern is not None])
         scope = None if merged.region_wide else discover.Scope(merged.functions, merged.vpcs)
+        fleet = _fleet_of(judged, account, opts)
         log.info(
             "events_sorted",
             received=len(items),
@@ -236,6 +246,7 @@ def run(batch: ev.Batch, opts: EventOptions, deps: running.Deps) -> EventSummary
             network_role_arn=opts.network_role_arn,
             scope=scope,
             sink=out if out.store is not None else None,
+            **fleet,
         )
         summary = EventSummary(
             run=running.run(auto_opts, deps),
@@ -246,6 +257,46 @@ def run(batch: ev.Batch, opts: EventOptions, deps: running.Deps) -> EventSummary
         )
         _mark(summary, judged, opts, deps.now(), run_id)
         return summary
+
+
+def _member_door(
+    session: Any, account: str, region: str, opts: EventOptions, deps: running.Deps, run_id: str
+) -> Aws:
+    """A read-only door into a member ``account`` through ``opts.role_arn``."""
+    from remediator.aws.fleet import Fleet
+
+    assert opts.role_arn is not None
+    fleet = Fleet(
+        session,
+        home=region,
+        run_id=run_id,
+        mode="check",
+        profile=opts.profile,
+        endpoint_url=opts.endpoint_url,
+    )
+    member = fleet.session_for(role_for(opts.role_arn, account))
+    if deps.on_session is not None:
+        deps.on_session(member, None)
+    return Aws(client_factory(member, endpoint_url=opts.endpoint_url), deps.settings, mode="check")
+
+
+def _fleet_of(judged: Sequence[_Item], account: str, opts: EventOptions) -> dict[str, Any]:
+    """The accounts of an event run with members: each judged account, the
+    operator's own reached directly, the members through the role, each
+    reading only what its own events concern."""
+    accounts = sorted({i.event.account for i in judged})
+    if accounts in ([], [account]):
+        return {}
+    scopes: dict[str, discover.Scope | None] = {}
+    for name in accounts:
+        merged = ev.merge([i.concern for i in judged if i.event.account == name and i.concern])
+        scopes[name] = None if merged.region_wide else discover.Scope(merged.functions, merged.vpcs)
+    return {
+        "accounts": tuple(accounts),
+        "role_arn": opts.role_arn,
+        "direct_accounts": (account,),
+        "scopes": scopes,
+    }
 
 
 def _not_run(
@@ -295,11 +346,11 @@ def _sort(
             item.status, item.reason = "duplicate", "the same event id earlier in this batch"
             continue
         seen.add(event.id)
-        if (event.account, event.region) != (account, region):
+        member = opts.role_arn is not None and _is_account_id(event.account)
+        if event.region != region or (event.account != account and not member):
             item.status = "ignored"
-            item.reason = (
-                f"for {event.account}/{event.region}; this operator serves {account}/{region}"
-            )
+            served = f"{account}/{region}" + (" and its members" if opts.role_arn else "")
+            item.reason = f"for {event.account}/{event.region}; this operator serves {served}"
             continue
         found = concerns[event.id]
         if isinstance(found, ev.Ignored):
@@ -309,6 +360,10 @@ def _sort(
             item.status, item.reason = "duplicate", "handled by an earlier run"
             continue
         item.concern = found
+
+
+def _is_account_id(text: str) -> bool:
+    return len(text) == 12 and text.isdigit()
 
 
 def _seen_before(opts: EventOptions, event_id: str, now: str) -> bool:

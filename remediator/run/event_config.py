@@ -47,7 +47,7 @@ ENVIRONMENT: dict[str, str] = {
     "REMEDIATOR_DEDUPE_TTL": "seconds an event id counts as seen (default 86400)",
     "REMEDIATOR_LOG_LEVEL": "debug, info (default), warning or error",
     "REMEDIATOR_REGIONS": "the sweep's regions, comma-separated (default: AWS_REGION)",
-    "REMEDIATOR_ROLE_ARN": "the sweep: role template ({account_id}) assumed in each member account",
+    "REMEDIATOR_ROLE_ARN": "role template ({account_id}) in member accounts: their events, the sweep",
     "REMEDIATOR_ORGANIZATION": "1/true: the sweep covers every account of the organization",
     "REMEDIATOR_SIGNING_KEY": "file:PATH, env:NAME or kms:KEY: the sweep signs and checks its plans",
 }
@@ -158,7 +158,18 @@ def options(config: EventConfig, deps: running.Deps) -> EventOptions:
         network_role_arn=check_network_role(config.network_role_arn),
         dedupe_ttl=config.dedupe_ttl,
         run_id=config.run_id,
+        role_arn=_role_template(config.role_arn),
     )
+
+
+def _role_template(template: str | None) -> str | None:
+    """``REMEDIATOR_ROLE_ARN`` / ``--role-arn``: a role in every member account."""
+    if template is None:
+        return None
+    from remediator.domain.targets import check_role_template
+
+    check_role_template(template, many=True)
+    return template
 
 
 def handle(
