@@ -39,28 +39,27 @@ LAMBDA_PREFIXES: tuple[str, ...] = (
 config, a published version (immutable, keeps its config), an alias moved
 onto a version."""
 
-NETWORK_EVENTS: frozenset[str] = frozenset(
-    {
-        "CreateRoute",
-        "ReplaceRoute",
-        "DeleteRoute",
-        "AssociateRouteTable",
-        "ReplaceRouteTableAssociation",
-        "DisassociateRouteTable",
-        "DeleteNatGateway",
-        "DetachInternetGateway",
-        "CreateVpcEndpoint",
-        "ModifyVpcEndpoint",
-        "DeleteVpcEndpoints",
-        "ModifyVpcAttribute",
-        "AuthorizeSecurityGroupEgress",
-        "RevokeSecurityGroupEgress",
-        "CreateNetworkAclEntry",
-        "ReplaceNetworkAclEntry",
-        "DeleteNetworkAclEntry",
-        "ReplaceNetworkAclAssociation",
-    }
+NETWORK_EVENT_NAMES: tuple[str, ...] = (
+    "CreateRoute",
+    "ReplaceRoute",
+    "DeleteRoute",
+    "AssociateRouteTable",
+    "ReplaceRouteTableAssociation",
+    "DisassociateRouteTable",
+    "DeleteNatGateway",
+    "DetachInternetGateway",
+    "CreateVpcEndpoint",
+    "ModifyVpcEndpoint",
+    "DeleteVpcEndpoints",
+    "ModifyVpcAttribute",
+    "AuthorizeSecurityGroupEgress",
+    "RevokeSecurityGroupEgress",
+    "CreateNetworkAclEntry",
+    "ReplaceNetworkAclEntry",
+    "DeleteNetworkAclEntry",
+    "ReplaceNetworkAclAssociation",
 )
+NETWORK_EVENTS: frozenset[str] = frozenset(NETWORK_EVENT_NAMES)
 """EC2 calls that can change a VPC function's way out (routes, the tables
 subnets use, NAT and internet gateways, Lambda endpoints, DNS attributes,
 security-group egress, network ACLs)."""

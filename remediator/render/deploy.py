@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from remediator.domain.errors import BadInput
+from remediator.domain.events import LAMBDA_PREFIXES, NETWORK_EVENT_NAMES
 from remediator.domain.events import SWEEP_EVENT as SWEEP_EVENT  # the schedule's input
 from remediator.render import iam
 from remediator.render.cfn_yaml import to_yaml
@@ -39,45 +40,17 @@ from remediator.render.cfn_yaml import to_yaml
 HANDLER = "remediator.cli.handler.handler"
 """The Lambda handler the template names; it must stay importable from the package."""
 
-"""The input of the scheduled sweep (``--fleet-runner none``): the handler runs
-``auto`` for the account-regions it serves instead of reading an event."""
-
 SCOPES = ("account", "organization", "member")
 RUNNERS = ("codebuild", "ecs", "none")
 FORMATS = ("yaml", "json")
 RUNTIMES = ("python3.12", "python3.13")
 RISKS = ("low", "medium", "high")
 
-LAMBDA_EVENT_PREFIXES = (
-    "CreateFunction",
-    "UpdateFunctionConfiguration",
-    "PublishVersion",
-    "CreateAlias",
-    "UpdateAlias",
-)
+LAMBDA_EVENT_PREFIXES = LAMBDA_PREFIXES  # the names the handler acts on (domain.events)
 """CloudTrail records Lambda API names with a date suffix
 (``UpdateFunctionConfiguration20150331v2``): these are matched by prefix."""
 
-EC2_EVENT_NAMES = (
-    "CreateRoute",
-    "ReplaceRoute",
-    "DeleteRoute",
-    "AssociateRouteTable",
-    "ReplaceRouteTableAssociation",
-    "DisassociateRouteTable",
-    "DeleteNatGateway",
-    "DetachInternetGateway",
-    "CreateVpcEndpoint",
-    "ModifyVpcEndpoint",
-    "DeleteVpcEndpoints",
-    "ModifyVpcAttribute",
-    "AuthorizeSecurityGroupEgress",
-    "RevokeSecurityGroupEgress",
-    "CreateNetworkAclEntry",
-    "ReplaceNetworkAclEntry",
-    "DeleteNetworkAclEntry",
-    "ReplaceNetworkAclAssociation",
-)
+EC2_EVENT_NAMES = NETWORK_EVENT_NAMES
 """EC2 records the plain API name: matched exactly."""
 
 EVENT_FUNCTION_TIMEOUT = 300
