@@ -44,7 +44,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,9 +79,10 @@ from remediator.domain.targets import parse_accounts as parse_accounts
 from remediator.domain.targets import parse_shard as parse_shard
 from remediator.domain.targets import shard_of as shard_of
 from remediator.planfile.model import Plan
-from remediator.planfile.signing import Trust, sign_plan
+from remediator.planfile.signing import sign_plan
 from remediator.run import apply as applying
 from remediator.run import artifacts, iac_patch
+from remediator.run.auto_options import AutoOptions as AutoOptions  # re-exported
 from remediator.run.lock import DynamoLock, FileLock, lock_for
 
 log = structlog.get_logger(__name__)
@@ -109,44 +110,6 @@ SUMMARY_FILE = "summary.json"
 
 # --------------------------------------------------------------------------
 # Options, dependencies, results
-
-
-@dataclass(frozen=True)
-class AutoOptions:
-    out_dir: Path
-    policy: Policy
-    regions: tuple[str, ...] = ()
-    max_risk: str = "low"
-    max_changes: int = 25
-    concurrency: int = 4
-    role_arn: str | None = None
-    external_id: str | None = None
-    accounts: tuple[str, ...] = ()
-    organization: bool = False
-    shard: tuple[int, int] | None = None
-    functions: tuple[str, ...] = ()
-    notify_sns: str | None = None
-    lock_table: str | None = None
-    lock_dir: Path | None = None
-    dry_run: bool = False
-    profile: str | None = None
-    endpoint_url: str | None = None
-    run_id: str | None = None
-    network_role_arn: str | None = None
-    """Role template (``{account}``) in shared VPCs' owner accounts; else the policy's."""
-    trust: Trust | None = None
-    """The signing key: signs the plans the run writes, checks them before apply."""
-    scope: discover.Scope | None = None
-    """Read only these functions or VPCs (an event run); their plans close no
-    Security Hub finding of an earlier run, which judged more."""
-    sink: artifacts.OutDir | None = None
-    """Where the artifacts go when not only ``out_dir`` (S3): published at the end."""
-    scopes: Mapping[str, discover.Scope | None] | None = None
-    """Per account, what to read (an event run over several accounts);
-    an account it does not name reads ``scope``."""
-    direct_accounts: tuple[str, ...] = ()
-    """Accounts of ``accounts`` reached with the runner's own credentials
-    (the operator's account), not through ``role_arn``."""
 
 
 Verify = Callable[[Plan, list[Change]], list[str]]
@@ -336,9 +299,8 @@ class _Fleet:
             if opts.organization:
                 ids = self.aws.organization_accounts()
                 log.info("organization_listed", accounts=len(ids))
-            accounts = [
-                (a, None if a in opts.direct_accounts else role_for(opts.role_arn, a)) for a in ids
-            ]
+            direct = set(opts.direct_accounts)
+            accounts = [(a, None if a in direct else role_for(opts.role_arn, a)) for a in ids]
         elif opts.role_arn:
             check_role_template(opts.role_arn, many=False)
             accounts = [(opts.role_arn.split(":")[4], opts.role_arn)]
