@@ -47,15 +47,19 @@ def run(
     region: str,
     calls: Any,
     repeat: int,
+    throttled: Any = lambda: 0,
+    quota_calls: Any = lambda: 0,
 ) -> dict[str, Any]:
     """Best wall time of ``repeat`` runs, peak RSS, the API calls of one run
-    (``calls()`` reads the proxy's counter) and the resources matched."""
+    (``calls()`` reads the proxy's counter; ``quota_calls()`` those that drew
+    on Lambda's control-plane quota, ``throttled()`` those it refused for it)
+    and the resources matched."""
     policy = scratch / "custodian.yml"
     policy.write_text(POLICY)
-    runs, peaks, per_run = [], [], []
+    runs, peaks, per_run, refused, lambda_calls = [], [], [], [], []
     for i in range(repeat):
         out_dir = scratch / f"custodian-out-{i}"
-        before = calls()
+        before, throttled_before, quota_before = calls(), throttled(), quota_calls()
         usage = spawner.measure(
             # --cache-period 0: Custodian keeps what it read for 15 minutes by
             # default, and a second run would then read nothing
@@ -74,6 +78,8 @@ def run(
             scratch / f"custodian-{i}.out",
         )
         per_run.append(calls() - before)
+        refused.append(throttled() - throttled_before)
+        lambda_calls.append(quota_calls() - quota_before)
         runs.append(usage["seconds"])
         peaks.append(usage["peak_mb"])
     resources = out_dir / "lambda-in-public-subnet" / "resources.json"
@@ -83,5 +89,7 @@ def run(
         "runs": runs,
         "peak_mb": max(peaks),
         "api_calls": per_run[-1],
+        "throttled": refused[-1],
+        "lambda_calls": lambda_calls[-1],
         "matched": matched,
     }

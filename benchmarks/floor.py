@@ -35,6 +35,11 @@ That is not remediator's model (no endpoints, filters or NAT instances), but
 on the benchmark estate every published configuration is NAT-routed or
 public, where both agree, so the floor still makes exactly remediate's calls.
 
+Lambda's calls are sent within its control-plane quota (15 a second per
+account and Region, all APIs together), as remediate sends them
+(``remediator.aws.pacing``): on AWS no client gets them faster, and the
+benchmark's proxy keeps that quota as AWS does.
+
 Prints one JSON line: the calls made by operation and a few counts.
 """
 
@@ -47,6 +52,8 @@ from collections import Counter
 from typing import Any
 
 import boto3
+
+from remediator.aws.pacing import LambdaPacer
 
 CHUNK = 200  # values per EC2 filter, as discovery does
 
@@ -77,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     session = boto3.Session(region_name=args.region)
     session.events.register("before-call.*.*", count)
     sts = session.client("sts")
-    lam = session.client("lambda")
+    lam = LambdaPacer().attach(session.client("lambda"))
     ec2 = session.client("ec2")
 
     sts.get_caller_identity()

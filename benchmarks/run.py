@@ -259,7 +259,13 @@ def core_inventory(url: str, specs: list[dict[str, Any]], path: Path) -> None:
 
 
 def plan_and_floor(
-    spawner: Spawner, variant: str, env: dict[str, str], scratch: Path, size: int, repeat: int
+    spawner: Spawner,
+    variant: str,
+    env: dict[str, str],
+    scratch: Path,
+    size: int,
+    repeat: int,
+    throttled: Any = lambda: 0,
 ) -> dict[str, Any]:
     policy, fmt = VARIANTS[variant]
     plan_file = scratch / f"plan-{size}-{variant}.json"
@@ -271,9 +277,13 @@ def plan_and_floor(
     floor_cmd = [sys.executable, str(HERE / "floor.py"), "--region", REGION]
     floor_cmd += FLOOR_FLAGS.get(variant, [])
     plans, floors = [], []
+    refused = {"plan": 0, "floor": 0}  # requests the proxy throttled, last run of each
     for _ in range(repeat):
+        before = throttled()
         plans.append(spawner.measure(plan_cmd, env, scratch / f"plan-{size}-{variant}.out"))
+        refused["plan"], before = throttled() - before, throttled()
         floors.append(spawner.measure(floor_cmd, env, scratch / f"floor-{size}-{variant}.out"))
+        refused["floor"] = throttled() - before
     plan_doc = json.loads(plan_file.read_text())
     floor_doc = json.loads((scratch / f"floor-{size}-{variant}.out").read_text())
     api_calls = plan_doc["metadata"]["api_calls"]
@@ -293,6 +303,7 @@ def plan_and_floor(
         "total_calls": sum(api_calls.values()),
         "floor_api_calls": floor_doc["api_calls"],
         "floor_calls_match": floor_doc["api_calls"] == api_calls,
+        "throttled": refused,
         "plan_id": plan_doc["plan_id"],
         "summary": plan_doc["summary"],
         "plan_file_bytes": plan_file.stat().st_size,
@@ -439,6 +450,11 @@ def table(doc: dict[str, Any]) -> str:
     latency = doc.get("latency_ms")
     lines = [
         f"Per-call latency added in front of moto: {latency} ms"
+        + (
+            f"; Lambda's control-plane quota kept at {doc['lambda_rate']:g} requests/s per account"
+            if doc.get("lambda_rate")
+            else "; no Lambda quota"
+        )
         if latency is not None
         else "Per-call latency: none (bare moto server)",
         "",
@@ -462,14 +478,22 @@ def table(doc: dict[str, Any]) -> str:
     if with_custodian:
         lines += [
             "",
-            "| functions | policy | plan s | Cloud Custodian s | plan/Custodian | plan calls | Custodian calls |",
-            "|---:|---|---:|---:|---:|---:|---:|",
+            "| functions | policy | plan s | Cloud Custodian s | plan/Custodian | plan calls "
+            "(Lambda, throttled) | Custodian calls (Lambda, throttled) | Lambda calls at the "
+            "quota: plan s / Custodian s |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|",
         ]
+        rate = doc.get("lambda_rate") or 15.0
         for r in with_custodian:
             c = r["custodian"]
+            mine = r.get("throttled", {}).get("plan", 0)
             lines.append(
                 f"| {r['size']:,} | {r['variant']} | {r['plan_seconds']:.2f} | {c['seconds']:.2f} "
-                f"| {r['plan_seconds'] / c['seconds']:.2f} | {r['total_calls']:,} | {c['api_calls']:,} |"
+                f"| {r['plan_seconds'] / c['seconds']:.2f} "
+                f"| {r['total_calls']:,} ({r['lambda_calls']}, {mine}) "
+                f"| {c['api_calls']:,} ({c.get('lambda_calls', '-')}, {c.get('throttled', '-')}) "
+                f"| {r['lambda_calls'] / rate:.1f} / "
+                f"{(c.get('lambda_calls') or 0) / rate:.1f} |"
             )
     a = doc.get("auto")
     if a:
@@ -531,6 +555,7 @@ def run(
     apply_contended: int = 1000,
     vpcs: int = estate.VPCS,
     latency_ms: float = 30.0,
+    lambda_rate: float = 15.0,
     custodian_exe: str | None = None,
     auto_targets: int = 0,
     auto_functions: int = 40,
@@ -554,6 +579,7 @@ def run(
         "results": [],
         "estates": {},
         "latency_ms": latency_ms or None,
+        "lambda_rate": lambda_rate or None,
         "custodian": custodian_exe,
     }
     try:
@@ -561,7 +587,11 @@ def run(
     except BaseException:
         spawner.close()
         raise
-    proxy = LatencyProxy(url, latency_ms / 1000).start() if latency_ms else None
+    proxy = (
+        LatencyProxy(url, latency_ms / 1000, lambda_rate=lambda_rate).start()
+        if latency_ms
+        else None
+    )
     try:
         with tempfile.TemporaryDirectory(prefix="remediator-bench-") as tmp:
             scratch = Path(tmp)
@@ -580,7 +610,17 @@ def run(
                 cores: dict[Path | None, dict[str, Any]] = {}  # one per policy
                 for variant in variants:
                     row = {"size": size, "variant": variant}
-                    row.update(plan_and_floor(spawner, variant, env, scratch, size, repeat))
+                    row.update(
+                        plan_and_floor(
+                            spawner,
+                            variant,
+                            env,
+                            scratch,
+                            size,
+                            repeat,
+                            lambda: proxy.throttled if proxy is not None else 0,
+                        )
+                    )
                     policy = VARIANTS[variant][0]
                     if policy not in cores:
                         cores[policy] = core(spawner, inventory, variant, scratch)
@@ -595,6 +635,8 @@ def run(
                             REGION,
                             lambda: proxy.calls,
                             repeat,
+                            lambda: proxy.throttled,
+                            lambda: proxy.quota_calls,
                         )
                     doc["results"].append(row)
                     say(
@@ -685,6 +727,13 @@ def main(argv: list[str] | None = None) -> int:
         help="latency the proxy adds to every AWS call (0: the bare moto server)",
     )
     parser.add_argument(
+        "--lambda-rate",
+        type=float,
+        default=15.0,
+        help="Lambda control-plane requests a second the proxy lets through per account, "
+        "as AWS does (0: no quota)",
+    )
+    parser.add_argument(
         "--custodian",
         metavar="PATH",
         help="Cloud Custodian's `custodian` executable, for the comparison (default: on PATH)",
@@ -732,6 +781,7 @@ def main(argv: list[str] | None = None) -> int:
         apply_contended=args.apply_contended,
         vpcs=args.vpcs,
         latency_ms=args.latency_ms,
+        lambda_rate=args.lambda_rate,
         custodian_exe=custodian.find(args.custodian),
         auto_targets=args.auto_targets,
         auto_functions=args.auto_functions,

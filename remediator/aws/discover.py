@@ -66,6 +66,7 @@ from remediator.aws.door import Aws
 from remediator.aws.errors import UNREACHABLE, translate_error
 from remediator.aws.network import FILTER_CHUNK, Network, filtered, read_network
 from remediator.aws.owner_view import OwnerViews
+from remediator.aws.pacing import LambdaPacer
 from remediator.aws.session import (
     CONNECT_ATTEMPTS,
     CONNECT_TIMEOUT_SECONDS,
@@ -218,7 +219,9 @@ def reader(
     counter: CallCounter,
 ) -> Aws:
     """Discovery's door: read-only (``check`` mode), botocore's retries, every
-    client counted and failing fast on an unreachable endpoint."""
+    client counted and failing fast on an unreachable endpoint, and each
+    Lambda client (one per account and Region) kept within Lambda's
+    control-plane quota (``aws.pacing``)."""
     if session is None and client_factory is None:
         raise ValueError("discover() needs a session or a client_factory")
     make = client_factory or sessions.client_factory(session, endpoint_url=endpoint_url)
@@ -226,6 +229,8 @@ def reader(
     def counted(service: str, region: str) -> Any:
         client = make(service, region)
         _install_fail_fast(client)
+        if service == "lambda":
+            LambdaPacer().attach(client)
         return counter.attach(client)
 
     return Aws(counted, mode="check", retry="botocore")
