@@ -72,6 +72,19 @@ class S3Store:
     def key(self, relative: str) -> str:
         return f"{self.prefix}/{relative}" if self.prefix else relative
 
+    @property
+    def leaf(self) -> str:
+        """The last segment of the prefix (a run's folder name), "" at the bucket's root."""
+        return self.prefix.rsplit("/", 1)[-1]
+
+    def parent(self) -> S3Store | None:
+        """The store of the prefix one segment up (where a run's siblings
+        are), None at the bucket's root."""
+        if not self.prefix:
+            return None
+        up = self.prefix.rsplit("/", 1)[0] if "/" in self.prefix else ""
+        return S3Store(self.aws, self.bucket, up, self.region, self.kms_key_id)
+
     def child(self, relative: str) -> S3Store:
         """The store of ``prefix/relative``."""
         return S3Store(

@@ -8,11 +8,14 @@ object by object (docs/operator.md, "Artifacts in S3")."""
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+import structlog
 
 from remediator import planfile
 from remediator.aws.artifact_store import S3Store
@@ -22,6 +25,7 @@ from remediator.render import asff
 from remediator.render import markdown as md
 
 _BATCH = re.compile(r"asff-\d{4,}\.json")
+log = structlog.get_logger(__name__)
 
 
 def write_asff(folder: Path, plan: Plan, previous: Plan | None = None) -> list[Path]:
@@ -116,6 +120,11 @@ class ObjectStore(Protocol):
 
     def child(self, relative: str) -> ObjectStore: ...
 
+    @property
+    def leaf(self) -> str: ...
+
+    def parent(self) -> ObjectStore | None: ...
+
 
 @dataclass
 class OutDir:
@@ -175,6 +184,75 @@ class OutDir:
         path = self.local / relative
         planfile.make_folder(path.parent)
         planfile.atomic_write(path, text, 0o644)
+
+
+# Beside an S3 run's prefix: which run was the last to publish there. Runs
+# are named by id, not time, and listing a prefix that years of runs share
+# costs a call per 1,000 objects, so the next run reads this one object
+# instead of comparing its siblings' summaries as it does on a disk.
+LATEST_RUN = "latest-run.json"
+
+
+def mark_latest(sink: OutDir) -> None:
+    """Record ``sink`` (published) as the latest run beside it. A failure is
+    logged: the run's own artifacts are in place, only the next run will
+    not close what this one found."""
+    if sink.store is None:
+        return
+    parent = sink.store.parent()
+    if parent is None:
+        return
+    body = json.dumps({"run": sink.store.leaf}, sort_keys=True).encode()
+    try:
+        parent.put(LATEST_RUN, body)
+    except RemediatorError as exc:
+        log.error("latest_run_not_recorded", url=parent.url, error=" ".join(str(exc).split()))
+
+
+def previous_plan(
+    sink: OutDir | None, out_dir: Path, target: str, summary: str = "summary.json"
+) -> Plan | None:
+    """The last plan of ``target`` in the most recent earlier run beside this
+    one: on a disk, ``previous_run_plan``; under an S3 prefix, the run
+    ``LATEST_RUN`` names. None when there is none or it cannot be read
+    (then nothing is closed this time, and the run goes on)."""
+    if sink is None or sink.store is None:
+        return previous_run_plan(out_dir, target, summary)
+    parent = sink.store.parent()
+    if parent is None:
+        return None
+    try:
+        return _previous_in_store(parent, sink.store.leaf, target)
+    except RemediatorError as exc:
+        log.warning("previous_run_not_read", url=parent.url, error=" ".join(str(exc).split()))
+        return None
+
+
+def _previous_in_store(parent: ObjectStore, this_run: str, target: str) -> Plan | None:
+    raw = parent.get(LATEST_RUN)
+    if raw is None:
+        return None
+    try:
+        marker = json.loads(raw.decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        return None
+    run = marker.get("run") if isinstance(marker, dict) else None
+    # a plain folder name of a sibling: nothing that climbs or points elsewhere
+    if not isinstance(run, str) or not _RUN_NAME.fullmatch(run) or run == this_run:
+        return None
+    for name in ("review.json", "plan.json"):
+        data = parent.get(f"{run}/{target}/{name}")
+        if data is not None:
+            try:
+                return planfile.parse_plan(
+                    data.decode("utf-8", "replace"), f"{run}/{target}/{name}"
+                )
+            except RemediatorError:
+                return None  # the latest run that planned this target left no readable plan
+    return None
+
+
+_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}")
 
 
 def staging_folder() -> Path:

@@ -437,8 +437,11 @@ class _Runner:
         if name == "plan" and self._scope(pair.target.account_id) is not None:
             previous = artifacts.read_previous(path)
         elif name == "plan":
-            previous = artifacts.read_previous(path) or artifacts.previous_run_plan(
-                self.opts.out_dir, f"{pair.target.account_id}/{pair.target.region}", SUMMARY_FILE
+            previous = artifacts.read_previous(path) or artifacts.previous_plan(
+                self.opts.sink,
+                self.opts.out_dir,
+                f"{pair.target.account_id}/{pair.target.region}",
+                SUMMARY_FILE,
             )
         signer = self.opts.trust.signer if self.opts.trust else None
         planfile.write_plan(sign_plan(plan, signer) if signer else plan, path)
@@ -745,11 +748,17 @@ def run(opts: AutoOptions, deps: Deps) -> RunSummary:
 
 
 def _publish(sink: artifacts.OutDir, summary: RunSummary) -> None:
+    """Upload the run; once all of it is there (and the run wrote its
+    summary), name it the latest run beside it, the one the next run closes
+    findings against."""
     try:
         log.info("artifacts_published", url=sink.url, objects=len(sink.publish()))
     except RemediatorError as exc:
         summary.error = summary.error or f"artifacts not published: {_one_line(exc)}"
         log.error("artifacts_not_published", url=sink.url, error=_one_line(exc))
+        return
+    if summary.error is None:
+        artifacts.mark_latest(sink)
 
 
 def _notify(
