@@ -498,6 +498,21 @@ def iam_policy(
             help="--mode auto: the s3://bucket/prefix the runs' --out-dir names (auto, event).",
         ),
     ] = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--region",
+            help="Scope the writes (and the lock table) to this Region (repeat for several; "
+            "default: any).",
+        ),
+    ] = None,
+    account_id: Annotated[
+        str | None,
+        typer.Option(
+            "--account-id",
+            help="Scope the writes (and the lock table) to this account (default: any).",
+        ),
+    ] = None,
 ) -> None:
     """Print the least-privilege IAM policy (JSON) for a mode, derived from the code.
 
@@ -521,6 +536,8 @@ def iam_policy(
                     partition=partition,
                     signing_key=signing_key,
                     artifacts=artifacts,
+                    regions=tuple(dict.fromkeys(region or ())),
+                    account_id=account_id,
                 )
             ),
             nl=False,

@@ -57,7 +57,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -235,6 +235,45 @@ class PolicyOptions:
     signing_key: str | None = None
     # ``--out-dir s3://bucket/prefix`` of auto and event: the artifacts' prefix
     artifacts: str | None = None
+    # the Regions and the account the writes (and the lock table) are scoped
+    # to; empty / None: any (``*``), the policy of a role deployed everywhere
+    regions: tuple[str, ...] = ()
+    account_id: str | None = None
+
+
+REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+def placed(arn: str, regions: Sequence[str], account_id: str | None) -> list[str]:
+    """``arn`` once per Region of ``regions`` with ``account_id`` in place of
+    its wildcard Region and account fields (``arn:p:svc:*:*:…``); ``arn``
+    itself when neither is given or the ARN names its own."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or (parts[3], parts[4]) != ("*", "*"):
+        return [arn]
+    account = account_id or "*"
+    return [":".join([*parts[:3], region, account, parts[5]]) for region in regions or ("*",)]
+
+
+def _check_placement(opts: PolicyOptions) -> None:
+    for region in opts.regions:
+        if not REGION_NAME.fullmatch(region):
+            raise BadInput(
+                f"--region {region!r} is not an AWS Region name.",
+                hint="Pass a Region such as eu-west-1 (repeat --region for several).",
+            )
+    if opts.account_id is not None and not ACCOUNT_ID.fullmatch(opts.account_id):
+        raise BadInput(
+            f"--account-id {opts.account_id!r} is not a 12-digit AWS account id.",
+            hint="Pass the id of the account the role is in, e.g. 111122223333.",
+        )
+    if opts.account_id is not None and opts.role_arn:
+        raise BadInput(
+            "--account-id scopes the writes of one account; with --role-arn the runner writes "
+            "nothing itself.",
+            hint="Give --account-id to each member role's policy (--mode apply) instead.",
+        )
 
 
 def iam_action(service: str, operation: str) -> str:
@@ -318,9 +357,16 @@ def _statement(
     return out
 
 
-def _scoped(prefix: str, actions: set[str], partition: str) -> list[dict[str, Any]]:
+def _scoped(
+    prefix: str,
+    actions: set[str],
+    partition: str,
+    regions: Sequence[str] = (),
+    account_id: str | None = None,
+) -> list[dict[str, Any]]:
     """``actions`` as statements: each scoped action (``SCOPES``) in the
-    statement of each of its scopes, the others by service on ``*``."""
+    statement of each of its scopes (in ``regions`` of ``account_id`` when
+    given), the others by service on ``*``."""
     by_scope: dict[Scope, set[str]] = {}
     for action in actions:
         for scope in SCOPES.get(action, ()):
@@ -329,7 +375,11 @@ def _scoped(prefix: str, actions: set[str], partition: str) -> list[dict[str, An
         _statement(
             f"{prefix}{scope.sid}",
             by_scope[scope],
-            [r.format(p=partition) for r in scope.resources],
+            [
+                arn
+                for r in scope.resources
+                for arn in placed(r.format(p=partition), regions, account_id)
+            ],
             scope.condition,
         )
         for scope in sorted(by_scope, key=lambda s: s.sid)
@@ -371,6 +421,7 @@ def policy_document(opts: PolicyOptions) -> dict[str, Any]:
             f"--partition {opts.partition!r} is not an AWS partition.",
             hint="Pass aws, aws-cn, aws-us-gov or another aws-* partition.",
         )
+    _check_placement(opts)
     statements: list[dict[str, Any]] = []
     if opts.mode == "plan":
         statements += _split_by_service("Discover", plan_actions())
@@ -378,7 +429,7 @@ def policy_document(opts: PolicyOptions) -> dict[str, Any]:
         reads = plan_actions() | set(IDENTITY_ACTIONS)
         writes = apply_actions() - reads
         statements += _split_by_service("Discover", reads)
-        statements += _scoped("Apply", writes, opts.partition)
+        statements += _scoped("Apply", writes, opts.partition, opts.regions, opts.account_id)
     if opts.mode == "auto":
         if opts.role_arn:
             statements.append(_statement("Identity", IDENTITY_ACTIONS))
@@ -392,7 +443,13 @@ def policy_document(opts: PolicyOptions) -> dict[str, Any]:
             statements.append(_statement("NotifySummary", NOTIFY_ACTIONS, [opts.notify_sns]))
     if opts.reachability and (opts.mode == "apply" or not opts.role_arn):
         # --verify reachability: billed Reachability Analyzer paths and analyses
-        statements += _scoped("Verify", with_implied(REACHABILITY_ACTIONS), opts.partition)
+        statements += _scoped(
+            "Verify",
+            with_implied(REACHABILITY_ACTIONS),
+            opts.partition,
+            opts.regions,
+            opts.account_id,
+        )
     if opts.network_role_arn:
         statements.append(
             _statement(
@@ -403,7 +460,11 @@ def policy_document(opts: PolicyOptions) -> dict[str, Any]:
         )
     if opts.lock_table:
         statements.append(
-            _statement("ApplyLock", LOCK_ACTIONS, [_table_arn(opts.lock_table, opts.partition)])
+            _statement(
+                "ApplyLock",
+                LOCK_ACTIONS,
+                placed(_table_arn(opts.lock_table, opts.partition), opts.regions, opts.account_id),
+            )
         )
     if opts.artifacts:
         statements.append(

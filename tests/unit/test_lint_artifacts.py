@@ -46,6 +46,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "organization": {"role_arn": ROLE, "organization": True},
     "topic": {"notify_sns": TOPIC},
     "artifacts": {"artifacts": "s3://ops-artifacts/remediator"},
+    "scoped": {"regions": ("us-gov-west-1", "us-gov-east-1"), "account_id": "111111111111"},
     # a key in the same partition as the "all" cases
     "signing key": {
         "signing_key": "kms:arn:aws-us-gov:kms:us-gov-west-1:111111111111:key/1234abcd-12ab",
@@ -61,6 +62,7 @@ FITS = {
         "network role",
         "aws-us-gov",
         "signing key",
+        "scoped",
     ),
     "auto": tuple(OPTIONS),
     "network-owner": (),
@@ -77,6 +79,8 @@ def _cases() -> list[tuple[str, dict[str, Any]]]:
             for name in names:
                 if name != "lock table ARN":
                     every |= OPTIONS[name]
+            if "role_arn" in every:  # a runner that assumes roles writes nothing itself
+                every.pop("account_id", None)
             cases.append((f"{mode} + all", every))
         if mode == "auto":  # the runner's own policy with every option
             cases.append(
