@@ -77,6 +77,9 @@ class ApplyOptions:
     hold_owned: bool = False
     """Hold direct changes to owned functions unless the policy says
     ``owned_functions = "apply"`` (unattended runs: ``run.owned_gate``)."""
+    journal_mirror: Callable[[Path, bytes], None] | None = None
+    """Where each journal line is copied before its step goes on (an S3
+    out-dir: ``artifacts.journal_mirror``); None: the local file only."""
 
 
 @dataclass
@@ -380,7 +383,7 @@ def run_apply(
                 "key_id": plan.signature.key_id if plan.signature is not None else None,
             },
         }
-        with engine.recording(journal_path, opts.now, header) as rec:
+        with engine.recording(journal_path, opts.now, header, opts.journal_mirror) as rec:
             try:
                 aws.plan_id, aws.run_id = plan.plan_id, run_id
                 stale = engine.preflight(

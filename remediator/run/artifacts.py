@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -253,6 +254,20 @@ def _previous_in_store(parent: ObjectStore, this_run: str, target: str) -> Plan 
 
 
 _RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}")
+
+
+def journal_mirror(sink: OutDir | None) -> Callable[[Path, bytes], None] | None:
+    """For an S3 out-dir, the copy of each journal line: the journal's
+    object, at its key under the prefix, rewritten whole (journals are a
+    few KB) after each line, before the step goes on. None for a folder."""
+    if sink is None or sink.store is None:
+        return None
+    store, local = sink.store, sink.local
+
+    def copy(path: Path, data: bytes) -> None:
+        store.put(path.relative_to(local).as_posix(), data, CONTENT_TYPES[".jsonl"])
+
+    return copy
 
 
 def staging_folder() -> Path:

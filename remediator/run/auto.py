@@ -529,6 +529,7 @@ class _Runner:
                     policy=opts.policy,
                     trust=opts.trust,
                     hold_owned=True,
+                    journal_mirror=artifacts.journal_mirror(opts.sink),
                 ),
                 self.deps.verifier(pair.session, opts.endpoint_url, opts.policy),
             )

@@ -160,13 +160,18 @@ class Recorder:
 
 @contextmanager
 def recording(
-    path: Path, now: Callable[[], str], header: dict[str, Any] | None = None
+    path: Path,
+    now: Callable[[], str],
+    header: dict[str, Any] | None = None,
+    mirror: Callable[[Path, bytes], None] | None = None,
 ) -> Iterator[Recorder]:
     """Open a journal (refusing a symlink or a folder others may write) and,
-    with ``header``, start a run in it."""
+    with ``header``, start a run in it; with ``mirror``, every line is also
+    copied through ``mirror(path, data)`` before the step goes on."""
     journal: Journal | None = None
+    copy = (lambda data: mirror(path, data)) if mirror is not None else None
     try:
-        journal = Journal(path, clock=now)
+        journal = Journal(path, clock=now, mirror=copy)
         if header is not None:
             journal.write("run", **header)
     except OSError as exc:  # nothing changed yet: a plain refusal, not a crash

@@ -14,6 +14,12 @@ engine (``remediator.run.engine``) writes them.
 The file is opened without following a symbolic link, and never in a folder
 that other users may write (they could swap the file for one that makes
 rollback undo what it should not): both are refused before anything changes.
+
+With a ``mirror`` (``auto``/``event`` with ``--out-dir s3://…``), each line
+is also copied off the machine before the step goes on: the whole file is
+handed to the mirror after the fsync, and a mirror that fails fails the
+write (``MirrorFailed``, an ``OSError`` like a full disk). A Lambda stopped
+by its timeout mid-run loses its ``/tmp``, not the record of what it did.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import errno
 import json
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -29,12 +36,20 @@ from typing import Any, Literal
 from remediator.domain.errors import BadInput
 
 
-class Journal:
-    """Appends events to a journal file (created 0600)."""
+class MirrorFailed(OSError):
+    """The copy of the journal off the machine could not be written."""
 
-    def __init__(self, path: Path, clock: Any = None) -> None:
+
+class Journal:
+    """Appends events to a journal file (created 0600), and with ``mirror``
+    hands the whole file to it after each line."""
+
+    def __init__(
+        self, path: Path, clock: Any = None, mirror: Callable[[bytes], None] | None = None
+    ) -> None:
         self.path = path
         self._clock = clock
+        self._mirror = mirror
         # a folder made here is never writable by others, whatever the umask
         path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         check_folder(path.parent)
@@ -58,7 +73,16 @@ class Journal:
             entry["at"] = self._clock()
         self._file.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
         self._file.flush()
-        os.fsync(self._file.fileno())
+        fd = self._file.fileno()
+        os.fsync(fd)
+        if self._mirror is not None:
+            # the file as this run holds it open (never the path again: it
+            # could have been swapped since)
+            data = os.pread(fd, os.fstat(fd).st_size, 0)
+            try:
+                self._mirror(data)
+            except Exception as exc:
+                raise MirrorFailed(f"the journal's copy was not written: {exc}") from exc
         return entry
 
     def change(self, event: str, change: Any, **fields: Any) -> dict[str, Any]:

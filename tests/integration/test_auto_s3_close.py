@@ -120,3 +120,58 @@ def test_store_parent_and_leaf() -> None:
     top = S3Store(aws=None, bucket="b", prefix="run", region="us-east-1")  # type: ignore[arg-type]
     assert top.parent() is not None and top.parent().url == "s3://b"  # type: ignore[union-attr]
     assert S3Store(aws=None, bucket="b", prefix="", region="us-east-1").parent() is None  # type: ignore[arg-type]
+
+
+def test_each_journal_line_is_in_s3_before_its_step_goes_on(moto: None, tmp_path: Path) -> None:
+    """A Lambda stopped by its timeout loses /tmp: the journal object in S3
+    must already hold the intent of a write when the write is sent."""
+    seed_fleet(accounts=(HOME,), regions=("us-east-1",))
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    key = f"runs/r1/{TARGET}/plan.journal.jsonl"
+    seen: list[list[str]] = []
+
+    def journal_in_s3(model: Any = None, **_: Any) -> None:
+        if model is None or model.name != "UpdateFunctionConfiguration":
+            return
+        body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()
+        lines = [json.loads(line) for line in body.splitlines()]
+        seen.append([f"{e['event']}:{e.get('kind', '')}" for e in lines])
+
+    def hook(session: Any, target: Any) -> None:
+        if target is not None:
+            session.events.register("before-call.lambda.UpdateFunctionConfiguration", journal_in_s3)
+
+    staging = tmp_path / "staging" / "r1"
+    sink = _sink(f"s3://{BUCKET}/runs/r1", staging)
+    summary = auto.run(
+        options(
+            tmp_path, out_dir=staging, sink=sink, functions=("orders-api",), max_risk="high", **ONE
+        ),
+        deps(on_session=hook),
+    )
+    assert summary.error is None and summary.targets[0].outcome == "fixed"
+    # at each update, the object already ends with that update's intent
+    assert seen and all(
+        e[0] == "run:" and e[-1] == "intent:lambda.update-vpc-config" for e in seen
+    ), seen
+
+
+def test_a_journal_copy_that_fails_stops_the_write_it_records(moto: None, tmp_path: Path) -> None:
+    """No change goes live whose journal line is not off the machine: with
+    the bucket gone, the target fails before any write and nothing changes."""
+    seeded = seed_fleet(accounts=(HOME,), regions=("us-east-1",))
+    lam = session_of(HOME).client("lambda", region_name="us-east-1")
+    before = lam.get_function_configuration(FunctionName="orders-api")["VpcConfig"]["SubnetIds"]
+    staging = tmp_path / "staging" / "r1"
+    sink = _sink("s3://no-such-bucket/runs/r1", staging)
+    summary = auto.run(
+        options(
+            tmp_path, out_dir=staging, sink=sink, functions=("orders-api",), max_risk="high", **ONE
+        ),
+        deps(),
+    )
+    after = lam.get_function_configuration(FunctionName="orders-api")["VpcConfig"]["SubnetIds"]
+    assert after == before, seeded
+    assert summary.targets[0].outcome == "error"
+    assert "journal" in (summary.targets[0].error or "")
