@@ -391,6 +391,16 @@ def evaluate(doc: dict[str, Any]) -> dict[str, Any]:
                 "limit": TARGETS["plan_custodian_ratio"],
                 "met": ratio <= TARGETS["plan_custodian_ratio"] if ratio is not None else None,
             }
+            # whether that ratio can be met at all: the Lambda calls the plan
+            # needs, at the quota the proxy keeps, against the time allowed
+            if r and c and doc.get("lambda_rate"):
+                bound = round(r["lambda_calls"] / doc["lambda_rate"], 2)
+                allowed = round(TARGETS["plan_custodian_ratio"] * c["seconds"], 2)
+                out[f"plan_custodian_ratio_reachable_at_{size}[{variant}]"] = {
+                    "figure": bound,
+                    "limit": allowed,
+                    "met": bound <= allowed,
+                }
         r = rows.get((10000, variant))
         # "on one core": the CPU time of the single-threaded core process (its
         # wall time, also recorded, includes waiting for a busy machine's CPU)
