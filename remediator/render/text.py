@@ -282,6 +282,10 @@ def _findings(out: _Out, plan: Plan) -> None:
         )
         if summary and summary.exempt_reason:
             line(f"  exempt: {summary.exempt_reason}")
+        if summary and summary.owner is not None:
+            line(
+                f"  owner: {summary.owner.describe()} (the fix goes into it too: remediate iac-patch)"
+            )
         for f in findings:
             line(
                 "  ",

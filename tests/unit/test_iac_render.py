@@ -76,3 +76,30 @@ def test_patch_section_renders_untrusted_text_inert() -> None:
     assert "Export to change: `net-*Subnets*`" in text
     assert "\\[link\\]" in text and "- \\# not a heading" in text
     assert iac_section({"stacks": [], "terraform": []}, {}) == ""
+
+
+def _text(*tags: dict[str, str] | None) -> str:
+    from remediator.render.text import render_text
+
+    fns = [
+        fx.function(f"fn-{i}", [P(A, "a"), N(A, "b"), N(A, "c")], tags=t)
+        for i, t in enumerate(tags)
+    ]
+    plan = build_plan(fx.inventory(fx.vpc_world(A, "abc", functions=fns)), default_policy(), fx.NOW)
+    return render_text(plan)
+
+
+def test_the_text_report_names_the_owner_of_each_owned_function() -> None:
+    text = _text(_cfn("orders", "OrdersFn"), None)
+    findings = text.split("\nFindings\n")[1].split("\nChanges")[0]
+    owned, unowned = findings.split("\nfn-1  ")
+    assert "owner: CloudFormation stack 'orders', logical id 'OrdersFn'" in owned
+    assert "remediate iac-patch" in owned
+    assert "owner:" not in unowned
+
+
+def test_an_owner_from_hostile_tags_reaches_the_terminal_inert() -> None:
+    text = _text(_cfn("orders\x1b]52;c;ZXZpbA==\x07\x1b[2J", "Fn\nforged: line"))
+    owner = next(line for line in text.splitlines() if line.strip().startswith("owner:"))
+    assert "\x1b" not in text and "\x07" not in text
+    assert "forged: line" in owner  # the newline did not start a line of its own
