@@ -66,6 +66,13 @@ class RegionIndex:
     nacl_paths: dict[tuple[str, str, str, bool], Any] = field(default_factory=dict)
     """``filters``' memo of each subnet's failing NACL checks, by (subnet,
     its egress class, the Lambda endpoint, whether it is usable)."""
+    sg_egress: dict[tuple[tuple[str, ...], str, tuple[str, ...], tuple[str, ...]], Any] = field(
+        default_factory=dict
+    )
+    """``filters``' memo of what a list of security groups lets out, by (group
+    ids, VPC CIDR, the endpoint's subnets and groups)."""
+    hops: dict[tuple[str, str | None], Any] = field(default_factory=dict)
+    """``filters.hops``' memo of a NAT-routed subnet's path, by (subnet, target)."""
 
     @cached_property
     def subnets(self) -> dict[str, Subnet]:

@@ -4,6 +4,8 @@ endpoint, computed once per distinct config and region index. Pure."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 from remediator.diagnose.egress import RegionIndex
 from remediator.diagnose.endpoint import EndpointVerdict, endpoint_verdict
@@ -23,15 +25,27 @@ class ConfigVerdict:
     vpc_id: str | None
     filters: tuple[FilterProblem, ...] = field(default=())
     """Security-group egress and network ACLs that block a path (``filters``)."""
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What diagnosis derives from this verdict alone (the text of its
+    findings), kept as long as the verdict (one region index)."""
 
     def of(self, *classes: str) -> tuple[SubnetEgress, ...]:
+        if len(classes) == 1:
+            return self._by_class.get(classes[0], ())
         return tuple(s for s in self.subnets if s.egress in classes)
 
-    @property
+    @cached_property
+    def _by_class(self) -> dict[str, tuple[SubnetEgress, ...]]:
+        out: dict[str, list[SubnetEgress]] = {}
+        for s in self.subnets:
+            out.setdefault(s.egress, []).append(s)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
     def azs(self) -> tuple[str, ...]:
         return tuple(sorted({s.availability_zone for s in self.subnets if s.availability_zone}))
 
-    @property
+    @cached_property
     def broken(self) -> bool:
         """Some instance of this config cannot reach outside the VPC."""
         if self.of("public", "nat-broken"):
