@@ -3,6 +3,7 @@ endpoint, computed once per distinct config and region index. Pure."""
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -63,10 +64,14 @@ class ConfigVerdict:
 def judge_config(index: RegionIndex, config: VpcConfig) -> ConfigVerdict:
     """The verdict on ``config``; computed once per distinct config and index
     (diagnosis and the planner ask for the same configs again)."""
-    verdict: ConfigVerdict | None = index.verdicts.get(config)
+    key = _fields_of(config.__dict__)  # equal configs: equal fields (a cheaper hash)
+    verdict: ConfigVerdict | None = index.verdicts.get(key)
     if verdict is None:
-        verdict = index.verdicts[config] = _judge_config(index, config)
+        verdict = index.verdicts[key] = _judge_config(index, config)
     return verdict
+
+
+_fields_of = operator.itemgetter(*VpcConfig.model_fields)
 
 
 def _judge_config(index: RegionIndex, config: VpcConfig) -> ConfigVerdict:

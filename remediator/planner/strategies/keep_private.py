@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from remediator.changes import registry as kinds
 from remediator.changes.lambda_vpc_config import vpc_config_state, vpc_config_values
 from remediator.changes.risk import change_risk
+from remediator.domain.base import construct
 from remediator.domain.canonical import fingerprint
 from remediator.domain.findings import AZ_BELOW_MIN, ENDPOINT_CODES, SUBNET_CODES
 from remediator.domain.inventory import Subnet
@@ -37,12 +38,23 @@ MANUAL = (
 )
 
 
-def _nat_subnets(ctx: Context, vpc_id: str) -> list[Subnet]:
-    return [
-        s
-        for s in ctx.region_index.subnets_by_vpc.get(vpc_id, ())
-        if ctx.region_index.classify(s.subnet_id).egress == "nat"
-    ]
+def _by_room(ctx: Context, vpc_id: str) -> tuple[Subnet, ...]:
+    """The VPC's NAT-routed subnets with free addresses, most free first
+    (then by id); once per VPC and region index."""
+    key = (NAME, "by-room", vpc_id)
+    found: tuple[Subnet, ...] | None = ctx.region_index.planner_memo.get(key)
+    if found is None:
+        found = ctx.region_index.planner_memo[key] = tuple(
+            sorted(
+                (
+                    s
+                    for s in ctx.region_index.nat_subnets(vpc_id)
+                    if s.available_ip_address_count > 0
+                ),
+                key=lambda s: (-s.available_ip_address_count, s.subnet_id),
+            )
+        )
+    return found
 
 
 def _new_subnets(
@@ -59,18 +71,11 @@ def _new_subnets(
     kept_azs = {az_of[s] for s in kept}
     added: list[str] = []
     if len(kept_azs) < settings.min_azs:
-        candidates = sorted(
-            (
-                s
-                for s in _nat_subnets(ctx, verdict.vpc_id)
-                if s.subnet_id not in kept and s.available_ip_address_count > 0
-            ),
-            key=lambda s: (
-                s.availability_zone not in before_azs,
-                -s.available_ip_address_count,
-                s.subnet_id,
-            ),
-        )
+        # by (in an AZ it loses, most free addresses, id): the subnets of the
+        # AZs it had first, each part in the VPC's order by room
+        room = [s for s in _by_room(ctx, verdict.vpc_id) if s.subnet_id not in kept]
+        candidates = [s for s in room if s.availability_zone in before_azs]
+        candidates += [s for s in room if s.availability_zone not in before_azs]
         for s in candidates:
             if len(kept_azs) >= settings.min_azs or len(kept) + len(added) >= MAX_SUBNETS:
                 break
@@ -125,10 +130,13 @@ def propose(ctx: Context, findings: Sequence[Finding]) -> Proposal | Blocked:
         risk=change_risk(kinds.UPDATE_VPC_CONFIG, adds_subnets=bool(added)),
         reason=f"{fn.name}: " + "; ".join(parts) + ".",
         fp=fingerprint(vpc_config_state(current, groups, dual_stack), fn.revision_id),
-        blast=BlastRadius(
-            functions=(fn.name,),
-            subnet_ids=tuple(sorted(set(removed) | set(added))),
-            note="the function's own ENIs move; no other resource changes",
+        blast=construct(
+            BlastRadius,
+            {
+                "functions": (fn.name,),
+                "subnet_ids": tuple(sorted(set(removed) | set(added))),
+                "note": "the function's own ENIs move; no other resource changes",
+            },
         ),
     )
     return Proposal((change,), fixes)
