@@ -67,7 +67,16 @@ def judge_config(index: RegionIndex, config: VpcConfig) -> ConfigVerdict:
     key = _fields_of(config.__dict__)  # equal configs: equal fields (a cheaper hash)
     verdict: ConfigVerdict | None = index.verdicts.get(key)
     if verdict is None:
-        verdict = index.verdicts[key] = _judge_config(index, config)
+        # The verdict reads the subnets in sorted order only, so configs that
+        # list the same subnets in another order share it.
+        same = (
+            "sorted",
+            *_fields_of({**config.__dict__, "subnet_ids": tuple(sorted(config.subnet_ids))}),
+        )
+        verdict = index.verdicts.get(same)
+        if verdict is None:
+            verdict = index.verdicts[same] = _judge_config(index, config)
+        index.verdicts[key] = verdict
     return verdict
 
 
