@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
+from json.encoder import (  # type: ignore[attr-defined]
+    c_encode_basestring,
+    c_make_encoder,
+    py_encode_basestring,
+)
 from typing import Any
 
 from remediator.domain.plan import Fingerprint
@@ -43,6 +47,8 @@ def fingerprint(state: dict[str, Any], revision_id: str | None = None) -> Finger
 
 
 _MARK = "\x00"  # a value no text remediator encodes is (AWS strings have no NUL)
+_quote = c_encode_basestring or py_encode_basestring  # a str's JSON text (ensure_ascii off)
+_MARKED = _quote(_MARK)
 
 
 def canonical_with(values: dict[str, Any], key: str, text: str) -> str:
@@ -55,9 +61,9 @@ def canonical_with(values: dict[str, Any], key: str, text: str) -> str:
     the members before and after ``key`` are encoded apart instead, as
     ``json.dumps`` with ``sort_keys`` orders them (keys compared as strings)."""
     encode = _encode
-    name = encode(key) + ":"
+    name = _quote(key) + ":"
     marked = encode({**values, key: _MARK})
-    mark = name + encode(_MARK)
+    mark = name + _MARKED
     if marked.count(mark) == 1:
         return marked.replace(mark, name + text)
     head = {k: v for k, v in values.items() if k < key}
