@@ -27,8 +27,9 @@ class ConfigVerdict:
     filters: tuple[FilterProblem, ...] = field(default=())
     """Security-group egress and network ACLs that block a path (``filters``)."""
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
-    """What diagnosis derives from this verdict alone (the text of its
-    findings), kept as long as the verdict (one region index)."""
+    """What diagnosis and the planner derive from this verdict alone (the
+    text of its findings, the subnets a strategy keeps), by a key naming
+    what it holds; kept as long as the verdict (one region index)."""
 
     def of(self, *classes: str) -> tuple[SubnetEgress, ...]:
         if len(classes) == 1:

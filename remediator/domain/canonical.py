@@ -46,7 +46,7 @@ def fingerprint(state: dict[str, Any], revision_id: str | None = None) -> Finger
     return Fingerprint(revision_id=revision_id, state_hash=state_hash(state), state=state)
 
 
-_MARK = "\x00"  # a value no text remediator encodes is (AWS strings have no NUL)
+_MARK = "\x00"  # a marker no value remediator encodes holds (AWS strings have no NUL)
 _quote = c_encode_basestring or py_encode_basestring  # a str's JSON text (ensure_ascii off)
 _MARKED = _quote(_MARK)
 
@@ -56,7 +56,7 @@ def canonical_with(values: dict[str, Any], key: str, text: str) -> str:
     already encoded (a part many objects share).
 
     ``values`` is encoded with ``key`` holding a marker string, whose text
-    is then replaced by ``text``; when the marker's text (``"key":"\u0000"``)
+    is then replaced by ``text``; when the marker's text (``"key":"\\u0000"``)
     occurs more than once (a nested object with the same key and marker),
     the members before and after ``key`` are encoded apart instead, as
     ``json.dumps`` with ``sort_keys`` orders them (keys compared as strings)."""

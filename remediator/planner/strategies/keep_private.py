@@ -12,15 +12,16 @@ the Lambda API's DNS, the endpoint findings are moot and fixed too.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from remediator.changes import registry as kinds
 from remediator.changes.lambda_vpc_config import vpc_config_state, vpc_config_values
 from remediator.changes.risk import change_risk
 from remediator.domain.base import construct
-from remediator.domain.canonical import fingerprint
+from remediator.domain.canonical import state_hash
 from remediator.domain.findings import AZ_BELOW_MIN, ENDPOINT_CODES, SUBNET_CODES
 from remediator.domain.inventory import Subnet
-from remediator.domain.plan import BlastRadius, Finding
+from remediator.domain.plan import BlastRadius, Finding, Fingerprint
 from remediator.planner.strategies.base import (
     Blocked,
     Context,
@@ -57,11 +58,24 @@ def _by_room(ctx: Context, vpc_id: str) -> tuple[Subnet, ...]:
     return found
 
 
-def _new_subnets(
+def _new_subnets(ctx: Context) -> tuple[list[str], list[str], set[str | None]]:
+    """(kept, added, AZs after): what works stays, NAT-routed subnets are
+    added while the AZ floor is not met. A function of the verdict and the
+    AZ floor alone, worked out once per verdict (``ConfigVerdict.memo``);
+    each call gets its own lists."""
+    key = (NAME, "new-subnets", ctx.settings.min_azs)
+    found: tuple[tuple[str, ...], tuple[str, ...], frozenset[str | None]] | None = (
+        ctx.verdict.memo.get(key)
+    )
+    if found is None:
+        kept, added, kept_azs = _choose_subnets(ctx, set(ctx.verdict.azs))
+        found = ctx.verdict.memo[key] = (tuple(kept), tuple(added), frozenset(kept_azs))
+    return list(found[0]), list(found[1]), set(found[2])
+
+
+def _choose_subnets(
     ctx: Context, before_azs: set[str]
 ) -> tuple[list[str], list[str], set[str | None]]:
-    """(kept, added, AZs after): what works stays, NAT-routed subnets are
-    added while the AZ floor is not met."""
     verdict, settings = ctx.verdict, ctx.settings
     assert verdict.vpc_id is not None
     # keep what works and what remediator does not judge (transit gateway,
@@ -86,12 +100,29 @@ def _new_subnets(
     return kept, added, kept_azs
 
 
+def _fingerprint(ctx: Context, state: dict[str, Any], revision_id: str | None) -> Fingerprint:
+    """``fingerprint(state, revision_id)``, the state's hash worked out once
+    per VpcConfig state in the region (functions share configs): the state
+    holds only the sorted subnet and group ids and the dual-stack flag."""
+    key = (
+        NAME,
+        "state-hash",
+        *((k, tuple(v) if isinstance(v, list) else v) for k, v in state.items()),
+    )
+    digest: str | None = ctx.region_index.planner_memo.get(key)
+    if digest is None:
+        digest = ctx.region_index.planner_memo[key] = state_hash(state)
+    return construct(
+        Fingerprint, {"revision_id": revision_id, "state_hash": digest, "state": state}
+    )
+
+
 def propose(ctx: Context, findings: Sequence[Finding]) -> Proposal | Blocked:
     fn, verdict, settings = ctx.fn, ctx.verdict, ctx.settings
     assert fn.vpc_config is not None and verdict.vpc_id is not None
     current = list(fn.vpc_config.subnet_ids)
     before_azs = set(verdict.azs)
-    kept, added, kept_azs = _new_subnets(ctx, before_azs)
+    kept, added, kept_azs = _new_subnets(ctx)
     new = sorted(set(kept) | set(added))
     if not new:
         return Blocked("no NAT-routed subnet in the VPC to move the function to")
@@ -129,7 +160,7 @@ def propose(ctx: Context, findings: Sequence[Finding]) -> Proposal | Blocked:
         after=vpc_config_state(new, groups, dual_stack),
         risk=change_risk(kinds.UPDATE_VPC_CONFIG, adds_subnets=bool(added)),
         reason=f"{fn.name}: " + "; ".join(parts) + ".",
-        fp=fingerprint(vpc_config_state(current, groups, dual_stack), fn.revision_id),
+        fp=_fingerprint(ctx, vpc_config_state(current, groups, dual_stack), fn.revision_id),
         blast=construct(
             BlastRadius,
             {
