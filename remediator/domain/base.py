@@ -42,6 +42,7 @@ _object_setattr = object.__setattr__
 _FACTORY, _COPY = object(), object()
 _LAYOUTS: dict[type[BaseModel], tuple[tuple[str, Any, Any], ...] | None] = {}
 _FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+_TEMPLATES: dict[tuple[type[BaseModel], frozenset[str]], dict[str, Any] | None] = {}
 _SHARED_DEFAULTS = (type(None), str, int, float, bool)
 
 
@@ -74,11 +75,33 @@ def shared_fields_set(names: Iterable[str]) -> set[str]:
     models built here: pydantic never mutates a model's own set (``__copy__``
     copies it before ``model_copy`` updates it), and 10,000 identical sets
     would cost megabytes."""
-    key = frozenset(names)
+    key = names if isinstance(names, frozenset) else frozenset(names)
     found = _FIELDS_SETS.get(key)
     if found is None:
         found = _FIELDS_SETS[key] = set(key)
     return found
+
+
+def _template(model: type[BaseModel], names: frozenset[str]) -> dict[str, Any] | None:
+    """Every field of ``model`` in order, holding its shared default, when
+    ``names`` (the fields given) leave out only fields with a shared default
+    (no factory, no copy, none required) and name no other key; else None."""
+    key = (model, names)
+    if key in _TEMPLATES:
+        return _TEMPLATES[key]
+    layout = _layout(model)
+    template: dict[str, Any] | None = None
+    if layout is not None and names <= {name for name, _, _ in layout}:
+        template = {}
+        for name, default, _ in layout:
+            if name not in names and (
+                default is _FACTORY or default is _COPY or default is PydanticUndefined
+            ):
+                template = None
+                break
+            template[name] = default
+    _TEMPLATES[key] = template
+    return template
 
 
 def construct(model: type[_M], values: dict[str, Any]) -> _M:
@@ -86,6 +109,16 @@ def construct(model: type[_M], values: dict[str, Any]) -> _M:
     same instance (same ``__dict__`` in field order, fields set, no extra, no
     private), built without pydantic's per-field alias and default lookups.
     For values already validated (exact types) only."""
+    names = frozenset(values)
+    template = _template(model, names)
+    if template is not None:
+        # a dict update keeps each key where the template put it: field order
+        m = model.__new__(model)
+        _object_setattr(m, "__dict__", {**template, **values})
+        _object_setattr(m, "__pydantic_fields_set__", shared_fields_set(names))
+        _object_setattr(m, "__pydantic_extra__", None)
+        _object_setattr(m, "__pydantic_private__", None)
+        return m
     layout = _layout(model)
     if layout is None:
         return model.model_construct(shared_fields_set(values), **values)
