@@ -37,7 +37,6 @@ from remediator.domain.inventory import (
     RouteTable,
     SecurityGroup,
     Subnet,
-    VpcConfig,
     VpcEndpoint,
 )
 from remediator.domain.plan import SubnetEgress
@@ -57,15 +56,28 @@ class RegionIndex:
     """The account the inventory was read from (``""``: not known): a VPC
     another account owns hides its NAT gateways from this one."""
     _cache: dict[str, SubnetEgress] = field(default_factory=dict)
-    verdicts: dict[VpcConfig, Any] = field(default_factory=dict)
-    """``verdict.judge_config``'s memo (a ``ConfigVerdict`` per config); typed
-    loosely so this module does not import the one built on it."""
+    verdicts: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    """``verdict.judge_config``'s memo (a ``ConfigVerdict`` per config, by
+    its field values); typed loosely so this module does not import the one
+    built on it."""
     nacl_verdicts: dict[tuple[str, bool, str, tuple[int, int]], Any] = field(default_factory=dict)
     """``filters.nacl_allows``'s memo by (NACL id, direction, peer, ports):
     thousands of configs share a few NACLs and subnets."""
     nacl_paths: dict[tuple[str, str, str, bool], Any] = field(default_factory=dict)
     """``filters``' memo of each subnet's failing NACL checks, by (subnet,
     its egress class, the Lambda endpoint, whether it is usable)."""
+    sg_egress: dict[tuple[tuple[str, ...], str, tuple[str, ...], tuple[str, ...]], Any] = field(
+        default_factory=dict
+    )
+    """``filters``' memo of what a list of security groups lets out, by (group
+    ids, VPC CIDR, the endpoint's subnets and groups)."""
+    hops: dict[tuple[str, str | None], Any] = field(default_factory=dict)
+    """``filters.hops``' memo of a NAT-routed subnet's path, by (subnet, target)."""
+    _nat_subnets: dict[str, tuple[Subnet, ...]] = field(default_factory=dict)
+    planner_memo: dict[Any, Any] = field(default_factory=dict)
+    """What the planner derives from this region's inventory alone, by a key
+    that starts with the deriving strategy's name (it lives as long as the
+    index: one ``build_plan``)."""
 
     @cached_property
     def subnets(self) -> dict[str, Subnet]:
@@ -192,6 +204,18 @@ class RegionIndex:
             if s.subnet_id not in explicit
         ]
         return tuple(sorted(set(implicit) | set(rt.subnet_ids)))
+
+    def nat_subnets(self, vpc_id: str) -> tuple[Subnet, ...]:
+        """The subnets of ``vpc_id`` (``subnets_by_vpc``) classified ``nat``,
+        in that order; once per VPC."""
+        found = self._nat_subnets.get(vpc_id)
+        if found is None:
+            found = self._nat_subnets[vpc_id] = tuple(
+                s
+                for s in self.subnets_by_vpc.get(vpc_id, ())
+                if self.classify(s.subnet_id).egress == "nat"
+            )
+        return found
 
     def classify(self, subnet_id: str) -> SubnetEgress:
         cached = self._cache.get(subnet_id)

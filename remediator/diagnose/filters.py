@@ -109,7 +109,7 @@ def _rule_cidrs(index: RegionIndex, rule: SecurityGroupRule) -> tuple[list[str],
     whether it names a prefix list that was not read (unknown coverage)."""
     cidrs = list(rule.cidrs)
     unknown = False
-    known = {p.prefix_list_id: p for p in index.inv.prefix_lists}
+    known = index.prefix_lists
     for pl in rule.prefix_list_ids:
         if pl in known:
             cidrs.extend(known[pl].cidrs)
@@ -155,7 +155,24 @@ def _sg_egress_to(
     endpoint_subnets: tuple[str, ...],
     endpoint_group_ids: tuple[str, ...],
 ) -> _SgEgress | None:
-    groups = [index.security_groups.get(g) for g in config.security_group_ids]
+    """Once per group list, VPC CIDR and endpoint in a region (thousands of
+    configs share a few group lists): ``_sg_egress_of``."""
+    key = (config.security_group_ids, vpc_cidr, endpoint_subnets, endpoint_group_ids)
+    if key in index.sg_egress:
+        found: _SgEgress | None = index.sg_egress[key]
+        return found
+    found = index.sg_egress[key] = _sg_egress_of(index, *key)
+    return found
+
+
+def _sg_egress_of(
+    index: RegionIndex,
+    group_ids: tuple[str, ...],
+    vpc_cidr: str,
+    endpoint_subnets: tuple[str, ...],
+    endpoint_group_ids: tuple[str, ...],
+) -> _SgEgress | None:
+    groups = [index.security_groups.get(g) for g in group_ids]
     if not groups or any(g is None for g in groups):
         return None
     vpc_net = _net(vpc_cidr)
@@ -314,12 +331,21 @@ def hops(index: RegionIndex, s: SubnetEgress) -> tuple[Hop, ...] | None:
     """The hops of a ``nat`` subnet's path to the internet gateway, the way
     ``routing`` walks it (NAT gateway, NAT instance, firewall endpoint, each
     followed by its own subnet's route); ``None`` when a hop or a subnet is
-    not known (the path is then not judged)."""
-    sub = index.subnets.get(s.subnet_id)
+    not known (the path is then not judged). Once per subnet and target in
+    a region."""
+    key = (s.subnet_id, s.target)
+    if key in index.hops:
+        found: tuple[Hop, ...] | None = index.hops[key]
+        return found
+    found = index.hops[key] = _hops(index, s.subnet_id, s.target or "")
+    return found
+
+
+def _hops(index: RegionIndex, subnet_id: str, target: str) -> tuple[Hop, ...] | None:
+    sub = index.subnets.get(subnet_id)
     if sub is None or not sub.cidr_block:
         return None
     client, from_function = sub.cidr_block, True
-    target = s.target or ""
     out: list[Hop] = []
     for _ in range(MAX_HOPS):
         if target.startswith("igw-"):

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from remediator.diagnose.egress import RegionIndex
 from remediator.diagnose.filters import judged_subnets
 from remediator.diagnose.verdict import ConfigVerdict, judge_config
-from remediator.domain.base import gc_paused
+from remediator.domain.base import construct, gc_paused, replaced
 from remediator.domain.findings import (
     ALIAS_BROKEN,
     AZ_BELOW_MIN,
@@ -37,21 +37,16 @@ from remediator.domain.plan import Finding, FunctionStatus, FunctionSummary, Sub
 from remediator.domain.policy import Policy, Settings
 
 _M = TypeVar("_M", bound=BaseModel)
-_FIELDS_SETS: dict[tuple[type[BaseModel], frozenset[str]], set[str]] = {}
 
 
 def _built(model: type[_M], **values: Any) -> _M:
     """``model(**values)`` for values this module assembles from validated
     inventory and verdict data (exact types: str, tuples of models, floats),
     without revalidating them, and with one shared ``model_fields_set`` per
-    combination of fields: a frozen model never changes its own (pydantic
-    copies it in ``model_copy``), and 10,000 function summaries would
-    otherwise carry 10,000 identical sets (7 MB)."""
-    key = (model, frozenset(values))
-    fields_set = _FIELDS_SETS.get(key)
-    if fields_set is None:
-        fields_set = _FIELDS_SETS[key] = set(values)
-    return model.model_construct(fields_set, **values)
+    combination of fields (``domain.base.construct``): a frozen model never
+    changes its own, and 10,000 function summaries would otherwise carry
+    10,000 identical sets (7 MB)."""
+    return construct(model, values)
 
 
 def routes_phrase(subnets: Iterable[SubnetEgress]) -> str:
@@ -89,6 +84,48 @@ def stable_id(prefix: str, *parts: str) -> str:
     return prefix + hashlib.sha256("|".join(parts).encode()).hexdigest()[:10]
 
 
+def _spec(
+    code: str,
+    detail: str,
+    subnets: Iterable[SubnetEgress],
+    total: int,
+    notes: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """What a finding of ``code`` says, whatever function it is about: every
+    field but the function's and the id."""
+    evidence = tuple(sorted(subnets, key=lambda s: s.subnet_id))
+    severity, title = CODES[code]
+    return {
+        "code": code,
+        "severity": severity,
+        "title": title,
+        "detail": detail,
+        "subnet_ids": tuple(s.subnet_id for s in evidence),
+        "affected_share": round(len(evidence) / total, 3) if total else 0.0,
+        "evidence": evidence,
+        "notes": notes,
+        "status": "info" if severity == "info" else "open",
+    }
+
+
+def _of_spec(
+    region: str, fn: Function, qualifier: str, spec: dict[str, Any], key: str = ""
+) -> Finding:
+    """The finding ``spec`` describes, on ``fn``'s ``qualifier``. ``key`` tells
+    apart findings of one code on one qualifier (an alias name, a weighted
+    version); ids stay stable for a given world."""
+    parts = (region, fn.arn, qualifier, spec["code"]) + ((key,) if key else ())
+    return _built(
+        Finding,
+        id=stable_id("f-", *parts),
+        region=region,
+        function=fn.name,
+        function_arn=fn.arn,
+        qualifier=qualifier,
+        **spec,
+    )
+
+
 def _finding(
     region: str,
     fn: Function,
@@ -100,28 +137,7 @@ def _finding(
     notes: tuple[str, ...] = (),
     key: str = "",
 ) -> Finding:
-    """``key`` tells apart findings of one code on one qualifier (an alias
-    name, a weighted version); ids stay stable for a given world."""
-    evidence = tuple(sorted(subnets, key=lambda s: s.subnet_id))
-    severity, title = CODES[code]
-    parts = (region, fn.arn, qualifier, code) + ((key,) if key else ())
-    return _built(
-        Finding,
-        id=stable_id("f-", *parts),
-        region=region,
-        function=fn.name,
-        function_arn=fn.arn,
-        qualifier=qualifier,
-        code=code,
-        severity=severity,
-        title=title,
-        detail=detail,
-        subnet_ids=tuple(s.subnet_id for s in evidence),
-        affected_share=round(len(evidence) / total, 3) if total else 0.0,
-        evidence=evidence,
-        notes=notes,
-        status="info" if severity == "info" else "open",
-    )
+    return _of_spec(region, fn, qualifier, _spec(code, detail, subnets, total, notes), key)
 
 
 def _config_findings(
@@ -131,7 +147,18 @@ def _config_findings(
     settings: Settings,
     qualifier: str,
 ) -> list[Finding]:
-    out: list[Finding] = []
+    """The findings of ``verdict`` on ``fn``; what they say depends on the
+    verdict alone, so it is worked out once per verdict (``ConfigVerdict.memo``,
+    which lives as long as the region index that holds the verdict)."""
+    memo_key = ("findings", qualifier, settings.min_azs)
+    specs: list[dict[str, Any]] | None = verdict.memo.get(memo_key)
+    if specs is None:
+        specs = verdict.memo[memo_key] = _config_specs(verdict, settings.min_azs, qualifier)
+    return [_of_spec(region, fn, qualifier, spec) for spec in specs]
+
+
+def _config_specs(verdict: ConfigVerdict, min_azs: int, qualifier: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     total = len(verdict.subnets)
     ep = verdict.endpoint
     ep_note: tuple[str, ...] = ()
@@ -144,80 +171,62 @@ def _config_findings(
         code = PUBLIC_ALL if len(public) == total else PUBLIC_MIXED
         share = f"{len(public)} of {total}"
         out.append(
-            _finding(
-                region,
-                fn,
+            _spec(
                 code,
                 f"{share} subnets {_how(public, 'route 0.0.0.0/0', 'route public destinations')} to an internet gateway; an execution environment placed there cannot reach outside the VPC.",
                 public,
                 total,
-                qualifier,
                 ep_note,
             )
         )
     broken = verdict.of("nat-broken")
     if broken:
         out.append(
-            _finding(
-                region,
-                fn,
+            _spec(
                 NAT_BROKEN,
                 f"{len(broken)} of {total} subnets have {_how(broken, 'a default route whose NAT path', 'a winning route whose path')} does not reach the internet.",
                 broken,
                 total,
-                qualifier,
             )
         )
     isolated = verdict.of("isolated")
     if isolated and not ep.usable:
         out.append(
-            _finding(
-                region,
-                fn,
+            _spec(
                 ISOLATED_NO_ENDPOINT,
                 f"{len(isolated)} of {total} subnets have no default route and the VPC has no usable Lambda endpoint: Lambda API calls hang there.",
                 isolated,
                 total,
-                qualifier,
                 tuple(f"{code}: {detail}" for code, detail in ep.problems),
             )
         )
     elif isolated and verdict.of("nat"):
         out.append(
-            _finding(
-                region,
-                fn,
+            _spec(
                 ISOLATED_MIXED,
                 f"{len(isolated)} of {total} subnets reach only the Lambda endpoint; internet calls from them hang while the others work.",
                 isolated,
                 total,
-                qualifier,
             )
         )
     missing = verdict.of("unknown")
     if missing:
         out.append(
-            _finding(
-                region,
-                fn,
+            _spec(
                 SUBNET_MISSING,
                 f"{len(missing)} subnets of the VpcConfig were not found (deleted, or another account's).",
                 missing,
                 total,
-                qualifier,
             )
         )
     other = verdict.of("other")
     if other:
         out.append(
-            _finding(
-                region,
-                fn,
+            _spec(
                 EGRESS_UNKNOWN,
                 f"{len(other)} of {total} subnets send {_how(other, '0.0.0.0/0', 'public destinations')} where remediator cannot judge the egress from this account (a transit gateway or VGW, a prefix list it could not read, or a NAT in a VPC another account owns); each subnet's evidence says which.",
                 other,
                 total,
-                qualifier,
             )
         )
     # An endpoint matters when the function depends on it: it is the VPC's
@@ -227,41 +236,34 @@ def _config_findings(
         for code, detail in ep.problems:
             if code in (ENDPOINT_PRIVATE_DNS_OFF, ENDPOINT_VPC_DNS_OFF) and ep.dns_active:
                 continue
-            out.append(
-                _finding(region, fn, code, detail, isolated or verdict.subnets, total, qualifier)
-            )
-    out += _filter_findings(region, fn, verdict, qualifier)
-    if qualifier == "$LATEST" and 0 < len(verdict.azs) < settings.min_azs:
+            out.append(_spec(code, detail, isolated or verdict.subnets, total))
+    out += _filter_specs(verdict)
+    if qualifier == "$LATEST" and 0 < len(verdict.azs) < min_azs:
         out.append(
-            _finding(
-                region,
-                fn,
+            _spec(
                 AZ_BELOW_MIN,
-                f"subnets span {len(verdict.azs)} Availability Zone(s) ({', '.join(verdict.azs)}); the policy asks for {settings.min_azs}.",
+                f"subnets span {len(verdict.azs)} Availability Zone(s) ({', '.join(verdict.azs)}); the policy asks for {min_azs}.",
                 verdict.subnets,
                 total,
-                qualifier,
             )
         )
     return out
 
 
-def _filter_findings(
-    region: str, fn: Function, verdict: ConfigVerdict, qualifier: str
-) -> list[Finding]:
+def _filter_specs(verdict: ConfigVerdict) -> list[dict[str, Any]]:
     """One finding per filter code (``filters``): high when every judged
     path of the config is blocked, medium when only some subnets are."""
-    out: list[Finding] = []
+    out: list[dict[str, Any]] = []
     total = len(verdict.subnets)
     for p in verdict.filters:
         blocked = set(p.subnet_ids)
         evidence = [s for s in verdict.subnets if s.subnet_id in blocked]
-        f = _finding(region, fn, p.code, p.detail, evidence, total, qualifier)
-        if f.severity == "high" and len(blocked) < len(
+        spec = _spec(p.code, p.detail, evidence, total)
+        if spec["severity"] == "high" and len(blocked) < len(
             judged_subnets(verdict.subnets, verdict.endpoint)
         ):
-            f = f.model_copy(update={"severity": "medium"})
-        out.append(f)
+            spec = {**spec, "severity": "medium"}  # its status stays "open"
+        out.append(spec)
     return out
 
 
@@ -415,7 +417,7 @@ def _owned(f: Finding, owner: Owner) -> Finding:
     """``f`` of a function ``owner`` deployed: it names the owner, and warns
     (for what a change would fix) that a direct change drifts."""
     notes = f.notes if f.severity == "info" else (*f.notes, owner.drift_warning() + ".")
-    return f.model_copy(update={"owner": owner, "notes": notes})
+    return replaced(f, {"owner": owner, "notes": notes})
 
 
 _NO_TAGS: dict[str, str] = {}  # shared by every summary without them (frozen: never mutated)

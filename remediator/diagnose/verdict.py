@@ -3,7 +3,10 @@ endpoint, computed once per distinct config and region index. Pure."""
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 from remediator.diagnose.egress import RegionIndex
 from remediator.diagnose.endpoint import EndpointVerdict, endpoint_verdict
@@ -23,15 +26,28 @@ class ConfigVerdict:
     vpc_id: str | None
     filters: tuple[FilterProblem, ...] = field(default=())
     """Security-group egress and network ACLs that block a path (``filters``)."""
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """What diagnosis and the planner derive from this verdict alone (the
+    text of its findings, the subnets a strategy keeps), by a key naming
+    what it holds; kept as long as the verdict (one region index)."""
 
     def of(self, *classes: str) -> tuple[SubnetEgress, ...]:
+        if len(classes) == 1:
+            return self._by_class.get(classes[0], ())
         return tuple(s for s in self.subnets if s.egress in classes)
 
-    @property
+    @cached_property
+    def _by_class(self) -> dict[str, tuple[SubnetEgress, ...]]:
+        out: dict[str, list[SubnetEgress]] = {}
+        for s in self.subnets:
+            out.setdefault(s.egress, []).append(s)
+        return {k: tuple(v) for k, v in out.items()}
+
+    @cached_property
     def azs(self) -> tuple[str, ...]:
         return tuple(sorted({s.availability_zone for s in self.subnets if s.availability_zone}))
 
-    @property
+    @cached_property
     def broken(self) -> bool:
         """Some instance of this config cannot reach outside the VPC."""
         if self.of("public", "nat-broken"):
@@ -49,10 +65,23 @@ class ConfigVerdict:
 def judge_config(index: RegionIndex, config: VpcConfig) -> ConfigVerdict:
     """The verdict on ``config``; computed once per distinct config and index
     (diagnosis and the planner ask for the same configs again)."""
-    verdict: ConfigVerdict | None = index.verdicts.get(config)
+    key = _fields_of(config.__dict__)  # equal configs: equal fields (a cheaper hash)
+    verdict: ConfigVerdict | None = index.verdicts.get(key)
     if verdict is None:
-        verdict = index.verdicts[config] = _judge_config(index, config)
+        # The verdict reads the subnets in sorted order only, so configs that
+        # list the same subnets in another order share it.
+        same = (
+            "sorted",
+            *_fields_of({**config.__dict__, "subnet_ids": tuple(sorted(config.subnet_ids))}),
+        )
+        verdict = index.verdicts.get(same)
+        if verdict is None:
+            verdict = index.verdicts[same] = _judge_config(index, config)
+        index.verdicts[key] = verdict
     return verdict
+
+
+_fields_of = operator.itemgetter(*VpcConfig.model_fields)
 
 
 def _judge_config(index: RegionIndex, config: VpcConfig) -> ConfigVerdict:

@@ -38,13 +38,21 @@ _LISTS = ("functions", "findings", "changes")
 
 
 def _plan_digest(
-    plan: Plan, *, findings: Iterable[str] | None = None, changes: Iterable[str] | None = None
+    plan: Plan,
+    *,
+    findings: Iterable[str] | None = None,
+    changes: Iterable[str] | None = None,
+    functions: Iterable[str] | None = None,
 ) -> str:
-    """``plan_digest``, optionally given the canonical texts of the findings
-    and changes (build_plan has them already)."""
+    """``plan_digest``, optionally given the canonical texts of the findings,
+    changes and function summaries (build_plan has them already)."""
     head = plan.model_dump(mode="json", exclude={"digest", "signature", *_LISTS})
     members: dict[str, str | Iterable[str]] = {k: canonical(v) for k, v in head.items()}
-    members["functions"] = (canonical(s.model_dump(mode="json")) for s in plan.functions)
+    members["functions"] = (
+        functions
+        if functions is not None
+        else (canonical(s.model_dump(mode="json")) for s in plan.functions)
+    )
     members["findings"] = (
         findings
         if findings is not None

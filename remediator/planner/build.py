@@ -27,7 +27,7 @@ from remediator.changes.registry import Change
 from remediator.diagnose import RegionIndex, diagnose, judge_config
 from remediator.diagnose.filters import VPC_ONLY, FilterProblem
 from remediator.diagnose.findings import Diagnosis
-from remediator.domain.base import gc_paused
+from remediator.domain.base import gc_paused, replaced
 from remediator.domain.canonical import canonical
 from remediator.domain.findings import (
     ALIAS_BROKEN,
@@ -59,6 +59,7 @@ from remediator.planner.strategies import (
     Strategy,
     keep_private,
 )
+from remediator.planner.texts import finding_and_summary_texts
 
 # What a person does about a blocked finding, given the strategy's reason.
 ManualStep = Callable[[str, Finding], str]
@@ -184,7 +185,7 @@ def _plan_open(
                 ),
             )
         elif f.code == LATEST_BROKEN_ALIAS_OK:
-            out[f.id] = f.model_copy(update={"status": "info"})
+            out[f.id] = replaced(f, {"status": "info"})
     return [out[f.id] for f in findings]
 
 
@@ -306,12 +307,12 @@ def _place(
     ]
     fixed_by = tuple(ids)
     for f in proposal.fixes:
-        out[f.id] = f.model_copy(update={"status": "planned", "fixed_by": fixed_by})
+        out[f.id] = replaced(f, {"status": "planned", "fixed_by": fixed_by})
     return fixed_by
 
 
 def _blocked(f: Finding, manual_step: str) -> Finding:
-    return f.model_copy(update={"status": "blocked", "manual_step": manual_step})
+    return replaced(f, {"status": "blocked", "manual_step": manual_step})
 
 
 def _assemble(
@@ -341,7 +342,7 @@ def _assemble(
     regions = tuple(sorted(r.region for r in inventory.regions))
     # Each finding and change is encoded once; the same text feeds the plan id
     # and the digest, which are hashed piece by piece (_canonical_sha256).
-    finding_json = [canonical(f.model_dump(mode="json")) for f in planned]
+    finding_json, function_json = finding_and_summary_texts(planned, diagnosis.functions)
     change_json = [canonical(c.model_dump(mode="json")) for c in ordered]
     plan_id = (
         "plan-"
@@ -370,5 +371,9 @@ def _assemble(
         changes=tuple(ordered),
     )
     return plan.model_copy(
-        update={"digest": _plan_digest(plan, findings=finding_json, changes=change_json)}
+        update={
+            "digest": _plan_digest(
+                plan, findings=finding_json, changes=change_json, functions=function_json
+            )
+        }
     )

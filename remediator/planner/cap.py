@@ -7,6 +7,7 @@ all deferred goes, and a kept change lists only findings it still fixes
 from __future__ import annotations
 
 from remediator.changes.registry import Change
+from remediator.domain.base import replaced
 from remediator.domain.plan import Finding
 
 
@@ -22,14 +23,18 @@ def apply_cap(
             kept.append(c)
             kept_ids.add(c.id)
     out = []
+    step = (
+        f"over the policy's cap of {cap} changes per plan; run plan again after applying this one"
+    )
     for f in findings:
         if f.status == "planned" and not set(f.fixed_by) <= kept_ids:
-            f = f.model_copy(
-                update={
+            f = replaced(
+                f,
+                {
                     "status": "deferred",
                     "fixed_by": (),
-                    "manual_step": f"over the policy's cap of {cap} changes per plan; run plan again after applying this one",
-                }
+                    "manual_step": step,
+                },
             )
         out.append(f)
     # a change whose findings were all deferred is not needed, and a kept

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from remediator.changes import registry as kinds
+from remediator.domain.base import replaced
 from remediator.domain.owner import Owner
 from remediator.domain.plan import Finding
 
@@ -27,7 +28,7 @@ PATCH_HINT = "remediate iac-patch PLAN --out-dir DIR"
 
 
 def _blocked(f: Finding, step: str, **more: Any) -> Finding:
-    return f.model_copy(update={"status": "blocked", "manual_step": step, **more})
+    return replaced(f, {"status": "blocked", "manual_step": step, **more})
 
 
 def skipped(findings: Sequence[Finding], owner: Owner) -> list[Finding]:
@@ -52,7 +53,7 @@ def with_patch(findings: Sequence[Finding], placed: Placed) -> list[Finding]:
     out = []
     for f in findings:
         subnets = _subnets(f, placed) if f.status == "planned" else ()
-        out.append(f.model_copy(update={"patch_subnet_ids": subnets}) if subnets else f)
+        out.append(replaced(f, {"patch_subnet_ids": subnets}) if subnets else f)
     return out
 
 

@@ -12,14 +12,16 @@ the Lambda API's DNS, the endpoint findings are moot and fixed too.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from remediator.changes import registry as kinds
 from remediator.changes.lambda_vpc_config import vpc_config_state, vpc_config_values
 from remediator.changes.risk import change_risk
-from remediator.domain.canonical import fingerprint
+from remediator.domain.base import construct
+from remediator.domain.canonical import state_hash
 from remediator.domain.findings import AZ_BELOW_MIN, ENDPOINT_CODES, SUBNET_CODES
 from remediator.domain.inventory import Subnet
-from remediator.domain.plan import BlastRadius, Finding
+from remediator.domain.plan import BlastRadius, Finding, Fingerprint
 from remediator.planner.strategies.base import (
     Blocked,
     Context,
@@ -37,19 +39,43 @@ MANUAL = (
 )
 
 
-def _nat_subnets(ctx: Context, vpc_id: str) -> list[Subnet]:
-    return [
-        s
-        for s in ctx.region_index.subnets_by_vpc.get(vpc_id, ())
-        if ctx.region_index.classify(s.subnet_id).egress == "nat"
-    ]
+def _by_room(ctx: Context, vpc_id: str) -> tuple[Subnet, ...]:
+    """The VPC's NAT-routed subnets with free addresses, most free first
+    (then by id); once per VPC and region index."""
+    key = (NAME, "by-room", vpc_id)
+    found: tuple[Subnet, ...] | None = ctx.region_index.planner_memo.get(key)
+    if found is None:
+        found = ctx.region_index.planner_memo[key] = tuple(
+            sorted(
+                (
+                    s
+                    for s in ctx.region_index.nat_subnets(vpc_id)
+                    if s.available_ip_address_count > 0
+                ),
+                key=lambda s: (-s.available_ip_address_count, s.subnet_id),
+            )
+        )
+    return found
 
 
-def _new_subnets(
+def _new_subnets(ctx: Context) -> tuple[list[str], list[str], set[str | None]]:
+    """(kept, added, AZs after): what works stays, NAT-routed subnets are
+    added while the AZ floor is not met. A function of the verdict and the
+    AZ floor alone, worked out once per verdict (``ConfigVerdict.memo``);
+    each call gets its own lists."""
+    key = (NAME, "new-subnets", ctx.settings.min_azs)
+    found: tuple[tuple[str, ...], tuple[str, ...], frozenset[str | None]] | None = (
+        ctx.verdict.memo.get(key)
+    )
+    if found is None:
+        kept, added, kept_azs = _choose_subnets(ctx, set(ctx.verdict.azs))
+        found = ctx.verdict.memo[key] = (tuple(kept), tuple(added), frozenset(kept_azs))
+    return list(found[0]), list(found[1]), set(found[2])
+
+
+def _choose_subnets(
     ctx: Context, before_azs: set[str]
 ) -> tuple[list[str], list[str], set[str | None]]:
-    """(kept, added, AZs after): what works stays, NAT-routed subnets are
-    added while the AZ floor is not met."""
     verdict, settings = ctx.verdict, ctx.settings
     assert verdict.vpc_id is not None
     # keep what works and what remediator does not judge (transit gateway,
@@ -59,18 +85,11 @@ def _new_subnets(
     kept_azs = {az_of[s] for s in kept}
     added: list[str] = []
     if len(kept_azs) < settings.min_azs:
-        candidates = sorted(
-            (
-                s
-                for s in _nat_subnets(ctx, verdict.vpc_id)
-                if s.subnet_id not in kept and s.available_ip_address_count > 0
-            ),
-            key=lambda s: (
-                s.availability_zone not in before_azs,
-                -s.available_ip_address_count,
-                s.subnet_id,
-            ),
-        )
+        # by (in an AZ it loses, most free addresses, id): the subnets of the
+        # AZs it had first, each part in the VPC's order by room
+        room = [s for s in _by_room(ctx, verdict.vpc_id) if s.subnet_id not in kept]
+        candidates = [s for s in room if s.availability_zone in before_azs]
+        candidates += [s for s in room if s.availability_zone not in before_azs]
         for s in candidates:
             if len(kept_azs) >= settings.min_azs or len(kept) + len(added) >= MAX_SUBNETS:
                 break
@@ -81,12 +100,29 @@ def _new_subnets(
     return kept, added, kept_azs
 
 
+def _fingerprint(ctx: Context, state: dict[str, Any], revision_id: str | None) -> Fingerprint:
+    """``fingerprint(state, revision_id)``, the state's hash worked out once
+    per VpcConfig state in the region (functions share configs): the state
+    holds only the sorted subnet and group ids and the dual-stack flag."""
+    key = (
+        NAME,
+        "state-hash",
+        *((k, tuple(v) if isinstance(v, list) else v) for k, v in state.items()),
+    )
+    digest: str | None = ctx.region_index.planner_memo.get(key)
+    if digest is None:
+        digest = ctx.region_index.planner_memo[key] = state_hash(state)
+    return construct(
+        Fingerprint, {"revision_id": revision_id, "state_hash": digest, "state": state}
+    )
+
+
 def propose(ctx: Context, findings: Sequence[Finding]) -> Proposal | Blocked:
     fn, verdict, settings = ctx.fn, ctx.verdict, ctx.settings
     assert fn.vpc_config is not None and verdict.vpc_id is not None
     current = list(fn.vpc_config.subnet_ids)
     before_azs = set(verdict.azs)
-    kept, added, kept_azs = _new_subnets(ctx, before_azs)
+    kept, added, kept_azs = _new_subnets(ctx)
     new = sorted(set(kept) | set(added))
     if not new:
         return Blocked("no NAT-routed subnet in the VPC to move the function to")
@@ -124,11 +160,14 @@ def propose(ctx: Context, findings: Sequence[Finding]) -> Proposal | Blocked:
         after=vpc_config_state(new, groups, dual_stack),
         risk=change_risk(kinds.UPDATE_VPC_CONFIG, adds_subnets=bool(added)),
         reason=f"{fn.name}: " + "; ".join(parts) + ".",
-        fp=fingerprint(vpc_config_state(current, groups, dual_stack), fn.revision_id),
-        blast=BlastRadius(
-            functions=(fn.name,),
-            subnet_ids=tuple(sorted(set(removed) | set(added))),
-            note="the function's own ENIs move; no other resource changes",
+        fp=_fingerprint(ctx, vpc_config_state(current, groups, dual_stack), fn.revision_id),
+        blast=construct(
+            BlastRadius,
+            {
+                "functions": (fn.name,),
+                "subnet_ids": tuple(sorted(set(removed) | set(added))),
+                "note": "the function's own ENIs move; no other resource changes",
+            },
         ),
     )
     return Proposal((change,), fixes)
