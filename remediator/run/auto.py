@@ -496,6 +496,7 @@ class _Runner:
         except Exception as exc:  # one target's failure never stops the others
             result.outcome, result.error = "error", _one_line(exc)
             log.error("target_failed", phase="plan", error=result.error)
+            release(pair)
         finally:
             result.seconds += self.deps.clock() - started
 
@@ -549,6 +550,7 @@ class _Runner:
             log.error("target_failed", phase="apply", error=result.error)
         finally:
             self._write_report(pair, "plan", pair.plan)
+            release(pair)
             result.seconds += self.deps.clock() - started
 
     def _judge(self, pair: _Pair, outcome: applying.Outcome) -> None:
@@ -604,6 +606,12 @@ class _Runner:
             pair.session, endpoint_url=self.opts.endpoint_url, config="write"
         )
         return door.Aws(factory, settings=self.deps.settings, mode=mode_for(self.opts.dry_run))
+
+
+def release(pair: _Pair) -> None:
+    """Close a target's clients once nothing of the run reads through them."""
+    if isinstance(pair.session, sessions.ClientCache):
+        pair.session.close()
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -710,6 +718,9 @@ def run(opts: AutoOptions, deps: Deps) -> RunSummary:
             _each(pairs, runner.plan_phase, opts.concurrency, deps.progress, "plan")
             allocate(pairs, opts.max_changes, opts.max_risk)
             chosen = [p for p in pairs if p.selected]
+            for p in pairs:
+                if not p.selected:
+                    release(p)
             _each(chosen, runner.apply_phase, opts.concurrency, deps.progress, "apply")
             for p in pairs:
                 if not p.selected and p.plan is not None and p.result.outcome != "error":
