@@ -38,14 +38,12 @@ and the apply door, and sends no AWS call itself.
 
 from __future__ import annotations
 
-import contextvars
 import fnmatch
 import json
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +81,7 @@ from remediator.planfile.signing import sign_plan
 from remediator.run import apply as applying
 from remediator.run import artifacts, iac_patch
 from remediator.run.auto_options import AutoOptions as AutoOptions  # re-exported
+from remediator.run.auto_pool import each
 from remediator.run.lock import DynamoLock, FileLock, lock_for
 
 log = structlog.get_logger(__name__)
@@ -647,34 +646,6 @@ def allocate(pairs: Sequence[_Pair], max_changes: int, max_risk: str) -> None:
         )
 
 
-def _each(
-    pairs: Sequence[_Pair],
-    work: Callable[[_Pair], None],
-    concurrency: int,
-    progress: Callable[[str, int, int], None] | None,
-    phase: str,
-) -> None:
-    if not pairs:
-        return
-    done = 0
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="auto") as pool:
-        # Each task runs in a copy of this context: run_id is there, and what a
-        # task binds (account, region, plan_id) does not leak into the next
-        # task of the same worker thread.
-        futures = [pool.submit(contextvars.copy_context().run, work, p) for p in pairs]
-        try:
-            for future in futures:
-                future.result()
-                done += 1
-                if progress is not None:
-                    progress(phase, done, len(pairs))
-        except BaseException:
-            # Ctrl-C: start no other target; the running ones finish their
-            # step (an apply is never cut off between its journal lines).
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-
-
 def run(opts: AutoOptions, deps: Deps) -> RunSummary:
     """One unattended run; never raises for a target's failure (see the module docstring)."""
     run_id = opts.run_id or new_run_id()
@@ -715,13 +686,13 @@ def run(opts: AutoOptions, deps: Deps) -> RunSummary:
                 for t in targets
             ]
             runner = _Runner(opts, deps, fleet)
-            _each(pairs, runner.plan_phase, opts.concurrency, deps.progress, "plan")
+            each(pairs, runner.plan_phase, opts.concurrency, deps.progress, "plan")
             allocate(pairs, opts.max_changes, opts.max_risk)
             chosen = [p for p in pairs if p.selected]
             for p in pairs:
                 if not p.selected:
                     release(p)
-            _each(chosen, runner.apply_phase, opts.concurrency, deps.progress, "apply")
+            each(chosen, runner.apply_phase, opts.concurrency, deps.progress, "apply")
             for p in pairs:
                 if not p.selected and p.plan is not None and p.result.outcome != "error":
                     if p.result.note:
