@@ -21,6 +21,11 @@ For every account-region pair (a *target*) in the run, in three phases:
    written as ``review.json``, a plan a person can approve and apply (when
    nothing of the plan ran, ``review.json`` is the plan itself).
 
+A target's clients (``aws.session.ClientCache``) are closed as soon as
+nothing of the run reads through them (``release``): after its apply, or
+after the budget when it is not applied, or when it failed; so neither
+their connections nor their memory wait for the end of the run.
+
 One target's failure never stops the others: it is recorded as an ``error``
 with its one-line message. The run's outcome is the worst of its targets
 (``WORST_FIRST``); its exit code is that outcome's, from the one table in
