@@ -21,6 +21,8 @@ targets), peak < 500 MB. The wall time includes the process's start-up.
 from __future__ import annotations
 
 import json
+import resource
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -74,6 +76,7 @@ def _auto(
     scratch: Path,
     accounts_file: Path,
     concurrency: int,
+    calls: Callable[[], int],
 ) -> dict[str, Any]:
     out_dir = scratch / f"auto-c{concurrency}"
     cmd = [
@@ -99,15 +102,27 @@ def _auto(
     ]
     stdout = scratch / f"auto-c{concurrency}.out"
     # 0 nothing to do, 2 changes left for review (a dry run applies nothing)
+    # this process hosts the moto server and the latency proxy: its CPU time
+    # is the server side's, the child's is the client's
+    server_before, calls_before = _cpu_self(), calls()
     usage = spawner.measure(cmd, env, stdout, ok=(0, 2))
+    server_cpu, api_calls = _cpu_self() - server_before, calls() - calls_before
     summary = json.loads(stdout.read_text().strip().splitlines()[-1])
     return {
         "seconds": usage["seconds"],
         "peak_mb": usage["peak_mb"],
+        "client_cpu_seconds": usage.get("cpu_seconds"),
+        "server_cpu_seconds": round(server_cpu, 3),
+        "api_calls": api_calls,
         "targets": len(summary["targets"]),
         "target_seconds": [t["seconds"] for t in summary["targets"]],
         "outcome": summary["outcome"],
     }
+
+
+def _cpu_self() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run(
@@ -117,11 +132,12 @@ def run(
     scratch: Path,
     accounts: list[str],
     concurrency: int,
+    calls: Callable[[], int] = lambda: 0,
 ) -> dict[str, Any]:
     accounts_file = scratch / "accounts.txt"
     accounts_file.write_text("\n".join(accounts) + "\n")
-    one = _auto(spawner, remediate, env, scratch, accounts_file, 1)
-    many = _auto(spawner, remediate, env, scratch, accounts_file, concurrency)
+    one = _auto(spawner, remediate, env, scratch, accounts_file, 1, calls)
+    many = _auto(spawner, remediate, env, scratch, accounts_file, concurrency, calls)
     serial = sum(one["target_seconds"])
     ideal = serial / min(concurrency, max(many["targets"], 1))
     return {
@@ -134,4 +150,10 @@ def run(
         "ratio_to_ideal": round(many["seconds"] / ideal, 3) if ideal else None,
         "peak_mb": many["peak_mb"],
         "outcome": many["outcome"],
+        # where the time goes: CPU of remediate (client) and of the moto
+        # server + proxy (server), API calls through the proxy, per run
+        "serial": {k: one[k] for k in ("client_cpu_seconds", "server_cpu_seconds", "api_calls")},
+        "concurrent": {
+            k: many[k] for k in ("client_cpu_seconds", "server_cpu_seconds", "api_calls")
+        },
     }

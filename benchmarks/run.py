@@ -116,7 +116,8 @@ for line in sys.stdin:
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    print(json.dumps({"seconds": seconds, "maxrss_kb": usage.ru_maxrss, "rc": proc.returncode}), flush=True)
+    print(json.dumps({"seconds": seconds, "maxrss_kb": usage.ru_maxrss, "rc": proc.returncode,
+                      "cpu_seconds": usage.ru_utime + usage.ru_stime}), flush=True)
 """
 
 
@@ -158,7 +159,11 @@ class Spawner:
         if done["rc"] not in ok:
             tail = stdout.with_suffix(".stderr").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"{' '.join(cmd)} exited {done['rc']}:\n{tail}")
-        return {"seconds": round(done["seconds"], 3), "peak_mb": round(done["maxrss_kb"] / 1024, 1)}
+        return {
+            "seconds": round(done["seconds"], 3),
+            "peak_mb": round(done["maxrss_kb"] / 1024, 1),
+            "cpu_seconds": round(done["cpu_seconds"], 3),
+        }
 
     def close(self) -> None:
         assert self._proc.stdin is not None
@@ -659,7 +664,13 @@ def run(
                 accounts = fleet.account_ids(auto_targets)
                 doc["auto_estate"] = fleet.seed(url, accounts, auto_functions)
                 doc["auto"] = fleet.run(
-                    spawner, _remediate(), env, scratch, accounts, auto_concurrency
+                    spawner,
+                    _remediate(),
+                    env,
+                    scratch,
+                    accounts,
+                    auto_concurrency,
+                    (lambda: proxy.calls) if proxy is not None else (lambda: 0),
                 )
                 say(
                     f"auto over {auto_targets} targets: {doc['auto']['wall_seconds']:.1f} s at "
@@ -765,6 +776,11 @@ def main(argv: list[str] | None = None) -> int:
         help="F functions with V published versions each, read listed and by alias (0: skip)",
     )
     parser.add_argument(
+        "--only-auto",
+        action="store_true",
+        help="only the fleet figures (no plan sizes, apply or versions runs; one --help run)",
+    )
+    parser.add_argument(
         "--render",
         type=Path,
         metavar="RESULTS",
@@ -776,6 +792,9 @@ def main(argv: list[str] | None = None) -> int:
         saved["targets"] = evaluate(saved)
         print(table(saved))
         return 0
+    if args.only_auto:
+        args.sizes, args.apply_real, args.apply_contended = "", 0, 0
+        args.versions_estate, args.help_repeat = "0", 1
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from typing import Any, Literal
@@ -231,3 +232,14 @@ class ClientCache:
         if key not in self._clients:
             self._clients[key] = self._session.client(service, **kwargs)
         return self._clients[key]
+
+    def close(self) -> None:
+        """Close the clients made so far (their connections) and forget them;
+        a later ``client`` makes a new one. A fleet run closes a target's
+        clients once the target is done, so its connections and memory do
+        not outlive it (50 targets' clients held to the end of a run are
+        some 180 MB and seconds of teardown at exit)."""
+        clients, self._clients = self._clients, {}
+        for client in clients.values():
+            with contextlib.suppress(Exception):  # closing is best effort
+                client.close()

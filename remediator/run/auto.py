@@ -21,6 +21,11 @@ For every account-region pair (a *target*) in the run, in three phases:
    written as ``review.json``, a plan a person can approve and apply (when
    nothing of the plan ran, ``review.json`` is the plan itself).
 
+A target's clients (``aws.session.ClientCache``) are closed as soon as
+nothing of the run reads through them (``release``): after its apply, or
+after the budget when it is not applied, or when it failed; so neither
+their connections nor their memory wait for the end of the run.
+
 One target's failure never stops the others: it is recorded as an ``error``
 with its one-line message. The run's outcome is the worst of its targets
 (``WORST_FIRST``); its exit code is that outcome's, from the one table in
@@ -38,14 +43,12 @@ and the apply door, and sends no AWS call itself.
 
 from __future__ import annotations
 
-import contextvars
 import fnmatch
 import json
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +86,7 @@ from remediator.planfile.signing import sign_plan
 from remediator.run import apply as applying
 from remediator.run import artifacts, iac_patch
 from remediator.run.auto_options import AutoOptions as AutoOptions  # re-exported
+from remediator.run.auto_pool import each
 from remediator.run.lock import DynamoLock, FileLock, lock_for
 
 log = structlog.get_logger(__name__)
@@ -499,6 +503,7 @@ class _Runner:
         except Exception as exc:  # one target's failure never stops the others
             result.outcome, result.error = "error", _one_line(exc)
             log.error("target_failed", phase="plan", error=result.error)
+            release(pair)
         finally:
             result.seconds += self.deps.clock() - started
 
@@ -553,6 +558,7 @@ class _Runner:
             log.error("target_failed", phase="apply", error=result.error)
         finally:
             self._write_report(pair, "plan", pair.plan)
+            release(pair)
             result.seconds += self.deps.clock() - started
 
     def _judge(self, pair: _Pair, outcome: applying.Outcome) -> None:
@@ -610,6 +616,12 @@ class _Runner:
         return door.Aws(factory, settings=self.deps.settings, mode=mode_for(self.opts.dry_run))
 
 
+def release(pair: _Pair) -> None:
+    """Close a target's clients once nothing of the run reads through them."""
+    if isinstance(pair.session, sessions.ClientCache):
+        pair.session.close()
+
+
 def _rel(path: Path, root: Path) -> str:
     try:
         return str(path.relative_to(root))
@@ -641,34 +653,6 @@ def allocate(pairs: Sequence[_Pair], max_changes: int, max_risk: str) -> None:
             wanted=wanted,
             budget_left=budget,
         )
-
-
-def _each(
-    pairs: Sequence[_Pair],
-    work: Callable[[_Pair], None],
-    concurrency: int,
-    progress: Callable[[str, int, int], None] | None,
-    phase: str,
-) -> None:
-    if not pairs:
-        return
-    done = 0
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="auto") as pool:
-        # Each task runs in a copy of this context: run_id is there, and what a
-        # task binds (account, region, plan_id) does not leak into the next
-        # task of the same worker thread.
-        futures = [pool.submit(contextvars.copy_context().run, work, p) for p in pairs]
-        try:
-            for future in futures:
-                future.result()
-                done += 1
-                if progress is not None:
-                    progress(phase, done, len(pairs))
-        except BaseException:
-            # Ctrl-C: start no other target; the running ones finish their
-            # step (an apply is never cut off between its journal lines).
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
 
 
 def run(opts: AutoOptions, deps: Deps) -> RunSummary:
@@ -711,10 +695,13 @@ def run(opts: AutoOptions, deps: Deps) -> RunSummary:
                 for t in targets
             ]
             runner = _Runner(opts, deps, fleet)
-            _each(pairs, runner.plan_phase, opts.concurrency, deps.progress, "plan")
+            each(pairs, runner.plan_phase, opts.concurrency, deps.progress, "plan")
             allocate(pairs, opts.max_changes, opts.max_risk)
             chosen = [p for p in pairs if p.selected]
-            _each(chosen, runner.apply_phase, opts.concurrency, deps.progress, "apply")
+            for p in pairs:
+                if not p.selected:
+                    release(p)
+            each(chosen, runner.apply_phase, opts.concurrency, deps.progress, "apply")
             for p in pairs:
                 if not p.selected and p.plan is not None and p.result.outcome != "error":
                     if p.result.note:

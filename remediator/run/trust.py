@@ -39,6 +39,8 @@ __all__ = [
     "refuse_unjustified",
 ]
 
+_CHUNK = 100
+"""Ids per describe filter (EC2 takes up to 200 values per filter)."""
 _HINT = "Re-run `remediate plan` and review the new plan; plan files must not be edited by hand."
 
 
@@ -135,23 +137,47 @@ def _placed(change: Change) -> tuple[str, list[str]]:
     return "vpce", [change.target]
 
 
+def _vpcs_of_placed(
+    aws: door.Aws, placed: Sequence[tuple[str, str, list[str]]]
+) -> dict[tuple[str, str], dict[str, str]]:
+    """(region, kind) -> resource id -> VPC id, for every (region, kind, ids)
+    in ``placed``: one describe per region and kind (in chunks of
+    ``_CHUNK`` ids) rather than one per change; endpoints one at a time."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for region, kind, ids in placed:
+        wanted.setdefault((region, kind), set()).update(ids)
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for (region, kind), each in sorted(wanted.items()):
+        ordered = sorted(each)
+        found: dict[str, str] = {}
+        for start in range(0, len(ordered), _CHUNK):
+            found.update(_vpc_of(aws, region, kind, ordered[start : start + _CHUNK]))
+        out[(region, kind)] = found
+    return out
+
+
 def refuse_unjustified(aws: door.Aws, plan: Plan, changes: Iterable[Change]) -> None:
     """Refuse (``BadInput``, naming the first such change) a change the plan's
     findings do not justify, or whose placed resources are not in its
-    function's VPC. Reads only."""
+    function's VPC. Reads only: the live VPC of every placed resource, read
+    together (``_vpcs_of_placed``), then each change in order."""
     chosen = list(changes)
     verdict = justify(plan, chosen)
     if verdict.refused:
         change, why = verdict.refused[0]
         raise _refuse(change, why)
+    placed = {c.id: _placed(c) for c in chosen if verdict.in_vpc.get(c.id)}
+    live = _vpcs_of_placed(
+        aws, [(c.region, *placed[c.id]) for c in chosen if c.id in placed and placed[c.id][1]]
+    )
     for change in chosen:
         vpcs = verdict.in_vpc.get(change.id)
         if not vpcs:
             continue
-        kind, ids = _placed(change)
+        kind, ids = placed[change.id]
         if not ids:
             continue
-        where = _vpc_of(aws, change.region, kind, ids)
+        where = live[(change.region, kind)]
         # a resource that is gone is the stale check's to report
         outside = [i for i in ids if i in where and where[i] not in vpcs]
         if outside:
