@@ -26,6 +26,14 @@ request beyond it as Lambda does: 429 ``TooManyRequestsException``, "Rate
 exceeded". A moto server has no quota at all, and without one a client that
 sends its Lambda reads back to back looks faster than AWS would let it be.
 
+AWS serves each account from the same endpoint without one account's load
+slowing another's; one moto server is one Python process, whose lock every
+request shares. Given several upstream servers, the proxy keeps each account
+on one of them: an ``AssumeRole`` into account A goes to the server
+``account_server(A)`` names, the credentials it hands out are remembered,
+and every request signed with them goes to that server; any other request
+(the caller's own credentials) goes to the first.
+
     proxy = LatencyProxy("http://127.0.0.1:5000", latency=0.03, lambda_rate=15)
     proxy.start(); ...; proxy.url; ...; proxy.throttled; proxy.stop()
 """
@@ -54,6 +62,9 @@ _OWN_QUOTA = (
     ("GET", re.compile(r"^/2015-03-31/functions/[^/]+$")),
     ("GET", re.compile(r"^/2015-03-31/functions/[^/]+/policy$")),
 )
+_ASSUME_ROLE = re.compile(r"(?:^|&)Action=AssumeRole(?:&|$)")
+_ROLE_ACCOUNT = re.compile(r"(?:^|&)RoleArn=arn%3A[^%&]+%3Aiam%3A%3A(\d{12})%3A")
+_ACCESS_KEY = re.compile(rb"<AccessKeyId>([^<]+)</AccessKeyId>")
 _THROTTLED = json.dumps(
     {"Reason": "CallerRateLimitExceeded", "Type": "User", "message": "Rate exceeded"}
 ).encode()
@@ -99,15 +110,21 @@ class LatencyProxy:
 
     def __init__(
         self,
-        upstream: str,
+        upstream: str | list[str],
         latency: float,
         *,
         lambda_rate: float = 0.0,
         lambda_burst: float | None = None,
+        account_server: Any = None,
     ) -> None:
-        parsed = urllib.parse.urlsplit(upstream)
-        self.upstream_host = parsed.hostname or "127.0.0.1"
-        self.upstream_port = parsed.port or 80
+        upstreams = [upstream] if isinstance(upstream, str) else list(upstream)
+        self.upstreams = [
+            (parts.hostname or "127.0.0.1", parts.port or 80)
+            for parts in map(urllib.parse.urlsplit, upstreams)
+        ]
+        # the server of an account (index into upstreams), for AssumeRole
+        self.account_server = account_server or (lambda account: 0)
+        self._key_server: dict[str, int] = {}
         self.latency = latency
         self.lambda_rate = lambda_rate
         self.lambda_burst = lambda_burst if lambda_burst is not None else lambda_rate
@@ -136,6 +153,7 @@ class LatencyProxy:
                 with proxy._lock:
                     proxy.calls += 1
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                server = proxy._server_of(headers.get("Authorization", ""), body)
                 if not proxy._admitted(self.command, self.path, headers):
                     status, reason, out_headers, data = (
                         429,
@@ -147,11 +165,12 @@ class LatencyProxy:
                         _THROTTLED,
                     )
                 elif self.command == "GET" and self.path.split("?")[0] in _LIST_FUNCTIONS:
-                    status, reason, out_headers, data = proxy._list_page(self.path, headers)
+                    status, reason, out_headers, data = proxy._list_page(self.path, headers, server)
                 else:
                     status, reason, out_headers, data = proxy._send(
-                        self.command, self.path, body, headers
+                        self.command, self.path, body, headers, server
                     )
+                    proxy._remember(body, data, server)
                 self.send_response(status, reason)
                 for key, value in out_headers:
                     if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
@@ -187,18 +206,44 @@ class LatencyProxy:
             self.throttled += 1
             return False
 
+    def _server_of(self, authorization: str, body: bytes | None) -> int:
+        """The upstream a request goes to (see the module)."""
+        if len(self.upstreams) == 1:
+            return 0
+        text = (body or b"").decode("latin-1")
+        if _ASSUME_ROLE.search(text):
+            account = _ROLE_ACCOUNT.search(text)
+            return int(self.account_server(account.group(1))) if account else 0
+        scope = _SCOPE.search(authorization or "")
+        with self._lock:
+            return self._key_server.get(scope.group(1), 0) if scope else 0
+
+    def _remember(self, body: bytes | None, data: bytes, server: int) -> None:
+        """After an AssumeRole: its credentials' requests go where it went."""
+        if len(self.upstreams) > 1 and _ASSUME_ROLE.search((body or b"").decode("latin-1")):
+            key = _ACCESS_KEY.search(data)
+            if key:
+                with self._lock:
+                    self._key_server[key.group(1).decode()] = server
+
     def _send(
-        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        server: int = 0,
     ) -> tuple[int, str, list[tuple[str, str]], bytes]:
-        """One request upstream on this thread's kept-alive connection
-        (reconnecting once when the server closed it)."""
+        """One request upstream on this thread's kept-alive connection to
+        ``server`` (reconnecting once when the server closed it)."""
+        conns = getattr(self._local, "conns", None)
+        if conns is None:
+            conns = self._local.conns = {}
         for attempt in (1, 2):
-            conn = getattr(self._local, "conn", None)
+            conn = conns.get(server)
             if conn is None:
-                conn = http.client.HTTPConnection(
-                    self.upstream_host, self.upstream_port, timeout=300
-                )
-                self._local.conn = conn
+                host, port = self.upstreams[server]
+                conn = conns[server] = http.client.HTTPConnection(host, port, timeout=300)
             try:
                 conn.request(method, path, body=body, headers=headers)
                 response = conn.getresponse()
@@ -206,23 +251,28 @@ class LatencyProxy:
                 return response.status, response.reason, response.getheaders(), data
             except (http.client.HTTPException, ConnectionError, OSError):
                 conn.close()
-                self._local.conn = None
+                conns.pop(server, None)
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
     def _list_page(
-        self, path: str, headers: dict[str, str]
+        self, path: str, headers: dict[str, str], server: int = 0
     ) -> tuple[int, str, list[tuple[str, str]], bytes]:
-        """One AWS-sized page of a ``ListFunctions`` listing (see above)."""
+        """One AWS-sized page of a ``ListFunctions`` listing (see above),
+        kept per credential and Region: two accounts listing at once never
+        see each other's pages."""
         parts = urllib.parse.urlsplit(path)
         query = urllib.parse.parse_qs(parts.query)
         marker = (query.pop("Marker", None) or [""])[0]
         size = min(int((query.pop("MaxItems", None) or [LAMBDA_PAGE])[0]), LAMBDA_PAGE)
-        key = urllib.parse.urlencode(sorted((k, v[0]) for k, v in query.items()))
+        params = urllib.parse.urlencode(sorted((k, v[0]) for k, v in query.items()))
+        scope = _SCOPE.search(headers.get("Authorization", ""))
+        who = f"{scope.group(1)}/{scope.group(2)}" if scope else ""
+        key = f"{server}|{who}|{params}"
         if not marker:
-            upstream = parts.path + (f"?{key}" if key else "")
-            status, reason, out_headers, data = self._send("GET", upstream, None, headers)
+            upstream = parts.path + (f"?{params}" if params else "")
+            status, reason, out_headers, data = self._send("GET", upstream, None, headers, server)
             if status != 200:
                 return status, reason, out_headers, data
             with self._lock:

@@ -575,6 +575,7 @@ def run(
     auto_targets: int = 0,
     auto_functions: int = 40,
     auto_concurrency: int = 8,
+    auto_servers: int = 1,
     versions_estate: tuple[int, int] | None = None,
     say: Any = print,
 ) -> dict[str, Any]:
@@ -661,16 +662,18 @@ def run(
                     )
             if auto_targets:
                 _reset(url)
-                accounts = fleet.account_ids(auto_targets)
-                doc["auto_estate"] = fleet.seed(url, accounts, auto_functions)
-                doc["auto"] = fleet.run(
+                doc["auto_estate"], doc["auto"] = _fleet_figures(
                     spawner,
-                    _remediate(),
-                    env,
                     scratch,
-                    accounts,
+                    url,
+                    proxy,
+                    env,
+                    auto_targets,
+                    auto_functions,
                     auto_concurrency,
-                    (lambda: proxy.calls) if proxy is not None else (lambda: 0),
+                    auto_servers,
+                    latency_ms,
+                    lambda_rate,
                 )
                 say(
                     f"auto over {auto_targets} targets: {doc['auto']['wall_seconds']:.1f} s at "
@@ -707,6 +710,56 @@ def run(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     return doc
+
+
+def _fleet_figures(
+    spawner: Spawner,
+    scratch: Path,
+    url: str,
+    proxy: LatencyProxy | None,
+    env: dict[str, str],
+    targets: int,
+    functions: int,
+    concurrency: int,
+    servers: int,
+    latency_ms: float,
+    lambda_rate: float,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fleet estate and figures: on the run's server, or spread over
+    ``servers`` moto processes behind a proxy of their own (benchmarks/fleet.py)."""
+    accounts = fleet.account_ids(targets)
+    if servers <= 1 or not latency_ms:
+        estate_info = fleet.seed(url, accounts, functions)
+        calls = (lambda: proxy.calls) if proxy is not None else (lambda: 0)
+        return estate_info, fleet.run(
+            spawner, _remediate(), env, scratch, accounts, concurrency, calls
+        )
+    group = fleet.Servers(servers)
+    spread: LatencyProxy | None = None
+    try:
+        spread = LatencyProxy(
+            group.urls,
+            latency_ms / 1000,
+            lambda_rate=lambda_rate,
+            account_server=fleet.server_of(accounts, servers),
+        ).start()
+        estate_info = fleet.seed_spread(group, accounts, functions)
+        figures = fleet.run(
+            spawner,
+            _remediate(),
+            _env(spread.url, scratch),
+            scratch,
+            accounts,
+            concurrency,
+            lambda: spread.calls if spread is not None else 0,
+            group.cpu_seconds,
+            servers,
+        )
+        return estate_info, figures
+    finally:
+        if spread is not None:
+            spread.stop()
+        group.close()
 
 
 def _pair(text: str) -> tuple[int, int] | None:
@@ -770,6 +823,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--auto-concurrency", type=int, default=8, help="auto's --concurrency")
     parser.add_argument(
+        "--auto-servers",
+        type=int,
+        default=1,
+        help="moto servers (a process each) the fleet's accounts are spread over (1: the run's)",
+    )
+    parser.add_argument(
         "--versions-estate",
         default="100:300",
         metavar="F:V",
@@ -815,6 +874,7 @@ def main(argv: list[str] | None = None) -> int:
         auto_targets=args.auto_targets,
         auto_functions=args.auto_functions,
         auto_concurrency=args.auto_concurrency,
+        auto_servers=args.auto_servers,
         versions_estate=_pair(args.versions_estate),
         say=lambda m: print(m, file=sys.stderr, flush=True),
     )
