@@ -5,6 +5,10 @@ checkouts on the same machine."""
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,38 @@ def _loader_sharing_models(self: Any, *args: Any, **kwargs: Any) -> None:
 
 
 botocore.loaders.Loader.__init__ = _loader_sharing_models  # type: ignore[method-assign]
+
+# --------------------------------------------------------------------------
+# moto's EC2 images: its 44 default AMIs, not the thousands of "latest" ones.
+#
+# Every new moto EC2 backend (each mock_aws, each reset) loads moto's default
+# AMIs and then its per-region "latest" and ECS-optimized AMI lists, an EBS
+# snapshot with random ids each: a fifth of an in-process apply test's time.
+# No test needs those lists; the tests that launch instances pick any Amazon
+# image (or moto's ami-12c6146b), which the default list has. MOTO_AMIS_PATH
+# (read when moto.ec2 is imported, so set here, before any test module) loads
+# that list alone; a value already in the environment is kept.
+
+
+def _default_amis_only() -> None:
+    if "MOTO_AMIS_PATH" in os.environ:
+        return
+    spec = importlib.util.find_spec("moto")  # finds moto without importing it
+    if spec is None or spec.origin is None:
+        return
+    packed = Path(spec.origin).parent / "ec2" / "resources" / "amis.json.gz"
+    if not packed.exists():
+        return
+    data = gzip.decompress(packed.read_bytes())
+    target = Path(tempfile.gettempdir()) / f"remediator-tests-moto-amis-{len(data)}.json"
+    if not target.exists() or target.read_bytes() != data:
+        partial = target.with_name(f"{target.name}.{os.getpid()}")
+        partial.write_bytes(data)
+        partial.replace(target)  # atomic: the other test processes read a whole file
+    os.environ["MOTO_AMIS_PATH"] = str(target)
+
+
+_default_amis_only()
 
 
 @pytest.fixture(scope="session")
