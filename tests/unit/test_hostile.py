@@ -20,6 +20,7 @@ import pytest
 from remediator.planfile.model import Plan
 from remediator.render import asff, report
 from remediator.render.common import md_code, md_text, mermaid_label, term
+from tests import lint_tools
 from tests.asff_model import validate
 from tests.fleet import fleet_plan
 
@@ -172,16 +173,7 @@ def mermaid_parser() -> Path:
     are missing."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node and npm are needed for the Mermaid parser")
-    if not (_MERMAID_DIR / "node_modules" / "mermaid").exists():
-        done = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=_MERMAID_DIR,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert done.returncode == 0, f"npm ci in {_MERMAID_DIR} failed:\n{done.stderr[-2000:]}"
+    lint_tools.npm_ci(_MERMAID_DIR, "mermaid")
     return _MERMAID_DIR / "parse.mjs"
 
 

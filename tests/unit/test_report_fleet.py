@@ -16,6 +16,23 @@ from remediator.run.artifacts import write_markdown
 from tests.fleet import fleet_plan
 
 
+def _quoted_spans(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"`([^`\n]+)`", text))
+
+
+_SPANS: dict[int, tuple[str, frozenset[str]]] = {}
+
+
+def _quoted_in(name: str, text: str) -> bool:
+    """``f"`{name}`" in text``: the same answer, looked up first among the
+    text's backquoted spans (one pass over a 5,000-function report instead of
+    one per name); a name not among them is searched for as before."""
+    cached = _SPANS.get(id(text))
+    if cached is None or cached[0] is not text:
+        cached = _SPANS[id(text)] = (text, _quoted_spans(text))
+    return name in cached[1] or f"`{name}`" in text
+
+
 def test_markdown_at_5000_functions_fits_a_comment_and_keeps_every_problem() -> None:
     plan = fleet_plan(5000)
     report = md.render_markdown(plan)
@@ -35,8 +52,8 @@ def test_markdown_at_5000_functions_fits_a_comment_and_keeps_every_problem() -> 
     assert report.index("## Summary") < report.index("## Problems")
     full = md.render_markdown(plan, detail="full")
     assert md.LEFT_OUT_MARK not in full
-    assert all(f"`{s.name}`" in full for s in plan.functions)
-    assert all(f"`{f.id}`" in full for f in plan.findings)  # every finding, not one per group
+    assert all(_quoted_in(s.name, full) for s in plan.functions)
+    assert all(_quoted_in(f.id, full) for f in plan.findings)  # every finding, not one per group
     assert full.count("```mermaid") == len({(f.region, f.function) for f in plan.findings})
 
 
