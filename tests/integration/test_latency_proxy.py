@@ -127,3 +127,26 @@ def test_answers_leave_with_nagle_off(moto_url: str) -> None:
             assert conn.recv(12).startswith(b"HTTP/1.1")
     finally:
         proxy.stop()
+
+
+def test_each_account_stays_on_the_server_its_assume_role_went_to() -> None:
+    proxy = LatencyProxy(
+        ["http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"],
+        0.0,
+        account_server={"200000000001": 1, "200000000002": 2}.get,
+    )
+    try:
+        assume = (
+            b"Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A200000000002"
+            b"%3Arole%2Fremediator&RoleSessionName=s"
+        )
+        caller = AUTH.format(region="us-east-1", service="sts")
+        assert proxy._server_of(caller, assume) == 2
+        proxy._remember(assume, b"<Credentials><AccessKeyId>ASIAMEMBER2</AccessKeyId>", 2)
+        member = caller.replace("AKIDEXAMPLE", "ASIAMEMBER2").replace("/sts/", "/lambda/")
+        assert proxy._server_of(member, None) == 2
+        # the caller's own calls, and an unknown credential's, go to the first server
+        assert proxy._server_of(caller, b"Action=GetCallerIdentity") == 0
+        assert proxy._server_of(member.replace("ASIAMEMBER2", "ASIAOTHER"), None) == 0
+    finally:
+        proxy._server.server_close()
