@@ -5,22 +5,27 @@ from __future__ import annotations
 
 from remediator.domain.owner import CFN_LOGICAL_ID, CFN_STACK_NAME
 from remediator.domain.policy import default_policy
+from remediator.planfile.model import Plan
 from remediator.planner import build_plan
 from remediator.render.iac import iac_section
 from remediator.render.markdown import render_markdown
+from remediator.render.text import render_text
 from tests import factories as fx
 
 A = "a"
 P, N = fx.pub, fx.natsub
 
 
-def _review(*tags: dict[str, str] | None) -> str:
+def _plan(*tags: dict[str, str] | None) -> Plan:
     fns = [
         fx.function(f"fn-{i}", [P(A, "a"), N(A, "b"), N(A, "c")], tags=t)
         for i, t in enumerate(tags)
     ]
-    plan = build_plan(fx.inventory(fx.vpc_world(A, "abc", functions=fns)), default_policy(), fx.NOW)
-    return render_markdown(plan)
+    return build_plan(fx.inventory(fx.vpc_world(A, "abc", functions=fns)), default_policy(), fx.NOW)
+
+
+def _review(*tags: dict[str, str] | None) -> str:
+    return render_markdown(_plan(*tags))
 
 
 def _cfn(stack: str, logical: str) -> dict[str, str]:
@@ -79,14 +84,7 @@ def test_patch_section_renders_untrusted_text_inert() -> None:
 
 
 def _text(*tags: dict[str, str] | None) -> str:
-    from remediator.render.text import render_text
-
-    fns = [
-        fx.function(f"fn-{i}", [P(A, "a"), N(A, "b"), N(A, "c")], tags=t)
-        for i, t in enumerate(tags)
-    ]
-    plan = build_plan(fx.inventory(fx.vpc_world(A, "abc", functions=fns)), default_policy(), fx.NOW)
-    return render_text(plan)
+    return render_text(_plan(*tags))
 
 
 def test_the_text_report_names_the_owner_of_each_owned_function() -> None:
